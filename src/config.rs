@@ -1,0 +1,246 @@
+//! Settings: `config/default.toml` (compiled in), an optional file on top, then
+//! `TESSERA_<SECTION>__<KEY>` and `DATABASE_URL` from the environment.
+//!
+//! Unknown keys and invalid values are errors that name the key, so a typo never
+//! silently falls back to a default.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The defaults, documented line by line in the file itself.
+pub const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub admin: AdminSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub listen: String,
+    pub issuer: String,
+    pub body_limit_bytes: usize,
+    pub workers: usize,
+    pub shutdown_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub acquire_timeout_seconds: u64,
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    /// Empty means "not configured": a key is generated on the first start.
+    pub api_key: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+pub const MIN_ADMIN_KEY_LEN: usize = 16;
+
+impl Settings {
+    /// Defaults, then `file` (required when given), then the process environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &env)
+    }
+
+    /// Like [`Settings::load`] with an explicit environment, so tests need not touch the
+    /// process environment.
+    pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> anyhow::Result<Self> {
+        use config::{Config, Environment, File, FileFormat};
+
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(path) = file {
+            builder = builder.add_source(File::from(path).required(true));
+        }
+        let tessera_env: config::Map<String, String> = env
+            .iter()
+            .filter(|(name, _)| name.starts_with("TESSERA_"))
+            .cloned()
+            .collect();
+        builder = builder.add_source(
+            Environment::with_prefix("TESSERA")
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(tessera_env)),
+        );
+        let database_url = env
+            .iter()
+            .find(|(name, _)| name == "DATABASE_URL")
+            .map(|(_, value)| value.clone());
+        builder = builder.set_override_option("database.url", database_url)?;
+
+        let settings: Settings = builder
+            .build()
+            .and_then(Config::try_deserialize)
+            .context("invalid configuration")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.listen_addr()?;
+        if !self.server.issuer.is_empty() {
+            parse_issuer(&self.server.issuer).with_context(|| {
+                format!("server.issuer: invalid value {:?}", self.server.issuer)
+            })?;
+        }
+        if self.server.body_limit_bytes < 1024 {
+            bail!("server.body_limit_bytes: must be at least 1024");
+        }
+        let url = self.database.url.expose_secret();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            bail!("database.url: must start with sqlite:, postgres:// or postgresql://");
+        }
+        if self.database.max_connections == 0 {
+            bail!("database.max_connections: must be at least 1");
+        }
+        if self.database.acquire_timeout_seconds == 0 {
+            bail!("database.acquire_timeout_seconds: must be at least 1");
+        }
+        let key_len = self.admin.api_key.expose_secret().len();
+        if key_len > 0 && key_len < MIN_ADMIN_KEY_LEN {
+            bail!("admin.api_key: must be at least {MIN_ADMIN_KEY_LEN} characters");
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .with_context(|| format!("log.level: invalid value {:?}", self.log.level))?;
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.server
+            .listen
+            .parse()
+            .with_context(|| format!("server.listen: invalid address {:?}", self.server.listen))
+    }
+
+    /// The configured issuer, or one derived from the address actually bound.
+    pub fn issuer_for(&self, bound: SocketAddr) -> String {
+        if !self.server.issuer.is_empty() {
+            return self.server.issuer.trim_end_matches('/').to_owned();
+        }
+        let host = if bound.ip().is_unspecified() || bound.ip().is_loopback() {
+            "localhost".to_owned()
+        } else if bound.is_ipv6() {
+            format!("[{}]", bound.ip())
+        } else {
+            bound.ip().to_string()
+        };
+        format!("http://{host}:{}", bound.port())
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database.url.expose_secret().starts_with("postgres")
+    }
+}
+
+fn parse_issuer(issuer: &str) -> anyhow::Result<url::Url> {
+    let url = url::Url::parse(issuer)?;
+    if !matches!(url.scheme(), "https" | "http") {
+        bail!("the scheme must be https (or http for local use)");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        bail!("an issuer has no query and no fragment (RFC 8414 §2)");
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_load() {
+        let settings = Settings::load_from(None, &[]).unwrap();
+        assert_eq!(settings.server.listen, "127.0.0.1:8080");
+        assert_eq!(
+            settings.database.url.expose_secret(),
+            "sqlite://data/tessera.db"
+        );
+        assert!(!settings.is_postgres());
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys_and_database_url() {
+        let settings = Settings::load_from(
+            None,
+            &env(&[
+                ("TESSERA_SERVER__LISTEN", "0.0.0.0:9000"),
+                ("TESSERA_DATABASE__MAX_CONNECTIONS", "3"),
+                ("DATABASE_URL", "postgres://postgres@127.0.0.1/tessera"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.server.listen, "0.0.0.0:9000");
+        assert_eq!(settings.database.max_connections, 3);
+        assert!(settings.is_postgres());
+        assert_eq!(
+            settings.issuer_for("0.0.0.0:9000".parse().unwrap()),
+            "http://localhost:9000"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let error =
+            Settings::load_from(None, &env(&[("TESSERA_SERVER__LISTNE", "x")])).unwrap_err();
+        assert!(format!("{error:#}").contains("listne"), "{error:#}");
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        for (name, value, key) in [
+            ("TESSERA_SERVER__LISTEN", "not an address", "server.listen"),
+            ("TESSERA_SERVER__ISSUER", "ftp://x", "server.issuer"),
+            ("TESSERA_ADMIN__API_KEY", "short", "admin.api_key"),
+            ("TESSERA_DATABASE__URL", "mysql://x", "database.url"),
+            (
+                "TESSERA_DATABASE__MAX_CONNECTIONS",
+                "many",
+                "max_connections",
+            ),
+        ] {
+            let error = Settings::load_from(None, &env(&[(name, value)])).unwrap_err();
+            assert!(format!("{error:#}").contains(key), "{name}: {error:#}");
+        }
+    }
+}

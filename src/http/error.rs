@@ -1,0 +1,192 @@
+//! The error body of every `/api/*` response (seed 002), and its HTTP mapping.
+//!
+//! `trackingId` is the request id of [`super::request_context`]; a 500 carries only
+//! that id, while the whole error chain goes to the log under the same id.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use super::request_context::current_request_id;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: `text` says what is wrong, `causes` lists each problem.
+    #[error("{text}")]
+    BadRequest { text: String, causes: Vec<String> },
+    /// 401. `token_presented` tells a wrong credential from a missing one (RFC 6750 §3).
+    #[error("authentication required")]
+    Unauthorized { token_presented: bool },
+    #[error("forbidden")]
+    Forbidden,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("service unavailable")]
+    Unavailable,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn bad_request(text: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            text: text.into(),
+            causes: Vec::new(),
+        }
+    }
+
+    pub fn invalid(text: impl Into<String>, causes: Vec<String>) -> Self {
+        ApiError::BadRequest {
+            text: text.into(),
+            causes,
+        }
+    }
+
+    fn detail_code(&self) -> String {
+        match self {
+            ApiError::Unexpected(_) => "500.0 Internal Fault".to_owned(),
+            other => {
+                let status = other.status_code();
+                format!(
+                    "{} {}",
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or("")
+                )
+            }
+        }
+    }
+
+    fn text(&self) -> String {
+        match self {
+            ApiError::Unauthorized {
+                token_presented: false,
+            } => "Authentication is required: send Authorization: Bearer <key or token>.".into(),
+            ApiError::Unauthorized {
+                token_presented: true,
+            } => "The bearer credential is not valid.".into(),
+            ApiError::Forbidden => {
+                "The server understood the request but refuses to authorize it.".into()
+            }
+            ApiError::MethodNotAllowed => "This resource does not support the method.".into(),
+            ApiError::Unavailable => "The service is temporarily unavailable.".into(),
+            ApiError::Unexpected(_) => "An internal fault occurred.".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorBody {
+    detail_code: String,
+    tracking_id: String,
+    messages: Vec<LocalizedText>,
+    causes: Vec<LocalizedText>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LocalizedText {
+    locale: &'static str,
+    locale_origin: &'static str,
+    text: String,
+}
+
+impl LocalizedText {
+    fn new(text: String) -> Self {
+        Self {
+            locale: "en-US",
+            locale_origin: "DEFAULT",
+            text,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let tracking_id = current_request_id().unwrap_or_default();
+        if let ApiError::Unexpected(error) = self {
+            tracing::error!(request_id = %tracking_id, error = format!("{error:#}"), "request failed");
+        }
+        let causes = match self {
+            ApiError::BadRequest { causes, .. } => causes.clone(),
+            _ => Vec::new(),
+        };
+        let body = ErrorBody {
+            detail_code: self.detail_code(),
+            tracking_id,
+            messages: vec![LocalizedText::new(self.text())],
+            causes: causes.into_iter().map(LocalizedText::new).collect(),
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+        match self {
+            ApiError::Unauthorized { token_presented } => {
+                let challenge = if *token_presented {
+                    r#"Bearer realm="tessera", error="invalid_token""#
+                } else {
+                    r#"Bearer realm="tessera""#
+                };
+                response.insert_header((header::WWW_AUTHENTICATE, challenge));
+            }
+            ApiError::Unavailable => {
+                response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            _ => {}
+        }
+        response.json(body)
+    }
+}
+
+/// Where a route exists but not for this method.
+pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}
+
+/// Where no route matches.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(
+        "No resource exists at this path.".into(),
+    ))
+}
+
+/// Database errors from a store call: an exhausted pool or an unreachable database is
+/// 503 (worth retrying), anything else 500.
+pub fn from_store(error: anyhow::Error) -> ApiError {
+    let unavailable = error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<sqlx::Error>(),
+            Some(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
+        )
+    });
+    if unavailable {
+        tracing::warn!(error = format!("{error:#}"), "database unavailable");
+        ApiError::Unavailable
+    } else {
+        ApiError::Unexpected(error)
+    }
+}

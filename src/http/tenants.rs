@@ -1,0 +1,123 @@
+//! `/api/v1/tenants/{tenantId}` (seed 000): upsert, read, delete.
+
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::error::{from_store, ApiError};
+use super::extract::{GlobalAdmin, OptionalJson};
+use super::{rfc3339, AppState};
+use crate::store::UpsertOutcome;
+use crate::tenants::{Metadata, Tenant, TenantChanges, TenantId};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource("/api/v1/tenants/{tenantId}")
+            .route(web::put().to(upsert))
+            .route(web::get().to(get))
+            .route(web::delete().to(delete)),
+    );
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct UpsertBody {
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    metadata: Option<Option<Metadata>>,
+}
+
+/// Tells `"field": null` (Some(None)) from an absent field (None).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantResponse {
+    id: String,
+    name: Option<String>,
+    metadata: Metadata,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<Tenant> for TenantResponse {
+    fn from(tenant: Tenant) -> Self {
+        Self {
+            id: tenant.id.to_string(),
+            name: tenant.name,
+            metadata: tenant.metadata,
+            created_at: rfc3339(tenant.created_at),
+            updated_at: rfc3339(tenant.updated_at),
+        }
+    }
+}
+
+pub(crate) fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
+    TenantId::parse(raw)
+        .map_err(|problem| ApiError::invalid("The tenant id is invalid.", vec![problem]))
+}
+
+#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+async fn upsert(
+    _: GlobalAdmin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    OptionalJson(body): OptionalJson<UpsertBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = tenant_id(&path)?;
+    let body = body.unwrap_or_default();
+    let changes = TenantChanges {
+        name: body.name,
+        metadata: body.metadata.map(Option::unwrap_or_default),
+    };
+    let problems = changes.problems();
+    if !problems.is_empty() {
+        return Err(ApiError::invalid("The tenant is invalid.", problems));
+    }
+    let (tenant, outcome) = state
+        .store
+        .upsert_tenant(&id, &changes, Utc::now())
+        .await
+        .map_err(from_store)?;
+    let mut response = match outcome {
+        UpsertOutcome::Created => HttpResponse::Created(),
+        UpsertOutcome::Updated => HttpResponse::Ok(),
+    };
+    Ok(response.json(TenantResponse::from(tenant)))
+}
+
+#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+async fn get(
+    _: GlobalAdmin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = tenant_id(&path)?;
+    match state.store.tenant(&id).await.map_err(from_store)? {
+        Some(tenant) => Ok(HttpResponse::Ok().json(TenantResponse::from(tenant))),
+        None => Err(tenant_not_found(&id)),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+async fn delete(
+    _: GlobalAdmin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = tenant_id(&path)?;
+    if state.store.delete_tenant(&id).await.map_err(from_store)? {
+        Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
+    } else {
+        Err(tenant_not_found(&id))
+    }
+}
+
+pub(crate) fn tenant_not_found(id: &TenantId) -> ApiError {
+    ApiError::NotFound(format!("Tenant '{id}' does not exist."))
+}

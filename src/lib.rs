@@ -1,0 +1,11 @@
+//! Tessera: an OAuth 2.0 / JWT authorization server.
+
+#![forbid(unsafe_code)]
+
+pub mod admin_key;
+pub mod config;
+pub mod http;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod tenants;

@@ -1,0 +1,117 @@
+//! Application: opens storage, resolves the admin key, binds the listener and builds
+//! the HTTP server. Tests build it on port 0 exactly as `tessera serve` does.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use chrono::Utc;
+
+use crate::admin_key::{AdminKeySource, AdminKeyVerifier};
+use crate::config::Settings;
+use crate::http::{self, AppState};
+use crate::store::Store;
+
+pub struct Application {
+    port: u16,
+    issuer: String,
+    store: Store,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = Store::connect(&settings.database).await?;
+        if settings.database.migrate_on_start {
+            store.migrate().await?;
+        }
+        let (admin_key, source) =
+            AdminKeyVerifier::resolve(&settings.admin.api_key, &store, Utc::now()).await?;
+        announce_admin_key(source);
+
+        let address = settings.listen_addr()?;
+        let listener = TcpListener::bind(address)
+            .with_context(|| format!("cannot listen on {address} (server.listen)"))?;
+        let bound = listener.local_addr()?;
+        let issuer = settings.issuer_for(bound);
+        tracing::info!(%bound, %issuer, database = store.backend(), "tessera listening");
+
+        let body_limit = settings.server.body_limit_bytes;
+        let state = web::Data::new(AppState {
+            store: store.clone(),
+            admin_key,
+            issuer: issuer.clone(),
+            body_limit,
+        });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(http::request_context))
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(body_limit))
+                .configure(http::routes)
+                .default_service(http::not_found_service())
+        })
+        .shutdown_timeout(settings.server.shutdown_timeout_seconds);
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Self {
+            port: bound.port(),
+            issuer,
+            store,
+            server,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// A handle that stops the server gracefully (what SIGTERM does).
+    /// The storage handle the server uses (tests use it to reach the database).
+    pub fn store(&self) -> Store {
+        self.store.clone()
+    }
+
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM/SIGINT (or [`Application::handle`]) stops the server and
+    /// in-flight requests have finished.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await.context("HTTP server failed")?;
+        tokio::time::timeout(Duration::from_secs(5), self.store.close())
+            .await
+            .ok();
+        tracing::info!("tessera stopped");
+        Ok(())
+    }
+}
+
+/// A generated key is shown once, on the terminal, never in the structured log.
+fn announce_admin_key(source: AdminKeySource) {
+    use secrecy::ExposeSecret;
+    match source {
+        AdminKeySource::Configured => tracing::info!("admin API key: from configuration"),
+        AdminKeySource::Stored => {
+            tracing::info!("admin API key: the one generated on the first start")
+        }
+        AdminKeySource::Generated(key) => {
+            eprintln!(
+                "\nNo admin API key was configured, so Tessera generated one. It is shown only \
+                 this once and stored only as a hash:\n\n    admin API key: {}\n\nKeep it \
+                 somewhere safe, or set TESSERA_ADMIN__API_KEY to choose your own.\n",
+                key.expose_secret()
+            );
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Storage: one set of SQL for SQLite and PostgreSQL.
+//!
+//! Queries are written once with `$N` placeholders (both drivers accept them) and run
+//! on whichever concrete pool the configuration selected, through [`on_pool!`]. Only
+//! portable types cross the boundary: text ids, `BIGINT` Unix milliseconds, JSON as
+//! text. Each backend has its own migration folder with matching versions.
+
+mod admin_key;
+mod tenants;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::config::DatabaseSettings;
+
+pub use tenants::UpsertOutcome;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A handle on the database; cheap to clone (it is a pool).
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of `$store`: the same query
+/// text, type-checked once per backend.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+impl Store {
+    pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let url = settings.url.expose_secret();
+        let acquire_timeout = Duration::from_secs(settings.acquire_timeout_seconds);
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .context("database.url is not a valid SQLite URL")?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true);
+            if let Some(folder) = options.get_filename().parent() {
+                if !folder.as_os_str().is_empty() {
+                    std::fs::create_dir_all(folder).with_context(|| {
+                        format!("cannot create the database folder {}", folder.display())
+                    })?;
+                }
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(acquire_timeout)
+                .connect_with(options)
+                .await
+                .context("cannot open the SQLite database")?;
+            Ok(Store::Sqlite(pool))
+        } else {
+            let pool = PgPoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(acquire_timeout)
+                .connect(url)
+                .await
+                .context("cannot connect to PostgreSQL")?;
+            Ok(Store::Postgres(pool))
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Applies pending migrations. Concurrent starts on PostgreSQL are serialised by
+    /// sqlx's advisory lock.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Store::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,
+            Store::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
+        }
+        .context("cannot apply database migrations")
+    }
+
+    /// One round trip: is the database answering?
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))
+            .context("database ping failed")
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// Unix milliseconds, the storage form of every instant.
+pub(crate) fn to_millis(at: chrono::DateTime<chrono::Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+pub(crate) fn from_millis(millis: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(millis).unwrap_or_default()
+}

@@ -1,0 +1,125 @@
+//! Tenant rows.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+
+use super::{from_millis, on_pool, to_millis, Store};
+use crate::tenants::{Tenant, TenantChanges, TenantId};
+
+#[derive(sqlx::FromRow)]
+struct TenantRow {
+    id: String,
+    name: Option<String>,
+    metadata: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<TenantRow> for Tenant {
+    type Error = anyhow::Error;
+
+    fn try_from(row: TenantRow) -> anyhow::Result<Self> {
+        Ok(Tenant {
+            id: TenantId::parse(&row.id).map_err(anyhow::Error::msg)?,
+            name: row.name,
+            metadata: serde_json::from_str(&row.metadata).context("corrupt tenant metadata")?,
+            created_at: from_millis(row.created_at),
+            updated_at: from_millis(row.updated_at),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    Created,
+    Updated,
+}
+
+macro_rules! columns {
+    () => {
+        "id, name, metadata, created_at, updated_at"
+    };
+}
+
+impl Store {
+    #[tracing::instrument(skip_all, fields(tenant_id = %id))]
+    pub async fn upsert_tenant(
+        &self,
+        id: &TenantId,
+        changes: &TenantChanges,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<(Tenant, UpsertOutcome)> {
+        let name = changes.name.clone().flatten();
+        let metadata = changes
+            .metadata
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?;
+        let now = to_millis(now);
+        // Insert-or-nothing, then update: two statements that stay correct when
+        // requests for the same id race, and tell a creation from an update.
+        for _ in 0..3 {
+            let inserted: Option<TenantRow> = on_pool!(self, pool => {
+                sqlx::query_as(concat!(
+                    "INSERT INTO tenants (id, name, metadata, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO NOTHING RETURNING ", columns!(), ""
+                ))
+                .bind(id.as_str())
+                .bind(&name)
+                .bind(metadata.as_deref().unwrap_or("{}"))
+                .bind(now)
+                .fetch_optional(pool)
+                .await
+            })?;
+            if let Some(row) = inserted {
+                return Ok((row.try_into()?, UpsertOutcome::Created));
+            }
+            let updated: Option<TenantRow> = on_pool!(self, pool => {
+                sqlx::query_as(concat!(
+                    "UPDATE tenants SET \
+                       name = CASE WHEN $2 THEN $3 ELSE name END, \
+                       metadata = CASE WHEN $4 THEN $5 ELSE metadata END, \
+                       updated_at = $6 \
+                     WHERE id = $1 RETURNING ", columns!(), ""
+                ))
+                .bind(id.as_str())
+                .bind(changes.name.is_some())
+                .bind(&name)
+                .bind(metadata.is_some())
+                .bind(metadata.as_deref().unwrap_or("{}"))
+                .bind(now)
+                .fetch_optional(pool)
+                .await
+            })?;
+            if let Some(row) = updated {
+                return Ok((row.try_into()?, UpsertOutcome::Updated));
+            }
+        }
+        anyhow::bail!("tenant {id} kept disappearing during an upsert")
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id = %id))]
+    pub async fn tenant(&self, id: &TenantId) -> anyhow::Result<Option<Tenant>> {
+        let row: Option<TenantRow> = on_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", columns!(), " FROM tenants WHERE id = $1"))
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await
+        })?;
+        row.map(Tenant::try_from).transpose()
+    }
+
+    /// Deletes the tenant and, through foreign keys, everything that belongs to it.
+    /// Returns whether it existed.
+    #[tracing::instrument(skip_all, fields(tenant_id = %id))]
+    pub async fn delete_tenant(&self, id: &TenantId) -> anyhow::Result<bool> {
+        let result = on_pool!(self, pool => {
+            sqlx::query("DELETE FROM tenants WHERE id = $1")
+                .bind(id.as_str())
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(result > 0)
+    }
+}

@@ -1,0 +1,59 @@
+//! The API error contract: unknown routes, wrong methods, request ids.
+
+use crate::helpers::{assert_api_error, spawn_app, Backend};
+
+crate::on_both_backends!(
+    unknown_route_is_json_404,
+    wrong_method_is_json_405,
+    request_ids_are_echoed_or_generated
+);
+
+async fn unknown_route_is_json_404(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    assert_api_error(response, 404).await;
+}
+
+async fn wrong_method_is_json_405(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app
+        .admin(reqwest::Method::POST, "/api/v1/tenants/acme")
+        .send()
+        .await
+        .unwrap();
+    let body = assert_api_error(response, 405).await;
+    assert_eq!(body["detailCode"], "405 Method Not Allowed");
+    let response = app.client.post(app.url("/healthz")).send().await.unwrap();
+    assert_api_error(response, 405).await;
+}
+
+async fn request_ids_are_echoed_or_generated(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let first = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let second = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let id = |r: &reqwest::Response| r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id(&first).len(), 32);
+    assert_ne!(id(&first), id(&second));
+
+    let traced = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "proxy-abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(id(&traced), "proxy-abc-123");
+    let injected = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "bad id\twith spaces")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(id(&injected).len(), 32, "unsafe incoming ids are replaced");
+}

@@ -1,0 +1,219 @@
+//! Test harness: the real server on port 0, a fresh database per test, on SQLite and
+//! (when `POSTGRES_TEST_URL` is set) on PostgreSQL.
+
+use std::sync::Once;
+
+use secrecy::SecretString;
+use tessera::config::Settings;
+use tessera::startup::Application;
+use tessera::store::Store;
+
+/// Names the PostgreSQL server the PostgreSQL variants of the tests use, e.g.
+/// `postgres://postgres@127.0.0.1:5432/postgres`. Unset: they are skipped.
+pub const POSTGRES_URL_VAR: &str = "POSTGRES_TEST_URL";
+
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    pub fn postgres() -> Option<Backend> {
+        std::env::var(POSTGRES_URL_VAR)
+            .ok()
+            .filter(|url| !url.is_empty())
+            .map(Backend::Postgres)
+    }
+}
+
+/// Declares each listed `async fn name(backend: Backend)` as two tests,
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    match $crate::helpers::Backend::postgres() {
+                        Some(backend) => super::$name(backend).await,
+                        None => eprintln!("skipped: {} is not set", $crate::helpers::POSTGRES_URL_VAR),
+                    }
+                }
+            )+
+        }
+    };
+}
+
+/// A database that lives as long as the test: a temporary SQLite file, or a new
+/// PostgreSQL database with a random name.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: &Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/data/tessera.db", dir.path().display());
+                TestDatabase {
+                    url,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres(server) => {
+                use sqlx::Connection;
+                let name = format!("tessera_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = sqlx::PgConnection::connect(server)
+                    .await
+                    .unwrap_or_else(|e| panic!("{POSTGRES_URL_VAR} is set but unreachable: {e}"));
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create test database");
+                let mut url = url::Url::parse(server).expect("valid PostgreSQL URL");
+                url.set_path(&name);
+                TestDatabase {
+                    url: url.to_string(),
+                    _dir: None,
+                }
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub admin_key: String,
+    pub client: reqwest::Client,
+    pub settings: Settings,
+    pub store: Store,
+    handle: actix_web::dev::ServerHandle,
+    pub database: TestDatabase,
+}
+
+pub fn test_settings(database_url: &str, admin_key: &str) -> Settings {
+    let mut settings = Settings::load_from(None, &[]).expect("default settings");
+    settings.server.listen = "127.0.0.1:0".into();
+    settings.server.workers = 1;
+    settings.server.shutdown_timeout_seconds = 1;
+    settings.database.url = SecretString::from(database_url.to_owned());
+    settings.database.max_connections = 4;
+    settings.admin.api_key = SecretString::from(admin_key.to_owned());
+    settings
+}
+
+fn init_tracing() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            let settings = Settings::load_from(None, &[]).unwrap();
+            tessera::telemetry::init(&settings.log);
+        }
+    });
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Like [`spawn_app`], with a chance to change the settings first.
+pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settings)) -> TestApp {
+    init_tracing();
+    let database = TestDatabase::create(&backend).await;
+    let admin_key = tessera::admin_key::generate_key();
+    let mut settings = test_settings(&database.url, &admin_key);
+    customise(&mut settings);
+    start(settings, admin_key, database).await
+}
+
+async fn start(settings: Settings, admin_key: String, database: TestDatabase) -> TestApp {
+    let app = Application::build(settings.clone())
+        .await
+        .expect("application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let store = app.store();
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        admin_key,
+        client: reqwest::Client::new(),
+        settings,
+        store,
+        handle,
+        database,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Stops the server gracefully and starts a new one on the same database.
+    pub async fn restart(self) -> TestApp {
+        self.handle.stop(true).await;
+        self.store.close().await;
+        start(self.settings, self.admin_key, self.database).await
+    }
+
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&self.admin_key)
+    }
+
+    pub async fn put_tenant(&self, id: &str, body: serde_json::Value) -> reqwest::Response {
+        self.admin(reqwest::Method::PUT, &format!("/api/v1/tenants/{id}"))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_tenant(&self, id: &str) -> reqwest::Response {
+        self.admin(reqwest::Method::GET, &format!("/api/v1/tenants/{id}"))
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+/// Checks the seed-002 error body and its tie to `X-Request-Id`; returns the body.
+pub async fn assert_api_error(response: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status, "unexpected status");
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .expect("X-Request-Id header")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: serde_json::Value = response.json().await.expect("JSON error body");
+    assert_eq!(body["trackingId"], request_id.as_str(), "{body}");
+    assert!(
+        body["detailCode"]
+            .as_str()
+            .unwrap()
+            .starts_with(&status.to_string()),
+        "{body}"
+    );
+    let message = &body["messages"][0];
+    assert_eq!(message["locale"], "en-US", "{body}");
+    assert_eq!(message["localeOrigin"], "DEFAULT", "{body}");
+    assert!(!message["text"].as_str().unwrap().is_empty(), "{body}");
+    assert!(body["causes"].is_array(), "{body}");
+    body
+}

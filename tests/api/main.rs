@@ -1,0 +1,8 @@
+//! Integration tests: one binary, one module per area.
+
+mod helpers;
+
+mod cli;
+mod errors;
+mod health;
+mod tenants;
