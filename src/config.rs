@@ -5,7 +5,9 @@
 //! silently falls back to a default.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use std::str::FromStr;
 
 use anyhow::{bail, Context};
 use secrecy::{ExposeSecret, SecretString};
@@ -20,6 +22,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub admin: AdminSettings,
+    pub signing: SigningSettings,
     pub log: LogSettings,
 }
 
@@ -47,6 +50,21 @@ pub struct DatabaseSettings {
 pub struct AdminSettings {
     /// Empty means "not configured": a key is generated on the first start.
     pub api_key: SecretString,
+    pub tenant_token_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningSettings {
+    pub algorithm: String,
+    pub master_key: SecretString,
+    pub master_key_file: PathBuf,
+    pub rotation_interval_seconds: u64,
+    pub prepublish_seconds: u64,
+    pub max_token_lifetime_seconds: u64,
+    pub leeway_seconds: u64,
+    pub refresh_seconds: u64,
+    pub jwks_max_age_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -134,8 +152,48 @@ impl Settings {
         if key_len > 0 && key_len < MIN_ADMIN_KEY_LEN {
             bail!("admin.api_key: must be at least {MIN_ADMIN_KEY_LEN} characters");
         }
+        self.validate_signing()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .with_context(|| format!("log.level: invalid value {:?}", self.log.level))?;
+        Ok(())
+    }
+
+    fn validate_signing(&self) -> anyhow::Result<()> {
+        let signing = &self.signing;
+        crate::keys::Algorithm::from_str(&signing.algorithm).context("signing.algorithm")?;
+        for (key, value) in [
+            (
+                "rotation_interval_seconds",
+                signing.rotation_interval_seconds,
+            ),
+            ("prepublish_seconds", signing.prepublish_seconds),
+            (
+                "max_token_lifetime_seconds",
+                signing.max_token_lifetime_seconds,
+            ),
+            ("refresh_seconds", signing.refresh_seconds),
+        ] {
+            if value == 0 {
+                bail!("signing.{key}: must be at least 1");
+            }
+        }
+        if self.admin.tenant_token_seconds == 0
+            || self.admin.tenant_token_seconds > signing.max_token_lifetime_seconds
+        {
+            bail!(
+                "admin.tenant_token_seconds: must be between 1 and \
+                 signing.max_token_lifetime_seconds"
+            );
+        }
+        if signing.prepublish_seconds >= signing.rotation_interval_seconds {
+            bail!("signing.prepublish_seconds: must be shorter than signing.rotation_interval_seconds");
+        }
+        if signing.jwks_max_age_seconds + signing.refresh_seconds > signing.prepublish_seconds {
+            bail!(
+                "signing.jwks_max_age_seconds: with signing.refresh_seconds it must not exceed \
+                 signing.prepublish_seconds, or caches could miss the next key"
+            );
+        }
         Ok(())
     }
 

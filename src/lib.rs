@@ -5,7 +5,9 @@
 pub mod admin_key;
 pub mod config;
 pub mod http;
+pub mod keys;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod tenant_token;
 pub mod tenants;

@@ -2,6 +2,7 @@
 //! the HTTP server. Tests build it on port 0 exactly as `tessera serve` does.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -13,12 +14,15 @@ use chrono::Utc;
 use crate::admin_key::{AdminKeySource, AdminKeyVerifier};
 use crate::config::Settings;
 use crate::http::{self, AppState};
+use crate::keys::{self, KeyService};
 use crate::store::Store;
 
 pub struct Application {
     port: u16,
     issuer: String,
     store: Store,
+    keys: Arc<KeyService>,
+    key_refresh: tokio::task::JoinHandle<()>,
     server: Server,
 }
 
@@ -31,6 +35,11 @@ impl Application {
         let (admin_key, source) =
             AdminKeyVerifier::resolve(&settings.admin.api_key, &store, Utc::now()).await?;
         announce_admin_key(source);
+        let keys = KeyService::start(store.clone(), &settings.signing, Utc::now()).await?;
+        let key_refresh = keys::spawn_refresh(
+            keys.clone(),
+            Duration::from_secs(settings.signing.refresh_seconds),
+        );
 
         let address = settings.listen_addr()?;
         let listener = TcpListener::bind(address)
@@ -45,6 +54,9 @@ impl Application {
             admin_key,
             issuer: issuer.clone(),
             body_limit,
+            keys: keys.clone(),
+            jwks_max_age_seconds: settings.signing.jwks_max_age_seconds,
+            tenant_token_seconds: settings.admin.tenant_token_seconds,
         });
         let mut server = HttpServer::new(move || {
             App::new()
@@ -63,6 +75,8 @@ impl Application {
             port: bound.port(),
             issuer,
             store,
+            keys,
+            key_refresh,
             server,
         })
     }
@@ -81,6 +95,10 @@ impl Application {
         self.store.clone()
     }
 
+    pub fn keys(&self) -> Arc<KeyService> {
+        self.keys.clone()
+    }
+
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
@@ -88,7 +106,9 @@ impl Application {
     /// Serves until SIGTERM/SIGINT (or [`Application::handle`]) stops the server and
     /// in-flight requests have finished.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.server.await.context("HTTP server failed")?;
+        let served = self.server.await.context("HTTP server failed");
+        self.key_refresh.abort();
+        served?;
         tokio::time::timeout(Duration::from_secs(5), self.store.close())
             .await
             .ok();

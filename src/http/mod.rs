@@ -3,13 +3,18 @@
 mod error;
 mod extract;
 mod health;
+mod keys;
 mod request_context;
+mod tenant_tokens;
 mod tenants;
 
 use actix_web::{web, Resource};
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use std::sync::Arc;
+
 use crate::admin_key::AdminKeyVerifier;
+use crate::keys::KeyService;
 use crate::store::Store;
 
 pub use error::ApiError;
@@ -21,10 +26,16 @@ pub struct AppState {
     pub admin_key: AdminKeyVerifier,
     pub issuer: String,
     pub body_limit: usize,
+    pub keys: Arc<KeyService>,
+    pub jwks_max_age_seconds: u64,
+    pub tenant_token_seconds: u64,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.configure(health::routes).configure(tenants::routes);
+    cfg.configure(health::routes)
+        .configure(keys::routes)
+        .configure(tenant_tokens::routes)
+        .configure(tenants::routes);
 }
 
 /// The fallback for paths no route matches.

@@ -6,6 +6,7 @@
 //! text. Each backend has its own migration folder with matching versions.
 
 mod admin_key;
+mod keys;
 mod tenants;
 
 use std::str::FromStr;
@@ -20,6 +21,7 @@ use sqlx::sqlite::{
 
 use crate::config::DatabaseSettings;
 
+pub use keys::{KeyChanges, StoredKey};
 pub use tenants::UpsertOutcome;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -110,10 +112,10 @@ impl Store {
 }
 
 /// Unix milliseconds, the storage form of every instant.
-pub(crate) fn to_millis(at: chrono::DateTime<chrono::Utc>) -> i64 {
+pub fn to_millis(at: chrono::DateTime<chrono::Utc>) -> i64 {
     at.timestamp_millis()
 }
 
-pub(crate) fn from_millis(millis: i64) -> chrono::DateTime<chrono::Utc> {
+pub fn from_millis(millis: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(millis).unwrap_or_default()
 }

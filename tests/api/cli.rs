@@ -1,99 +1,9 @@
 //! The `tessera` binary itself: first start, restart, configuration errors, migrate,
 //! graceful shutdown.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::Duration;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_tessera");
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The binary, run in `dir` with none of the caller's Tessera settings.
-fn tessera(dir: &Path) -> Command {
-    let mut command = Command::new(BINARY);
-    command.current_dir(dir);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("TESSERA_") || name == "DATABASE_URL" || name == "RUST_LOG" {
-            command.env_remove(name);
-        }
-    }
-    command
-        .env("TESSERA_SERVER__LISTEN", "127.0.0.1:0")
-        .env("TESSERA_SERVER__WORKERS", "1")
-        .env("TESSERA_LOG__FORMAT", "json");
-    command
-}
-
-struct Running {
-    child: Child,
-    stdout: Receiver<String>,
-    stderr: Receiver<String>,
-}
-
-fn lines(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    receiver
-}
-
-impl Running {
-    fn start(dir: &Path) -> Running {
-        let mut child = tessera(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tessera starts");
-        let stdout = lines(child.stdout.take().unwrap());
-        let stderr = lines(child.stderr.take().unwrap());
-        Running {
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// The address from the "tessera listening" log line.
-    fn address(&self) -> String {
-        loop {
-            let line = self
-                .stdout
-                .recv_timeout(STARTUP_TIMEOUT)
-                .expect("tessera logs its address");
-            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            if event["message"] == "tessera listening" {
-                return format!("http://{}", event["bound"].as_str().unwrap());
-            }
-        }
-    }
-
-    fn stderr_so_far(&self) -> Vec<String> {
-        self.stderr.try_iter().collect()
-    }
-
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(sent.success());
-        for _ in 0..100 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        self.child.kill().ok();
-        panic!("tessera did not stop within 10 s of SIGTERM");
-    }
-}
+use crate::process::{tessera, Running};
 
 fn generated_key(stderr: &[String]) -> Option<String> {
     stderr.iter().find_map(|line| {
@@ -180,4 +90,85 @@ fn migrate_applies_migrations_and_exits() {
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("migrations applied"));
     assert!(dir.path().join("data/tessera.db").exists());
+}
+
+fn run(dir: &Path, args: &[&str]) -> std::process::Output {
+    tessera(dir).args(args).output().unwrap()
+}
+
+#[test]
+fn keys_commands_list_rotate_and_import() {
+    use tessera::keys::Algorithm;
+    let dir = tempfile::tempdir().unwrap();
+
+    let listed = run(dir.path(), &["keys", "list"]);
+    assert!(listed.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).lines().count(),
+        1,
+        "only the header"
+    );
+
+    let rotated = run(dir.path(), &["keys", "rotate"]);
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&rotated.stdout);
+    assert!(stdout.contains("rotation started"), "{stdout}");
+    assert!(
+        stdout.contains("active") && stdout.contains("pending"),
+        "{stdout}"
+    );
+    assert!(
+        dir.path().join("keys/master.key").exists(),
+        "the master key file is created"
+    );
+
+    let again = run(dir.path(), &["keys", "rotate"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already under way"));
+    let immediate = run(dir.path(), &["keys", "rotate", "--immediate"]);
+    assert!(immediate.status.success());
+
+    let pkcs8 = Algorithm::ES256.generate_pkcs8().unwrap();
+    let pem_file = dir.path().join("old.pem");
+    std::fs::write(&pem_file, pem::encode(&pem::Pem::new("PRIVATE KEY", pkcs8))).unwrap();
+    let pem_path = pem_file.to_str().unwrap();
+    let imported = run(
+        dir.path(),
+        &[
+            "keys", "import", "--alg", "ES256", "--kid", "legacy-1", pem_path,
+        ],
+    );
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&imported.stdout);
+    assert!(stdout.contains("imported key legacy-1"), "{stdout}");
+    let legacy_line = stdout
+        .lines()
+        .find(|line| line.starts_with("legacy-1"))
+        .unwrap();
+    assert!(
+        legacy_line.contains("retired") && legacy_line.contains("imported"),
+        "{legacy_line}"
+    );
+
+    let wrong_alg = run(dir.path(), &["keys", "import", "--alg", "EdDSA", pem_path]);
+    assert!(!wrong_alg.status.success());
+    let sec1 = dir.path().join("sec1.pem");
+    std::fs::write(
+        &sec1,
+        pem::encode(&pem::Pem::new("EC PRIVATE KEY", vec![1, 2, 3])),
+    )
+    .unwrap();
+    let refused = run(
+        dir.path(),
+        &["keys", "import", "--alg", "ES256", sec1.to_str().unwrap()],
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("openssl pkcs8"));
 }

@@ -99,6 +99,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub settings: Settings,
     pub store: Store,
+    pub keys: std::sync::Arc<tessera::keys::KeyService>,
+    pub issuer: String,
     handle: actix_web::dev::ServerHandle,
     pub database: TestDatabase,
 }
@@ -111,7 +113,15 @@ pub fn test_settings(database_url: &str, admin_key: &str) -> Settings {
     settings.database.url = SecretString::from(database_url.to_owned());
     settings.database.max_connections = 4;
     settings.admin.api_key = SecretString::from(admin_key.to_owned());
+    settings.signing.master_key = SecretString::from(random_master_key());
     settings
+}
+
+/// Base64 of 32 random bytes, as `signing.master_key` expects.
+pub fn random_master_key() -> String {
+    use base64::Engine;
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn init_tracing() {
@@ -144,6 +154,8 @@ async fn start(settings: Settings, admin_key: String, database: TestDatabase) ->
         .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let store = app.store();
+    let keys = app.keys();
+    let issuer = app.issuer().to_owned();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     TestApp {
@@ -152,6 +164,8 @@ async fn start(settings: Settings, admin_key: String, database: TestDatabase) ->
         client: reqwest::Client::new(),
         settings,
         store,
+        keys,
+        issuer,
         handle,
         database,
     }
@@ -164,9 +178,30 @@ impl TestApp {
 
     /// Stops the server gracefully and starts a new one on the same database.
     pub async fn restart(self) -> TestApp {
+        let (settings, admin_key, database) = self.stop().await;
+        start(settings, admin_key, database).await
+    }
+
+    /// Stops the server gracefully; returns what a new start on the same database needs.
+    pub async fn stop(self) -> (Settings, String, TestDatabase) {
         self.handle.stop(true).await;
         self.store.close().await;
-        start(self.settings, self.admin_key, self.database).await
+        (self.settings, self.admin_key, self.database)
+    }
+
+    /// JSON from an admin GET.
+    pub async fn admin_json(&self, path: &str) -> serde_json::Value {
+        let response = self
+            .admin(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("request");
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.expect("JSON")
     }
 
     pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {

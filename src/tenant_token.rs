@@ -1,0 +1,88 @@
+//! Tenant admin tokens (seed 000): short-lived JWTs, signed with the active key, that
+//! act as an admin of one tenant only, so browsers and scripts need not hold the global
+//! admin key. They are RFC 9068 access tokens for Tessera's own API.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::keys::{JwtError, KeyService};
+use crate::tenants::TenantId;
+
+/// The scope that makes a token a tenant admin's.
+pub const TENANT_ADMIN_SCOPE: &str = "tenant:admin";
+/// The `client_id` of tokens Tessera issues to itself.
+pub const SELF_CLIENT_ID: &str = "tessera";
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct TenantTokenClaims {
+    iss: String,
+    sub: String,
+    aud: String,
+    exp: i64,
+    iat: i64,
+    nbf: i64,
+    jti: String,
+    client_id: String,
+    scope: String,
+    tid: String,
+}
+
+/// The audience of tokens for Tessera's own API.
+pub fn api_audience(issuer: &str) -> String {
+    format!("{issuer}/api")
+}
+
+pub fn issue(
+    keys: &KeyService,
+    issuer: &str,
+    tenant: &TenantId,
+    lifetime: Duration,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    let claims = TenantTokenClaims {
+        iss: issuer.to_owned(),
+        sub: format!("tenant-admin:{tenant}"),
+        aud: api_audience(issuer),
+        exp: (now + lifetime).timestamp(),
+        iat: now.timestamp(),
+        nbf: now.timestamp(),
+        jti: uuid::Uuid::new_v4().simple().to_string(),
+        client_id: SELF_CLIENT_ID.to_owned(),
+        scope: TENANT_ADMIN_SCOPE.to_owned(),
+        tid: tenant.to_string(),
+    };
+    keys.sign(ACCESS_TOKEN_TYPE, &claims, now)
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TenantTokenError {
+    #[error(transparent)]
+    Jwt(#[from] JwtError),
+    #[error("not a tenant admin token of this server")]
+    NotATenantToken,
+}
+
+/// The tenant a valid tenant admin token administers. Whether the tenant still exists
+/// is the caller's check.
+pub async fn verify(
+    keys: &KeyService,
+    issuer: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<TenantId, TenantTokenError> {
+    let verified = keys.verify(token, now).await?;
+    if verified.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+        return Err(TenantTokenError::NotATenantToken);
+    }
+    let claims: TenantTokenClaims = serde_json::from_value(verified.claims.into())
+        .map_err(|_| TenantTokenError::NotATenantToken)?;
+    let scoped = claims
+        .scope
+        .split(' ')
+        .any(|scope| scope == TENANT_ADMIN_SCOPE);
+    if claims.iss != issuer || claims.aud != api_audience(issuer) || !scoped {
+        return Err(TenantTokenError::NotATenantToken);
+    }
+    TenantId::parse(&claims.tid).map_err(|_| TenantTokenError::NotATenantToken)
+}

@@ -1,0 +1,108 @@
+//! The `tessera` binary as a child process, for tests of the command itself and of
+//! several processes on one database.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::Duration;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_tessera");
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The binary, run in `dir` with none of the caller's Tessera settings.
+pub fn tessera(dir: &Path) -> Command {
+    let mut command = Command::new(BINARY);
+    command.current_dir(dir);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("TESSERA_") || name == "DATABASE_URL" || name == "RUST_LOG" {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env("TESSERA_SERVER__LISTEN", "127.0.0.1:0")
+        .env("TESSERA_SERVER__WORKERS", "1")
+        .env("TESSERA_LOG__FORMAT", "json");
+    command
+}
+
+pub struct Running {
+    child: Child,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+}
+
+fn lines(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+impl Running {
+    pub fn start(dir: &Path) -> Running {
+        Self::spawn(tessera(dir))
+    }
+
+    pub fn spawn(mut command: Command) -> Running {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tessera starts");
+        let stdout = lines(child.stdout.take().unwrap());
+        let stderr = lines(child.stderr.take().unwrap());
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The address from the "tessera listening" log line.
+    pub fn address(&self) -> String {
+        loop {
+            let line = self
+                .stdout
+                .recv_timeout(STARTUP_TIMEOUT)
+                .expect("tessera logs its address");
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if event["message"] == "tessera listening" {
+                return format!("http://{}", event["bound"].as_str().unwrap());
+            }
+        }
+    }
+
+    pub fn stderr_so_far(&self) -> Vec<String> {
+        self.stderr.try_iter().collect()
+    }
+
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        for _ in 0..100 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.child.kill().ok();
+        panic!("tessera did not stop within 10 s of SIGTERM");
+    }
+}
+
+impl Drop for Running {
+    /// A failed test must not leave a server behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

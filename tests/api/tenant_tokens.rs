@@ -1,0 +1,149 @@
+//! Tenant admin tokens (seed 000).
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{assert_api_error, spawn_app, spawn_app_with, Backend};
+use crate::keys::{tenant_token, verify_independently};
+
+crate::on_both_backends!(
+    the_admin_gets_a_token_for_an_existing_tenant,
+    a_tenant_token_renews_itself,
+    invalid_tenant_tokens_are_refused,
+    a_tenant_token_is_not_the_admin_key,
+);
+
+async fn the_admin_gets_a_token_for_an_existing_tenant(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.admin.tenant_token_seconds = 600).await;
+    app.put_tenant("acme", json!({})).await;
+    let response = app
+        .admin(Method::GET, "/api/v1/tenants/acme/token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["tenantId"], "acme");
+    let token = body["token"].as_str().unwrap();
+    let claims = verify_independently(&app, token).await;
+    assert_eq!(claims["tid"], "acme");
+    assert_eq!(claims["iss"], app.issuer.as_str());
+    assert_eq!(claims["aud"], format!("{}/api", app.issuer));
+    assert_eq!(claims["scope"], "tenant:admin");
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        600
+    );
+    assert!(claims["jti"].as_str().is_some_and(|jti| jti.len() >= 32));
+
+    let missing = app
+        .admin(Method::GET, "/api/v1/tenants/nobody/token")
+        .send()
+        .await
+        .unwrap();
+    assert_api_error(missing, 404).await;
+    let anonymous = app
+        .client
+        .get(app.url("/api/v1/tenants/acme/token"))
+        .send()
+        .await
+        .unwrap();
+    assert_api_error(anonymous, 401).await;
+}
+
+async fn a_tenant_token_renews_itself(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = tenant_token(&app, "acme").await;
+    let renewed = app
+        .client
+        .get(app.url("/api/v1/tenant/token"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renewed.status(), 200);
+    let body: serde_json::Value = renewed.json().await.unwrap();
+    assert_eq!(body["tenantId"], "acme");
+    assert_ne!(body["token"].as_str().unwrap(), token);
+}
+
+async fn invalid_tenant_tokens_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = tenant_token(&app, "acme").await;
+    let renew = |token: String| {
+        app.client
+            .get(app.url("/api/v1/tenant/token"))
+            .bearer_auth(token)
+            .send()
+    };
+
+    let mut tampered = token.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let (header, rest) = token.split_once('.').unwrap();
+    let claims = rest.split_once('.').unwrap().0;
+    use base64::Engine;
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let unsigned = format!("{}.{claims}.", b64(json!({"alg": "none", "typ": "at+jwt"})));
+    let hs256 = format!("{}.{claims}.c2ln", b64(json!({"alg": "HS256", "kid": "x"})));
+    let swapped_claims = format!(
+        "{header}.{}.{}",
+        b64(json!({"tid": "other", "exp": 9999999999i64})),
+        token.rsplit('.').next().unwrap()
+    );
+    for bad in [
+        tampered,
+        unsigned,
+        hs256,
+        swapped_claims,
+        "garbage".into(),
+        app.admin_key.clone() + "x",
+    ] {
+        assert_api_error(renew(bad).await.unwrap(), 401).await;
+    }
+    assert_api_error(
+        app.client
+            .get(app.url("/api/v1/tenant/token"))
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
+
+    // A deleted tenant's tokens die with it.
+    app.admin(Method::DELETE, "/api/v1/tenants/acme")
+        .send()
+        .await
+        .unwrap();
+    assert_api_error(renew(token).await.unwrap(), 401).await;
+}
+
+async fn a_tenant_token_is_not_the_admin_key(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = tenant_token(&app, "acme").await;
+    let other = app
+        .client
+        .put(app.url("/api/v1/tenants/other"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(other.status().as_u16(), 401 | 403),
+        "{}",
+        other.status()
+    );
+    let keys = app
+        .client
+        .get(app.url("/api/v1/keys"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(keys.status().as_u16(), 401 | 403));
+    assert_api_error(app.get_tenant("other").await, 404).await;
+}
