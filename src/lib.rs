@@ -6,6 +6,7 @@ pub mod admin_key;
 pub mod config;
 pub mod http;
 pub mod keys;
+pub mod oauth;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
