@@ -2,7 +2,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod admin_key;
+pub mod audit;
 pub mod config;
 pub mod http;
 pub mod startup;

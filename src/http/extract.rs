@@ -1,5 +1,5 @@
-//! Extractors for `/api/*`: JSON bodies and the admin bearer credential, failing with
-//! [`ApiError`] so every rejection has the documented body.
+//! Extractors for `/api/*`: JSON bodies, query strings and the caller's bearer
+//! credential, failing with [`ApiError`] so every rejection has the documented body.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use super::AppState;
+pub use crate::access::Caller;
 
 type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
@@ -86,10 +87,27 @@ fn read_json<T: DeserializeOwned + 'static>(
     })
 }
 
-/// The caller presented the global admin API key.
-pub struct GlobalAdmin;
+/// The query string, deserialized; unknown parameters are rejected when `T` says so.
+pub struct ApiQuery<T>(pub T);
 
-impl FromRequest for GlobalAdmin {
+impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            web::Query::<T>::from_query(req.query_string())
+                .map(|query| ApiQuery(query.into_inner()))
+                .map_err(|error| {
+                    ApiError::bad_request(format!("The query string is invalid: {error}"))
+                }),
+        )
+    }
+}
+
+/// The authenticated caller. Today only the admin API key makes one
+/// ([`Caller::GlobalAdmin`]); tenant admin tokens will add [`Caller::TenantAdmin`] here.
+impl FromRequest for Caller {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
@@ -101,7 +119,7 @@ impl FromRequest for GlobalAdmin {
             None => Err(ApiError::Unauthorized {
                 token_presented: false,
             }),
-            Some(token) if state.admin_key.verify(token) => Ok(GlobalAdmin),
+            Some(token) if state.admin_key.verify(token) => Ok(Caller::GlobalAdmin),
             Some(_) => Err(ApiError::Unauthorized {
                 token_presented: true,
             }),

@@ -1,15 +1,19 @@
 //! The HTTP layer (actix only): extract, call the domain, map the result.
 
+mod audit;
 mod error;
 mod extract;
 mod health;
+mod page;
 mod request_context;
 mod tenants;
 
 use actix_web::{web, Resource};
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::access::Caller;
 use crate::admin_key::AdminKeyVerifier;
+use crate::audit::AuditContext;
 use crate::store::Store;
 
 pub use error::ApiError;
@@ -24,7 +28,9 @@ pub struct AppState {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.configure(health::routes).configure(tenants::routes);
+    cfg.configure(health::routes)
+        .configure(tenants::routes)
+        .configure(audit::routes);
 }
 
 /// The fallback for paths no route matches.
@@ -35,6 +41,11 @@ pub fn not_found_service() -> actix_web::Route {
 /// A resource whose unsupported methods get 405 with the API error body.
 fn resource(path: &str) -> Resource {
     web::resource(path).default_service(web::route().to(error::method_not_allowed))
+}
+
+/// Who makes a change and under which request id, for the audit trail.
+fn audit_context(caller: &Caller) -> AuditContext {
+    AuditContext::new(caller, request_context::current_request_id())
 }
 
 /// RFC 3339, UTC, millisecond precision: the format of every instant in the API.

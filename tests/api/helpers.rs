@@ -189,6 +189,21 @@ impl TestApp {
             .await
             .expect("request")
     }
+
+    /// The items of the first page of `GET /api/v1/audit-events?{query}`.
+    pub async fn audit_events(&self, query: &str) -> Vec<serde_json::Value> {
+        let response = self
+            .admin(
+                reqwest::Method::GET,
+                &format!("/api/v1/audit-events?{query}"),
+            )
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200);
+        let page: serde_json::Value = response.json().await.expect("JSON page");
+        page["items"].as_array().expect("items").clone()
+    }
 }
 
 /// Checks the seed-002 error body and its tie to `X-Request-Id`; returns the body.
