@@ -5,8 +5,10 @@
 pub mod access;
 pub mod admin_key;
 pub mod audit;
+pub mod clients;
 pub mod config;
 pub mod http;
+pub mod oauth;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -16,7 +16,6 @@ pub use crate::access::Caller;
 type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
 /// A required JSON body.
-#[allow(dead_code)] // the first required-body endpoint is the OAuth clients API
 pub struct ApiJson<T>(pub T);
 
 /// A JSON body that may be absent (empty); when present it must be valid.

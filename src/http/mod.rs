@@ -1,11 +1,13 @@
 //! The HTTP layer (actix only): extract, call the domain, map the result.
 
 mod audit;
+mod clients;
 mod error;
 mod extract;
 mod health;
 mod page;
 mod request_context;
+mod secrets;
 mod tenants;
 
 use actix_web::{web, Resource};
@@ -29,7 +31,9 @@ pub struct AppState {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::routes)
+        .configure(secrets::routes)
         .configure(tenants::routes)
+        .configure(clients::routes)
         .configure(audit::routes);
 }
 

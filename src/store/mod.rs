@@ -7,6 +7,8 @@
 
 mod admin_key;
 mod audit;
+mod clients;
+mod secrets;
 mod tenants;
 
 use std::str::FromStr;
@@ -21,6 +23,8 @@ use sqlx::sqlite::{
 
 use crate::config::DatabaseSettings;
 
+pub use clients::InsertClient;
+pub use secrets::InsertSecret;
 pub use tenants::UpsertOutcome;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

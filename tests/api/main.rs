@@ -4,6 +4,7 @@ mod helpers;
 
 mod audit;
 mod cli;
+mod clients;
 mod errors;
 mod health;
 mod tenants;
