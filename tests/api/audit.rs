@@ -10,6 +10,7 @@ crate::on_both_backends!(
     tenant_changes_are_recorded_with_actor_and_request_id,
     rejected_requests_record_nothing,
     events_are_paginated_newest_first_and_filtered_by_tenant,
+    client_and_secret_changes_are_recorded_without_secrets,
 );
 
 async fn tenant_changes_are_recorded_with_actor_and_request_id(backend: Backend) {
@@ -113,4 +114,71 @@ async fn events_are_paginated_newest_first_and_filtered_by_tenant(backend: Backe
     }
     let everything = app.audit_events("limit=200").await;
     assert_eq!(everything.len(), 5);
+}
+
+async fn client_and_secret_changes_are_recorded_without_secrets(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = app.create_client("acme", json!({})).await;
+    let id = created["id"].as_str().unwrap();
+    app.admin(Method::PATCH, &format!("/api/v1/oauth-clients/{id}"))
+        .json(&json!({"name": "Renamed"}))
+        .send()
+        .await
+        .unwrap();
+    let added: Value = app
+        .admin(
+            Method::POST,
+            &format!("/api/v1/tenants/clients/{id}/tokens"),
+        )
+        .json(&json!({"name": "second"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret_id = added["id"].as_i64().unwrap();
+    app.admin(
+        Method::DELETE,
+        &format!("/api/v1/tenants/clients/{id}/tokens/{secret_id}"),
+    )
+    .send()
+    .await
+    .unwrap();
+    app.admin(Method::DELETE, &format!("/api/v1/oauth-clients/{id}"))
+        .send()
+        .await
+        .unwrap();
+
+    let events = app.audit_events("tenantId=acme").await;
+    let summary: Vec<(String, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["targetId"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let secret_target = format!("{id}/{secret_id}");
+    assert_eq!(
+        summary,
+        [
+            ("oauth_client.deleted".to_owned(), id.to_owned()),
+            (
+                "oauth_client.secret_deleted".to_owned(),
+                secret_target.clone()
+            ),
+            ("oauth_client.secret_added".to_owned(), secret_target),
+            ("oauth_client.updated".to_owned(), id.to_owned()),
+            ("oauth_client.created".to_owned(), id.to_owned()),
+            ("tenant.created".to_owned(), "acme".to_owned()),
+        ]
+    );
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(!text.contains(created["secret"].as_str().unwrap()));
+    assert!(!text.contains(added["token"].as_str().unwrap()));
+    assert!(events
+        .iter()
+        .all(|e| e["actor"] == "admin" && e["requestId"].is_string()));
 }

@@ -7,4 +7,5 @@ mod cli;
 mod clients;
 mod errors;
 mod health;
+mod secrets;
 mod tenants;
