@@ -149,11 +149,14 @@ async fn add(
         clients::add_secret(&state.store, &client, name, expiration, &audit, now)
             .await
             .map_err(|error| match error {
-                AddSecretError::PublicClient | AddSecretError::TooMany(_) => {
-                    ApiError::bad_request(format!("{}.", capitalised(&error.to_string())))
+                AddSecretError::PublicClient => {
+                    ApiError::bad_request("A PUBLIC client has no secrets: it uses PKCE.")
                 }
-                AddSecretError::DuplicateName(_) => {
-                    ApiError::Conflict(format!("{}.", capitalised(&error.to_string())))
+                AddSecretError::TooMany(max) => {
+                    ApiError::bad_request(format!("A client has at most {max} secrets."))
+                }
+                AddSecretError::DuplicateName(name) => {
+                    ApiError::Conflict(format!("The client already has a secret named '{name}'."))
                 }
                 AddSecretError::ClientMissing => client_not_found(&client.id),
                 AddSecretError::Unexpected(error) => from_store(error),
@@ -161,14 +164,6 @@ async fn add(
     let mut response = SecretResponse::from(stored);
     response.token = secret.expose().to_owned();
     Ok(HttpResponse::Ok().json(response))
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 #[tracing::instrument(skip_all, fields(client_id = %path.0))]
