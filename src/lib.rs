@@ -2,7 +2,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod admin_key;
+pub mod audit;
+pub mod clients;
 pub mod config;
 pub mod http;
 pub mod keys;

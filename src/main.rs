@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
+use tessera::audit::AuditContext;
 use tessera::config::Settings;
 use tessera::keys::{Algorithm, ImportOutcome, KeyService, RotateOutcome};
 use tessera::startup::Application;
@@ -111,7 +112,7 @@ async fn keys(settings: Settings, command: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::List => print_keys(&store).await,
         KeysCommand::Rotate { immediate } => {
             let service = KeyService::start(store.clone(), &settings.signing, now).await?;
-            match service.rotate(now, immediate).await? {
+            match service.rotate(now, immediate, &AuditContext::cli()).await? {
                 RotateOutcome::Started(kid) => println!("rotation started: new key {kid}"),
                 RotateOutcome::AlreadyPending(kid) => {
                     bail!("a rotation is already under way: key {kid} is pending (use --immediate)")
@@ -122,7 +123,10 @@ async fn keys(settings: Settings, command: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::Import { alg, kid, file } => {
             let der = read_private_key_pem(&file, alg)?;
             let service = KeyService::start(store.clone(), &settings.signing, now).await?;
-            match service.import(alg, der, kid, now).await? {
+            match service
+                .import(alg, der, kid, now, &AuditContext::cli())
+                .await?
+            {
                 ImportOutcome::Imported(kid) => println!("imported key {kid} (verification only)"),
                 ImportOutcome::KidTaken(kid) => bail!("a key with kid {kid} already exists"),
             }

@@ -162,6 +162,12 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<crate::access::Forbidden> for ApiError {
+    fn from(_: crate::access::Forbidden) -> Self {
+        ApiError::Forbidden
+    }
+}
+
 /// Where a route exists but not for this method.
 pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed)

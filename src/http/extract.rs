@@ -1,5 +1,5 @@
-//! Extractors for `/api/*`: JSON bodies and the admin bearer credential, failing with
-//! [`ApiError`] so every rejection has the documented body.
+//! Extractors for `/api/*`: JSON bodies, query strings and the caller's bearer
+//! credential, failing with [`ApiError`] so every rejection has the documented body.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -7,15 +7,16 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
+use chrono::Utc;
 use serde::de::DeserializeOwned;
 
-use super::error::ApiError;
+use super::error::{from_store, ApiError};
 use super::AppState;
+pub use crate::access::Caller;
 
 type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
 /// A required JSON body.
-#[allow(dead_code)] // the first required-body endpoint is the OAuth clients API
 pub struct ApiJson<T>(pub T);
 
 /// A JSON body that may be absent (empty); when present it must be valid.
@@ -86,25 +87,57 @@ fn read_json<T: DeserializeOwned + 'static>(
     })
 }
 
-/// The caller presented the global admin API key.
-pub struct GlobalAdmin;
+/// The query string, deserialized; unknown parameters are rejected when `T` says so.
+pub struct ApiQuery<T>(pub T);
 
-impl FromRequest for GlobalAdmin {
+impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            web::Query::<T>::from_query(req.query_string())
+                .map(|query| ApiQuery(query.into_inner()))
+                .map_err(|error| {
+                    ApiError::bad_request(format!("The query string is invalid: {error}"))
+                }),
+        )
+    }
+}
+
+/// The authenticated caller. Today only the admin API key makes one
+/// ([`Caller::GlobalAdmin`]); tenant admin tokens will add [`Caller::TenantAdmin`] here.
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalFuture<Self>;
+
+    /// The admin API key, else a tenant admin token whose tenant still exists.
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req
             .app_data::<web::Data<AppState>>()
-            .expect("AppState is registered");
-        std::future::ready(match bearer_token(req) {
-            None => Err(ApiError::Unauthorized {
+            .expect("AppState is registered")
+            .clone();
+        let token = bearer_token(req).map(str::to_owned);
+        Box::pin(async move {
+            let token = token.ok_or(ApiError::Unauthorized {
                 token_presented: false,
-            }),
-            Some(token) if state.admin_key.verify(token) => Ok(GlobalAdmin),
-            Some(_) => Err(ApiError::Unauthorized {
+            })?;
+            if state.admin_key.verify(&token) {
+                return Ok(Caller::GlobalAdmin);
+            }
+            let refused = ApiError::Unauthorized {
                 token_presented: true,
-            }),
+            };
+            let tenant =
+                crate::tenant_token::verify(&state.keys, &state.issuer, &token, Utc::now())
+                    .await
+                    .map_err(|_| refused)?;
+            match state.store.tenant(&tenant).await.map_err(from_store)? {
+                Some(_) => Ok(Caller::TenantAdmin(tenant)),
+                None => Err(ApiError::Unauthorized {
+                    token_presented: true,
+                }),
+            }
         })
     }
 }

@@ -6,8 +6,8 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::error::{from_store, ApiError};
-use super::extract::{GlobalAdmin, OptionalJson};
-use super::{rfc3339, AppState};
+use super::extract::{Caller, OptionalJson};
+use super::{audit_context, rfc3339, AppState};
 use crate::keys::{KeyView, RotateOutcome};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -76,7 +76,8 @@ impl From<KeyView> for KeyResponse {
 }
 
 #[tracing::instrument(skip_all)]
-async fn list(_: GlobalAdmin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    caller.require_global()?;
     let keys = state.keys.list(Utc::now()).await.map_err(from_store)?;
     let keys: Vec<KeyResponse> = keys.into_iter().map(KeyResponse::from).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "keys": keys })))
@@ -91,15 +92,16 @@ struct RotateBody {
 
 #[tracing::instrument(skip_all)]
 async fn rotate(
-    _: GlobalAdmin,
+    caller: Caller,
     state: web::Data<AppState>,
     OptionalJson(body): OptionalJson<RotateBody>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_global()?;
     let immediate = body.unwrap_or_default().immediate;
     let now = Utc::now();
     match state
         .keys
-        .rotate(now, immediate)
+        .rotate(now, immediate, &audit_context(&caller))
         .await
         .map_err(from_store)?
     {
@@ -116,13 +118,14 @@ async fn rotate(
 
 #[tracing::instrument(skip_all, fields(kid = %path))]
 async fn revoke(
-    _: GlobalAdmin,
+    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_global()?;
     if !state
         .keys
-        .revoke(&path, Utc::now())
+        .revoke(&path, Utc::now(), &audit_context(&caller))
         .await
         .map_err(from_store)?
     {

@@ -1,10 +1,14 @@
 //! The HTTP layer (actix only): extract, call the domain, map the result.
 
+mod audit;
+mod clients;
 mod error;
 mod extract;
 mod health;
 mod keys;
+mod page;
 mod request_context;
+mod secrets;
 mod tenant_tokens;
 mod tenants;
 
@@ -13,7 +17,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use std::sync::Arc;
 
+use crate::access::Caller;
 use crate::admin_key::AdminKeyVerifier;
+use crate::audit::AuditContext;
 use crate::keys::KeyService;
 use crate::store::Store;
 
@@ -34,8 +40,11 @@ pub struct AppState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::routes)
         .configure(keys::routes)
+        .configure(secrets::routes)
         .configure(tenant_tokens::routes)
-        .configure(tenants::routes);
+        .configure(tenants::routes)
+        .configure(clients::routes)
+        .configure(audit::routes);
 }
 
 /// The fallback for paths no route matches.
@@ -46,6 +55,11 @@ pub fn not_found_service() -> actix_web::Route {
 /// A resource whose unsupported methods get 405 with the API error body.
 fn resource(path: &str) -> Resource {
     web::resource(path).default_service(web::route().to(error::method_not_allowed))
+}
+
+/// Who makes a change and under which request id, for the audit trail.
+fn audit_context(caller: &Caller) -> AuditContext {
+    AuditContext::new(caller, request_context::current_request_id())
 }
 
 /// RFC 3339, UTC, millisecond precision: the format of every instant in the API.

@@ -1,12 +1,13 @@
-//! `/api/v1/tenants/{tenantId}` (seed 000): upsert, read, delete.
+//! `/api/v1/tenants/{tenantId}` (seed 000): upsert, read, delete. Creating, changing
+//! and deleting tenants is the global admin's; a tenant admin may read its own.
 
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::error::{from_store, ApiError};
-use super::extract::{GlobalAdmin, OptionalJson};
-use super::{rfc3339, AppState};
+use super::extract::{Caller, OptionalJson};
+use super::{audit_context, rfc3339, AppState};
 use crate::store::UpsertOutcome;
 use crate::tenants::{Metadata, Tenant, TenantChanges, TenantId};
 
@@ -29,7 +30,7 @@ struct UpsertBody {
 }
 
 /// Tells `"field": null` (Some(None)) from an absent field (None).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     deserializer: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(deserializer).map(Some)
@@ -64,11 +65,12 @@ pub(crate) fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
 
 #[tracing::instrument(skip_all, fields(tenant_id = %path))]
 async fn upsert(
-    _: GlobalAdmin,
+    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
     OptionalJson(body): OptionalJson<UpsertBody>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_global()?;
     let id = tenant_id(&path)?;
     let body = body.unwrap_or_default();
     let changes = TenantChanges {
@@ -81,7 +83,7 @@ async fn upsert(
     }
     let (tenant, outcome) = state
         .store
-        .upsert_tenant(&id, &changes, Utc::now())
+        .upsert_tenant(&id, &changes, &audit_context(&caller), Utc::now())
         .await
         .map_err(from_store)?;
     let mut response = match outcome {
@@ -93,11 +95,14 @@ async fn upsert(
 
 #[tracing::instrument(skip_all, fields(tenant_id = %path))]
 async fn get(
-    _: GlobalAdmin,
+    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = tenant_id(&path)?;
+    if !caller.scope(None).includes(&id) {
+        return Err(tenant_not_found(&id));
+    }
     match state.store.tenant(&id).await.map_err(from_store)? {
         Some(tenant) => Ok(HttpResponse::Ok().json(TenantResponse::from(tenant))),
         None => Err(tenant_not_found(&id)),
@@ -106,12 +111,19 @@ async fn get(
 
 #[tracing::instrument(skip_all, fields(tenant_id = %path))]
 async fn delete(
-    _: GlobalAdmin,
+    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_global()?;
     let id = tenant_id(&path)?;
-    if state.store.delete_tenant(&id).await.map_err(from_store)? {
+    let audit = audit_context(&caller);
+    if state
+        .store
+        .delete_tenant(&id, &audit, Utc::now())
+        .await
+        .map_err(from_store)?
+    {
         Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
     } else {
         Err(tenant_not_found(&id))

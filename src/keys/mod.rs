@@ -27,6 +27,7 @@ pub use jwt::JwtError;
 pub use lifecycle::{KeySchedule, KeyState, Origin, Plan, RotationPolicy};
 pub use master::{MasterKey, MasterKeySource};
 
+use crate::audit::{Action, AuditContext};
 use crate::config::SigningSettings;
 use crate::store::{from_millis, to_millis, KeyChanges, Store, StoredKey};
 
@@ -224,7 +225,8 @@ impl KeyService {
 
     /// Scheduled work: rotate when due, delete expired keys, reload.
     pub async fn tick(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
-        if let Outcome::Created(kid) = self.change(now, Operation::Tick).await? {
+        let context = AuditContext::system();
+        if let Outcome::Created(kid) = self.change(now, Operation::Tick, &context).await? {
             tracing::info!(%kid, "signing key created by scheduled rotation");
         }
         self.reload(now).await
@@ -234,8 +236,12 @@ impl KeyService {
         &self,
         now: DateTime<Utc>,
         immediate: bool,
+        context: &AuditContext,
     ) -> anyhow::Result<RotateOutcome> {
-        let outcome = match self.change(now, Operation::Rotate { immediate }).await? {
+        let outcome = match self
+            .change(now, Operation::Rotate { immediate }, context)
+            .await?
+        {
             Outcome::Created(kid) => {
                 tracing::info!(%kid, immediate, "signing key rotation started");
                 RotateOutcome::Started(kid)
@@ -249,8 +255,15 @@ impl KeyService {
 
     /// Revokes `kid`: out of the JWKS and no longer accepted. Revoking the active key
     /// makes a new one active at once. Returns false when no such unrevoked key exists.
-    pub async fn revoke(&self, kid: &str, now: DateTime<Utc>) -> anyhow::Result<bool> {
-        let outcome = self.change(now, Operation::Revoke(kid.to_owned())).await?;
+    pub async fn revoke(
+        &self,
+        kid: &str,
+        now: DateTime<Utc>,
+        context: &AuditContext,
+    ) -> anyhow::Result<bool> {
+        let outcome = self
+            .change(now, Operation::Revoke(kid.to_owned()), context)
+            .await?;
         self.reload(now).await?;
         if outcome == Outcome::Revoked {
             tracing::warn!(%kid, "signing key revoked");
@@ -267,9 +280,10 @@ impl KeyService {
         der: Vec<u8>,
         kid: Option<String>,
         now: DateTime<Utc>,
+        context: &AuditContext,
     ) -> anyhow::Result<ImportOutcome> {
         let outcome = match self
-            .change(now, Operation::Import { alg, der, kid })
+            .change(now, Operation::Import { alg, der, kid }, context)
             .await?
         {
             Outcome::Created(kid) => ImportOutcome::Imported(kid),
@@ -389,9 +403,16 @@ impl KeyService {
         Ok(())
     }
 
-    async fn change(&self, now: DateTime<Utc>, operation: Operation) -> anyhow::Result<Outcome> {
+    async fn change(
+        &self,
+        now: DateTime<Utc>,
+        operation: Operation,
+        context: &AuditContext,
+    ) -> anyhow::Result<Outcome> {
         self.store
-            .change_signing_keys(to_millis(now), |rows| self.decide(rows, operation, now))
+            .change_signing_keys(to_millis(now), context, |rows| {
+                self.decide(rows, operation, now)
+            })
             .await
     }
 
@@ -476,6 +497,9 @@ impl KeyService {
         for (old, new) in before.iter().zip(&keys) {
             if new.state(now) == KeyState::Expired {
                 changes.deletes.push(new.kid.clone());
+                changes
+                    .audit
+                    .push((Action::SigningKeyDeleted, new.kid.clone()));
             } else if old != new {
                 let row = rows.iter().find(|r| r.kid == new.kid).expect("same rows");
                 changes.updates.push(StoredKey {

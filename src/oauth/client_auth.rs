@@ -57,11 +57,17 @@ pub fn presented_client(
         }
         (None, Some(_)) => Err(OAuthError::InvalidClient { used_basic: false }),
         (None, None) => {
-            let client_id = form.get("client_id").ok_or(OAuthError::InvalidClient { used_basic: false })?;
+            let client_id = form
+                .get("client_id")
+                .ok_or(OAuthError::InvalidClient { used_basic: false })?;
             Ok(PresentedClient {
                 client_id: client_id.to_owned(),
                 secret: form_secret.map(|secret| SecretString::from(secret.to_owned())),
-                method: if form_secret.is_some() { AuthMethod::Post } else { AuthMethod::None },
+                method: if form_secret.is_some() {
+                    AuthMethod::Post
+                } else {
+                    AuthMethod::None
+                },
             })
         }
     }
@@ -119,7 +125,13 @@ mod tests {
             Err(OAuthError::InvalidRequest(_))
         ));
         let empty = Form::default();
-        for header in ["Basic !!!", "Basic", "Basic Zm9v", "Basic OnNlY3JldA==", "Basic aWQ6"] {
+        for header in [
+            "Basic !!!",
+            "Basic",
+            "Basic Zm9v",
+            "Basic OnNlY3JldA==",
+            "Basic aWQ6",
+        ] {
             assert_eq!(
                 presented_client(Some(header), &empty).unwrap_err(),
                 OAuthError::InvalidClient { used_basic: true },

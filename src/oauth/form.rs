@@ -2,8 +2,6 @@
 //! parameters sent without a value are treated as omitted, and none may be repeated
 //! except those a specification allows to repeat (`resource`, RFC 8707 §2).
 
-use std::borrow::Cow;
-
 use super::OAuthError;
 
 const REPEATABLE: &[&str] = &["resource"];
@@ -33,21 +31,28 @@ impl Form {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.params.iter().filter(move |(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.params
+            .iter()
+            .filter(move |(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 
     pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
-        self.get(name)
-            .ok_or_else(|| OAuthError::InvalidRequest(format!("The parameter '{name}' is required.")))
+        self.get(name).ok_or_else(|| {
+            OAuthError::InvalidRequest(format!("The parameter '{name}' is required."))
+        })
     }
 }
 
 /// A parameter name fit to echo in an error: short and printable.
-fn printable(name: &Cow<'_, str>) -> String {
+fn printable(name: &str) -> String {
     name.chars().filter(|c| !c.is_control()).take(40).collect()
 }
 

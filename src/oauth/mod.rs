@@ -1,9 +1,49 @@
-//! OAuth 2.0 protocol rules that need no HTTP and no SQL.
+//! OAuth 2.0 protocol rules that need no HTTP and no SQL: request parsing, client
+//! authentication methods, errors, scope tokens, redirect URIs, grant types.
 
 pub mod client_auth;
 pub mod error;
 pub mod form;
+pub mod redirect_uri;
+pub mod scope;
 
 pub use client_auth::{presented_client, AuthMethod, PresentedClient};
 pub use error::OAuthError;
 pub use form::Form;
+pub use redirect_uri::RedirectUri;
+pub use scope::ScopeToken;
+
+/// The grants a client may use (RFC 6749 §4.1, §4.4, §6), in the spelling of seed 002.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GrantType {
+    ClientCredentials,
+    AuthorizationCode,
+    RefreshToken,
+}
+
+impl GrantType {
+    pub const ALL: [GrantType; 3] = [
+        GrantType::ClientCredentials,
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+    ];
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|grant| grant.as_str() == raw)
+            .ok_or_else(|| {
+                format!(
+                    "'{raw}' is not one of CLIENT_CREDENTIALS, AUTHORIZATION_CODE, REFRESH_TOKEN"
+                )
+            })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::ClientCredentials => "CLIENT_CREDENTIALS",
+            GrantType::AuthorizationCode => "AUTHORIZATION_CODE",
+            GrantType::RefreshToken => "REFRESH_TOKEN",
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! Signing-key rows, and the locked transaction every key change runs in.
 
+use super::audit::record_audit;
 use super::{on_pool, Store};
+use crate::audit::{Action, AuditContext};
 
 /// A `signing_keys` row as stored; the private key is sealed.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -24,6 +26,8 @@ pub struct KeyChanges {
     /// Rows whose times changed (retires_at, expires_at, revoked_at are written).
     pub updates: Vec<StoredKey>,
     pub deletes: Vec<String>,
+    /// Audit events to record with the change: what was done to which kid.
+    pub audit: Vec<(Action, String)>,
 }
 
 impl KeyChanges {
@@ -63,6 +67,7 @@ impl Store {
     pub async fn change_signing_keys<T>(
         &self,
         now_millis: i64,
+        context: &AuditContext,
         decide: impl FnOnce(Vec<StoredKey>) -> anyhow::Result<(KeyChanges, T)>,
     ) -> anyhow::Result<T> {
         on_pool!(self, pool => {
@@ -110,6 +115,9 @@ impl Store {
                 .bind(key.revoked_at)
                 .execute(&mut *tx)
                 .await?;
+            }
+            for (action, kid) in &changes.audit {
+                record_audit!(tx, context, action, kid, None::<&str>, now_millis)?;
             }
             for kid in &changes.deletes {
                 sqlx::query("DELETE FROM signing_keys WHERE kid = $1")

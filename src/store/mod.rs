@@ -6,7 +6,10 @@
 //! text. Each backend has its own migration folder with matching versions.
 
 mod admin_key;
+mod audit;
+mod clients;
 mod keys;
+mod secrets;
 mod tenants;
 
 use std::str::FromStr;
@@ -21,7 +24,9 @@ use sqlx::sqlite::{
 
 use crate::config::DatabaseSettings;
 
+pub use clients::InsertClient;
 pub use keys::{KeyChanges, StoredKey};
+pub use secrets::InsertSecret;
 pub use tenants::UpsertOutcome;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -65,6 +70,9 @@ impl Store {
                     })?;
                 }
             }
+            // Switching a new database to WAL needs the file to itself: processes starting
+            // together on one file take turns.
+            let _turn = StartupLock::acquire(options.get_filename()).await?;
             let pool = SqlitePoolOptions::new()
                 .max_connections(settings.max_connections)
                 .acquire_timeout(acquire_timeout)
@@ -94,7 +102,12 @@ impl Store {
     /// sqlx's advisory lock.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Store::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,
+            Store::Sqlite(pool) => {
+                // sqlx takes no lock on SQLite; without one, two processes starting
+                // together would both apply the first migration.
+                let _turn = StartupLock::acquire(pool.connect_options().get_filename()).await?;
+                SQLITE_MIGRATIONS.run(pool).await
+            }
             Store::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
         }
         .context("cannot apply database migrations")
@@ -108,6 +121,58 @@ impl Store {
 
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: concurrent
+/// writers then queue on the busy timeout instead of failing when a read lock has to
+/// become a write lock.
+pub(crate) trait BeginWrite {
+    type Database: sqlx::Database;
+
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Self::Database>>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Database = sqlx::Sqlite;
+
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Database = sqlx::Postgres;
+
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        self.begin().await
+    }
+}
+
+/// An exclusive lock on `<database>.lock`, held while a process opens or migrates a
+/// SQLite database; released on drop.
+struct StartupLock(std::fs::File);
+
+impl StartupLock {
+    async fn acquire(database: &std::path::Path) -> anyhow::Result<Self> {
+        let path = format!("{}.lock", database.display());
+        tokio::task::spawn_blocking(move || {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .with_context(|| format!("cannot open {path}"))?;
+            file.lock().with_context(|| format!("cannot lock {path}"))?;
+            Ok(StartupLock(file))
+        })
+        .await?
+    }
+}
+
+impl Drop for StartupLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
     }
 }
 

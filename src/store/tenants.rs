@@ -3,7 +3,9 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use super::{from_millis, on_pool, to_millis, Store};
+use super::audit::record_audit;
+use super::{from_millis, on_pool, to_millis, BeginWrite, Store};
+use crate::audit::{Action, AuditContext};
 use crate::tenants::{Tenant, TenantChanges, TenantId};
 
 #[derive(sqlx::FromRow)]
@@ -47,6 +49,7 @@ impl Store {
         &self,
         id: &TenantId,
         changes: &TenantChanges,
+        audit: &AuditContext,
         now: DateTime<Utc>,
     ) -> anyhow::Result<(Tenant, UpsertOutcome)> {
         let name = changes.name.clone().flatten();
@@ -58,9 +61,11 @@ impl Store {
         let now = to_millis(now);
         // Insert-or-nothing, then update: two statements that stay correct when
         // requests for the same id race, and tell a creation from an update.
-        for _ in 0..3 {
-            let inserted: Option<TenantRow> = on_pool!(self, pool => {
-                sqlx::query_as(concat!(
+        let outcome: Option<(TenantRow, UpsertOutcome)> = on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let mut outcome = None;
+            for _ in 0..3 {
+                let inserted: Option<TenantRow> = sqlx::query_as(concat!(
                     "INSERT INTO tenants (id, name, metadata, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO NOTHING RETURNING ", columns!(), ""
                 ))
@@ -68,14 +73,13 @@ impl Store {
                 .bind(&name)
                 .bind(metadata.as_deref().unwrap_or("{}"))
                 .bind(now)
-                .fetch_optional(pool)
-                .await
-            })?;
-            if let Some(row) = inserted {
-                return Ok((row.try_into()?, UpsertOutcome::Created));
-            }
-            let updated: Option<TenantRow> = on_pool!(self, pool => {
-                sqlx::query_as(concat!(
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(row) = inserted {
+                    outcome = Some((row, UpsertOutcome::Created));
+                    break;
+                }
+                let updated: Option<TenantRow> = sqlx::query_as(concat!(
                     "UPDATE tenants SET \
                        name = CASE WHEN $2 THEN $3 ELSE name END, \
                        metadata = CASE WHEN $4 THEN $5 ELSE metadata END, \
@@ -88,14 +92,27 @@ impl Store {
                 .bind(metadata.is_some())
                 .bind(metadata.as_deref().unwrap_or("{}"))
                 .bind(now)
-                .fetch_optional(pool)
-                .await
-            })?;
-            if let Some(row) = updated {
-                return Ok((row.try_into()?, UpsertOutcome::Updated));
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(row) = updated {
+                    outcome = Some((row, UpsertOutcome::Updated));
+                    break;
+                }
             }
+            if let Some((_, created_or_updated)) = &outcome {
+                let action = match created_or_updated {
+                    UpsertOutcome::Created => Action::TenantCreated,
+                    UpsertOutcome::Updated => Action::TenantUpdated,
+                };
+                record_audit!(tx, audit, action, id.as_str(), Some(id.as_str()), now)?;
+                tx.commit().await?;
+            }
+            Ok::<_, sqlx::Error>(outcome)
+        })?;
+        match outcome {
+            Some((row, outcome)) => Ok((row.try_into()?, outcome)),
+            None => anyhow::bail!("tenant {id} kept disappearing during an upsert"),
         }
-        anyhow::bail!("tenant {id} kept disappearing during an upsert")
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id = %id))]
@@ -112,14 +129,27 @@ impl Store {
     /// Deletes the tenant and, through foreign keys, everything that belongs to it.
     /// Returns whether it existed.
     #[tracing::instrument(skip_all, fields(tenant_id = %id))]
-    pub async fn delete_tenant(&self, id: &TenantId) -> anyhow::Result<bool> {
-        let result = on_pool!(self, pool => {
-            sqlx::query("DELETE FROM tenants WHERE id = $1")
+    pub async fn delete_tenant(
+        &self,
+        id: &TenantId,
+        audit: &AuditContext,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        let now = to_millis(now);
+        let deleted = on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let deleted = sqlx::query("DELETE FROM tenants WHERE id = $1")
                 .bind(id.as_str())
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                > 0;
+            if deleted {
+                record_audit!(tx, audit, Action::TenantDeleted, id.as_str(), Some(id.as_str()), now)?;
+                tx.commit().await?;
+            }
+            Ok::<_, sqlx::Error>(deleted)
         })?;
-        Ok(result > 0)
+        Ok(deleted)
     }
 }

@@ -224,6 +224,139 @@ impl TestApp {
             .await
             .expect("request")
     }
+
+    /// Creates the tenant if needed, then a client in it from [`client_body`] with
+    /// `overrides` laid over; returns the creation response.
+    pub async fn create_client(
+        &self,
+        tenant: &str,
+        overrides: serde_json::Value,
+    ) -> serde_json::Value {
+        self.put_tenant(tenant, serde_json::json!({})).await;
+        let mut body = client_body(tenant);
+        for (key, value) in overrides.as_object().expect("an object") {
+            body[key] = value.clone();
+        }
+        let response = self.post_client(&body).await;
+        assert_eq!(response.status(), 200, "client creation");
+        response.json().await.expect("JSON client")
+    }
+
+    pub async fn post_client(&self, body: &serde_json::Value) -> reqwest::Response {
+        self.admin(reqwest::Method::POST, "/api/v1/oauth-clients")
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self
+            .admin(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// Every row of every table as text, to search for what must never be stored.
+    pub async fn database_text(&self) -> String {
+        let mut text = String::new();
+        match &self.store {
+            Store::Sqlite(pool) => {
+                let tables: Vec<String> =
+                    sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+                        .fetch_all(pool)
+                        .await
+                        .unwrap();
+                for table in tables {
+                    let columns: Vec<String> =
+                        sqlx::query_scalar("SELECT name FROM pragma_table_info($1)")
+                            .bind(&table)
+                            .fetch_all(pool)
+                            .await
+                            .unwrap();
+                    for column in columns {
+                        let sql = format!("SELECT CAST(\"{column}\" AS BLOB) FROM \"{table}\"");
+                        let values: Vec<Option<Vec<u8>>> =
+                            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                                .fetch_all(pool)
+                                .await
+                                .unwrap();
+                        for value in values.into_iter().flatten() {
+                            text.push_str(&String::from_utf8_lossy(&value));
+                            text.push('\n');
+                        }
+                    }
+                }
+            }
+            Store::Postgres(pool) => {
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT table_name::text FROM information_schema.tables \
+                     WHERE table_schema = 'public'",
+                )
+                .fetch_all(pool)
+                .await
+                .unwrap();
+                for table in tables {
+                    let sql = format!("SELECT t::text FROM \"{table}\" t");
+                    let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                        .fetch_all(pool)
+                        .await
+                        .unwrap();
+                    text.extend(rows.into_iter().map(|v| v + "\n"));
+                }
+            }
+        }
+        text
+    }
+
+    /// The items of the first page of `GET /api/v1/audit-events?{query}`.
+    pub async fn audit_events(&self, query: &str) -> Vec<serde_json::Value> {
+        let response = self
+            .admin(
+                reqwest::Method::GET,
+                &format!("/api/v1/audit-events?{query}"),
+            )
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200);
+        let page: serde_json::Value = response.json().await.expect("JSON page");
+        page["items"].as_array().expect("items").clone()
+    }
+}
+
+/// The request body of seed 002's example, in `tenant`.
+pub fn client_body(tenant: &str) -> serde_json::Value {
+    serde_json::json!({
+        "tenantId": tenant,
+        "businessName": "Acme-Solar",
+        "homepageUrl": "http://localhost:12345",
+        "name": "Demo API Client",
+        "description": "An API client used for the authorization_code, refresh_token, and client_credentials flows",
+        "accessTokenValiditySeconds": 750,
+        "refreshTokenValiditySeconds": 86400,
+        "redirectUris": ["http://localhost:12345"],
+        "grantTypes": ["AUTHORIZATION_CODE", "CLIENT_CREDENTIALS", "REFRESH_TOKEN"],
+        "accessType": "OFFLINE",
+        "type": "CONFIDENTIAL",
+        "internal": false,
+        "enabled": true,
+        "strongAuthSupported": false,
+        "claimsSupported": false
+    })
+}
+
+/// The `text` of each cause of an error body.
+pub fn causes(body: &serde_json::Value) -> Vec<String> {
+    body["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .map(|cause| cause["text"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// Checks the seed-002 error body and its tie to `X-Request-Id`; returns the body.

@@ -5,6 +5,7 @@ use chrono::{Duration, Utc};
 use jsonwebtoken::jwk::JwkSet;
 use reqwest::Method;
 use serde_json::{json, Value};
+use tessera::audit::AuditContext;
 use tessera::keys::{Algorithm, JwtError, KeyService, KeyState, MasterKey, SigningKey};
 use tessera::startup::Application;
 
@@ -528,6 +529,7 @@ async fn imported_keys_verify_tokens_of_the_old_server(backend: Backend) {
             der.clone(),
             Some("legacy-2025".into()),
             now,
+            &AuditContext::cli(),
         )
         .await
         .unwrap();
@@ -553,7 +555,13 @@ async fn imported_keys_verify_tokens_of_the_old_server(backend: Backend) {
 
     let again = app
         .keys
-        .import(Algorithm::RS256, der, Some("legacy-2025".into()), now)
+        .import(
+            Algorithm::RS256,
+            der,
+            Some("legacy-2025".into()),
+            now,
+            &AuditContext::cli(),
+        )
         .await
         .unwrap();
     assert_eq!(

@@ -3,10 +3,14 @@
 mod helpers;
 mod process;
 
+mod audit;
 mod cli;
+mod clients;
 mod errors;
 mod health;
 mod keys;
 mod replicas;
+mod secrets;
+mod tenant_admin;
 mod tenant_tokens;
 mod tenants;

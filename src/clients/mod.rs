@@ -1,0 +1,248 @@
+//! OAuth clients (seed 002, with seed 004's scopes and claims): their ids and settings,
+//! the rules a creation or an update must satisfy, their named secrets, and
+//! [`authenticate_client`], the one place a presented client secret is checked.
+
+mod draft;
+pub mod secrets;
+mod service;
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::oauth::{GrantType, RedirectUri, ScopeToken};
+use crate::tenants::TenantId;
+
+pub use draft::{ClientChanges, ClientDraft};
+pub use service::{
+    add_secret, authenticate_client, create_client, update_client, AddSecretError,
+    AuthenticatedClient, ClientAuthError, CreateClientError, CreatedClient, UpdateClientError,
+};
+
+pub const MAX_ACCESS_TOKEN_VALIDITY_SECONDS: u32 = 86_400;
+pub const MAX_REFRESH_TOKEN_VALIDITY_SECONDS: u32 = 31_536_000;
+/// What `refreshTokenValiditySeconds` is when a client does not say.
+pub const DEFAULT_REFRESH_TOKEN_VALIDITY_SECONDS: u32 = 86_400;
+pub const MAX_ID_LEN: usize = 128;
+pub const MAX_NAME_LEN: usize = 256;
+pub const MAX_DESCRIPTION_LEN: usize = 2048;
+pub const MAX_URL_LEN: usize = 2048;
+pub const MAX_REDIRECT_URIS: usize = 32;
+pub const MAX_SCOPES: usize = 64;
+pub const MAX_CLAIMS: usize = 64;
+pub const MAX_CLAIM_TYPE_LEN: usize = 128;
+pub const MAX_CLAIM_VALUE_LEN: usize = 2048;
+/// Claims every token gets from Tessera itself; a client may not set them.
+pub const RESERVED_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "client_id",
+    "scope",
+    "tid",
+    "sid",
+];
+
+/// A client id. Generated ones are 128 random bits as 32 hex digits; a parsed one is
+/// 1–128 URL-safe characters (`A-Z a-z 0-9 . _ ~ -`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientId(String);
+
+impl ClientId {
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        ClientId(hex::encode(bytes))
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.is_empty() || raw.len() > MAX_ID_LEN {
+            return Err(format!("a client id has 1 to {MAX_ID_LEN} characters"));
+        }
+        if !raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'))
+        {
+            return Err("a client id may contain only A-Z, a-z, 0-9, '.', '_', '~' and '-'".into());
+        }
+        Ok(ClientId(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Seed 002's `accessType`: whether the client may act while the user is away
+/// (`OFFLINE`, refresh tokens) or not (`ONLINE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessType {
+    Online,
+    Offline,
+}
+
+impl AccessType {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "ONLINE" => Ok(AccessType::Online),
+            "OFFLINE" => Ok(AccessType::Offline),
+            _ => Err(format!("'{raw}' is not ONLINE or OFFLINE")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessType::Online => "ONLINE",
+            AccessType::Offline => "OFFLINE",
+        }
+    }
+}
+
+/// RFC 6749 §2.1. A `PUBLIC` client has no secret and must use PKCE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientType {
+    Confidential,
+    Public,
+}
+
+impl ClientType {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "CONFIDENTIAL" => Ok(ClientType::Confidential),
+            "PUBLIC" => Ok(ClientType::Public),
+            _ => Err(format!("'{raw}' is not CONFIDENTIAL or PUBLIC")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientType::Confidential => "CONFIDENTIAL",
+            ClientType::Public => "PUBLIC",
+        }
+    }
+}
+
+/// A claim put into every token of the client (seed 004): `{"type", "value"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    #[serde(rename = "type")]
+    pub claim_type: String,
+    pub value: String,
+}
+
+/// Everything about a client that its admin writes, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSettings {
+    pub name: String,
+    pub description: String,
+    pub business_name: Option<String>,
+    pub homepage_url: Option<String>,
+    pub access_token_validity_seconds: u32,
+    pub refresh_token_validity_seconds: u32,
+    pub redirect_uris: Vec<RedirectUri>,
+    pub grant_types: Vec<GrantType>,
+    pub access_type: AccessType,
+    pub client_type: ClientType,
+    pub internal: bool,
+    pub enabled: bool,
+    pub strong_auth_supported: bool,
+    pub claims_supported: bool,
+    pub allowed_scopes: Vec<ScopeToken>,
+    pub claims: Vec<Claim>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: ClientId,
+    pub tenant_id: TenantId,
+    pub settings: ClientSettings,
+    pub created: DateTime<Utc>,
+    pub modified: DateTime<Utc>,
+    /// Bumped by every update; an update applies only to the version it was based on.
+    pub version: i64,
+}
+
+/// Where a listing of clients goes on from: the last client shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientPosition {
+    pub created: DateTime<Utc>,
+    pub id: ClientId,
+}
+
+impl ClientPosition {
+    pub fn of(client: &Client) -> Self {
+        Self {
+            created: client.created,
+            id: client.id.clone(),
+        }
+    }
+}
+
+impl fmt::Display for ClientPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.created.timestamp_millis(), self.id)
+    }
+}
+
+impl std::str::FromStr for ClientPosition {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let (millis, id) = text.split_once(' ').ok_or(())?;
+        Ok(Self {
+            created: DateTime::from_timestamp_millis(millis.parse().map_err(drop)?).ok_or(())?,
+            id: ClientId::parse(id).map_err(drop)?,
+        })
+    }
+}
+
+/// URL-safe base64 of `bytes`, the text form of generated secrets.
+fn url_safe(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_128_bit_hex_and_parse() {
+        let (a, b) = (ClientId::generate(), ClientId::generate());
+        assert_eq!(a.as_str().len(), 32);
+        assert_ne!(a, b);
+        assert_eq!(ClientId::parse(a.as_str()), Ok(a));
+    }
+
+    #[test]
+    fn seed_style_ids_parse_and_unsafe_ones_do_not() {
+        assert!(ClientId::parse("hubster.portal.api.B205B3ECA9D74243B88C017533957DEB").is_ok());
+        for id in ["", "a b", "a/b", "é", &"x".repeat(129)] {
+            assert!(ClientId::parse(id).is_err(), "{id}");
+        }
+    }
+
+    #[test]
+    fn positions_round_trip() {
+        let position = ClientPosition {
+            created: DateTime::from_timestamp_millis(1_700_000_000_123).unwrap(),
+            id: ClientId::generate(),
+        };
+        assert_eq!(position.to_string().parse(), Ok(position));
+        assert!("nonsense".parse::<ClientPosition>().is_err());
+    }
+}

@@ -1,0 +1,223 @@
+//! What the API and the token endpoint do with clients, in the order they do it:
+//! creation (with its first secret), updates (validated as a whole, applied only to
+//! the version they were based on), new secrets, and client authentication.
+
+use chrono::{DateTime, Utc};
+
+use super::secrets::{verify_secret, ClientSecret, NewSecret, SecretName, StoredSecret};
+use super::{Client, ClientChanges, ClientDraft, ClientId, ClientSettings, ClientType};
+use crate::access::TenantScope;
+use crate::audit::AuditContext;
+use crate::store::{InsertClient, InsertSecret, Store};
+use crate::tenants::TenantId;
+
+/// `lastUsedAt` is written at most this often per secret.
+const LAST_USED_RESOLUTION_MILLIS: i64 = 60_000;
+
+/// Instants are stored in milliseconds; what is returned should equal what is read back.
+fn millis(now: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}
+
+/// A new client and, for a confidential one, its first secret: the only time it is known.
+#[derive(Debug)]
+pub struct CreatedClient {
+    pub client: Client,
+    pub secret: Option<ClientSecret>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateClientError {
+    #[error("tenant '{0}' does not exist")]
+    TenantMissing(TenantId),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
+pub async fn create_client(
+    store: &Store,
+    tenant_id: TenantId,
+    settings: ClientSettings,
+    audit: &AuditContext,
+    now: DateTime<Utc>,
+) -> Result<CreatedClient, CreateClientError> {
+    let now = millis(now);
+    let (initial, secret) = match settings.client_type {
+        ClientType::Confidential => {
+            let (initial, secret) = NewSecret::generate(SecretName::initial(), None).await?;
+            (Some(initial), Some(secret))
+        }
+        ClientType::Public => (None, None),
+    };
+    let client = Client {
+        id: ClientId::generate(),
+        tenant_id,
+        settings,
+        created: now,
+        modified: now,
+        version: 1,
+    };
+    match store
+        .insert_client(&client, initial.as_ref(), audit, now)
+        .await?
+    {
+        InsertClient::Inserted => Ok(CreatedClient { client, secret }),
+        InsertClient::TenantMissing => Err(CreateClientError::TenantMissing(client.tenant_id)),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateClientError {
+    #[error("no such client")]
+    NotFound,
+    #[error("the client is invalid")]
+    Invalid(Vec<String>),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Lays `changes` over the stored client, validates the result as a whole and stores
+/// it, unless another update got there first (then it starts over from that one).
+#[tracing::instrument(skip_all, fields(client_id = %id))]
+pub async fn update_client(
+    store: &Store,
+    scope: &TenantScope,
+    id: &ClientId,
+    changes: ClientChanges,
+    audit: &AuditContext,
+    now: DateTime<Utc>,
+) -> Result<Client, UpdateClientError> {
+    let now = millis(now);
+    for _ in 0..5 {
+        let current = store
+            .client(id, scope)
+            .await?
+            .ok_or(UpdateClientError::NotFound)?;
+        let settings = changes
+            .clone()
+            .apply_to(ClientDraft::from(&current.settings))
+            .validate()
+            .map_err(UpdateClientError::Invalid)?;
+        let problems = current.settings.update_problems(&settings);
+        if !problems.is_empty() {
+            return Err(UpdateClientError::Invalid(problems));
+        }
+        if let Some(updated) = store.update_client(&current, &settings, audit, now).await? {
+            return Ok(updated);
+        }
+    }
+    Err(anyhow::anyhow!("client {id} kept changing during an update").into())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AddSecretError {
+    #[error("a PUBLIC client has no secrets")]
+    PublicClient,
+    #[error("the client already has a secret named '{0}'")]
+    DuplicateName(String),
+    #[error("a client has at most {0} secrets")]
+    TooMany(usize),
+    #[error("no such client")]
+    ClientMissing,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Adds a named secret to `client`; the secret is returned in clear this once.
+#[tracing::instrument(skip_all, fields(client_id = %client.id))]
+pub async fn add_secret(
+    store: &Store,
+    client: &Client,
+    name: SecretName,
+    expires_at: Option<DateTime<Utc>>,
+    audit: &AuditContext,
+    now: DateTime<Utc>,
+) -> Result<(StoredSecret, ClientSecret), AddSecretError> {
+    if client.settings.client_type == ClientType::Public {
+        return Err(AddSecretError::PublicClient);
+    }
+    let (new, secret) = NewSecret::generate(name, expires_at).await?;
+    match store
+        .insert_secret(client, &new, audit, millis(now))
+        .await?
+    {
+        InsertSecret::Inserted(stored) => Ok((stored, secret)),
+        InsertSecret::DuplicateName => {
+            Err(AddSecretError::DuplicateName(new.name.as_str().to_owned()))
+        }
+        InsertSecret::TooMany(max) => Err(AddSecretError::TooMany(max)),
+        InsertSecret::ClientMissing => Err(AddSecretError::ClientMissing),
+    }
+}
+
+/// A client that proved it holds one of its secrets.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedClient {
+    pub client: Client,
+    /// The id of the secret it presented.
+    pub secret_id: i64,
+}
+
+/// Why authentication failed. Unknown client, wrong, expired or deleted secret and
+/// disabled client are one answer on purpose (RFC 6749 §5.2 `invalid_client`).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientAuthError {
+    #[error("invalid client credentials")]
+    InvalidClient,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Checks a client id and secret (RFC 6749 §2.3.1): any unexpired secret of an enabled
+/// client authenticates it. Exactly one argon2 verification runs whatever the outcome:
+/// against the live secret whose display prefix matches the presented one, or against
+/// a dummy hash when the client is unknown or none matches.
+#[tracing::instrument(skip_all)]
+pub async fn authenticate_client(
+    store: &Store,
+    client_id: &str,
+    presented: &ClientSecret,
+    now: DateTime<Utc>,
+) -> Result<AuthenticatedClient, ClientAuthError> {
+    let found = match ClientId::parse(client_id) {
+        Ok(id) => store.client(&id, &TenantScope::All).await?,
+        Err(_) => None,
+    };
+    let secrets = match &found {
+        Some(client) => store.client_secrets(&client.id).await?,
+        None => Vec::new(),
+    };
+    let prefix = presented.display_prefix();
+    let candidates: Vec<&StoredSecret> = secrets
+        .iter()
+        .filter(|secret| secret.display_prefix == prefix && secret.is_live(now))
+        .collect();
+    let mut matched = None;
+    if candidates.is_empty() {
+        verify_secret(presented, None).await?;
+    }
+    for candidate in candidates {
+        if verify_secret(presented, Some(candidate.hash.clone())).await? {
+            matched = Some(candidate);
+            break;
+        }
+    }
+    match (found, matched) {
+        (Some(client), Some(secret)) if client.settings.enabled => {
+            let stale = secret
+                .last_used_at
+                .is_none_or(|used| (now - used).num_milliseconds() >= LAST_USED_RESOLUTION_MILLIS);
+            if stale {
+                if let Err(error) = store.touch_secret(secret.id, millis(now)).await {
+                    tracing::warn!(error = format!("{error:#}"), "cannot record lastUsedAt");
+                }
+            }
+            Ok(AuthenticatedClient {
+                client,
+                secret_id: secret.id,
+            })
+        }
+        _ => Err(ClientAuthError::InvalidClient),
+    }
+}

@@ -1,0 +1,195 @@
+//! `/api/v1/tenants/clients/{clientId}` (seed 004): a client with its scopes, claims and
+//! masked secrets; adding a named secret (shown once) and deleting one.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::clients::{client_id, client_not_found};
+use super::error::{from_store, ApiError};
+use super::extract::{ApiJson, Caller};
+use super::{audit_context, rfc3339, AppState};
+use crate::clients::secrets::{masked, parse_expiration, SecretName, StoredSecret};
+use crate::clients::{self, AddSecretError, Claim, Client};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(super::resource("/api/v1/tenants/clients/{clientId}").route(web::get().to(get)))
+        .service(
+            super::resource("/api/v1/tenants/clients/{clientId}/tokens").route(web::post().to(add)),
+        )
+        .service(
+            super::resource("/api/v1/tenants/clients/{clientId}/tokens/{tokenId}")
+                .route(web::delete().to(delete)),
+        );
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SecretResponse {
+    id: i64,
+    name: String,
+    /// The display prefix and `...`; the whole secret only in the response that made it.
+    token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration: Option<String>,
+    created_at: String,
+    last_used_at: Option<String>,
+}
+
+impl From<StoredSecret> for SecretResponse {
+    fn from(secret: StoredSecret) -> Self {
+        Self {
+            id: secret.id,
+            name: secret.name,
+            token: masked(&secret.display_prefix),
+            expiration: secret.expires_at.map(rfc3339),
+            created_at: rfc3339(secret.created_at),
+            last_used_at: secret.last_used_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ClientSecretsResponse {
+    tenant_id: String,
+    client_id: String,
+    name: String,
+    enabled: bool,
+    allowed_scopes: Vec<String>,
+    claims: Vec<Claim>,
+    secrets: Vec<SecretResponse>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddBody {
+    name: Option<String>,
+    expiration: Option<String>,
+}
+
+/// The client named in the path, if the caller may see it.
+async fn visible_client(
+    caller: &Caller,
+    state: &AppState,
+    raw_id: &str,
+) -> Result<Client, ApiError> {
+    let id = client_id(raw_id)?;
+    state
+        .store
+        .client(&id, &caller.scope(None))
+        .await
+        .map_err(from_store)?
+        .ok_or_else(|| client_not_found(&id))
+}
+
+#[tracing::instrument(skip_all, fields(client_id = %path))]
+async fn get(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let client = visible_client(&caller, &state, &path).await?;
+    let secrets = state
+        .store
+        .client_secrets(&client.id)
+        .await
+        .map_err(from_store)?;
+    Ok(HttpResponse::Ok().json(ClientSecretsResponse {
+        tenant_id: client.tenant_id.to_string(),
+        client_id: client.id.to_string(),
+        name: client.settings.name,
+        enabled: client.settings.enabled,
+        allowed_scopes: client
+            .settings
+            .allowed_scopes
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        claims: client.settings.claims,
+        secrets: secrets.into_iter().map(SecretResponse::from).collect(),
+    }))
+}
+
+/// Both fields checked at once: every problem is reported.
+fn parse_add(
+    body: &AddBody,
+    now: DateTime<Utc>,
+) -> Result<(SecretName, Option<DateTime<Utc>>), ApiError> {
+    let name = match &body.name {
+        Some(name) => SecretName::parse(name),
+        None => Err("name: is required".to_owned()),
+    };
+    let expiration = body
+        .expiration
+        .as_deref()
+        .map(|raw| parse_expiration(raw, now))
+        .transpose();
+    match (name, expiration) {
+        (Ok(name), Ok(expiration)) => Ok((name, expiration)),
+        (name, expiration) => Err(ApiError::invalid(
+            "The secret is invalid.",
+            name.err().into_iter().chain(expiration.err()).collect(),
+        )),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(client_id = %path))]
+async fn add(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    ApiJson(body): ApiJson<AddBody>,
+) -> Result<HttpResponse, ApiError> {
+    let now = Utc::now();
+    let (name, expiration) = parse_add(&body, now)?;
+    let client = visible_client(&caller, &state, &path).await?;
+    let audit = audit_context(&caller);
+    let (stored, secret) =
+        clients::add_secret(&state.store, &client, name, expiration, &audit, now)
+            .await
+            .map_err(|error| match error {
+                AddSecretError::PublicClient => {
+                    ApiError::bad_request("A PUBLIC client has no secrets: it uses PKCE.")
+                }
+                AddSecretError::TooMany(max) => {
+                    ApiError::bad_request(format!("A client has at most {max} secrets."))
+                }
+                AddSecretError::DuplicateName(name) => {
+                    ApiError::Conflict(format!("The client already has a secret named '{name}'."))
+                }
+                AddSecretError::ClientMissing => client_not_found(&client.id),
+                AddSecretError::Unexpected(error) => from_store(error),
+            })?;
+    let mut response = SecretResponse::from(stored);
+    response.token = secret.expose().to_owned();
+    Ok(HttpResponse::Ok().json(response))
+}
+
+#[tracing::instrument(skip_all, fields(client_id = %path.0))]
+async fn delete(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (raw_client, raw_secret) = path.into_inner();
+    let client = visible_client(&caller, &state, &raw_client).await?;
+    let not_found = || {
+        ApiError::NotFound(format!(
+            "OAuth client '{}' has no secret '{raw_secret}'.",
+            client.id
+        ))
+    };
+    let secret_id: i64 = raw_secret.parse().map_err(|_| not_found())?;
+    let audit = audit_context(&caller);
+    if state
+        .store
+        .delete_secret(&client, secret_id, &audit, Utc::now())
+        .await
+        .map_err(from_store)?
+    {
+        Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
+    } else {
+        Err(not_found())
+    }
+}

@@ -1,0 +1,323 @@
+//! Client secrets (seed 004): the masked view, named secrets shown once, expiry,
+//! duplicates (also racing), deletion, storage as hashes only, and
+//! `authenticate_client`, the check the token endpoint will use.
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use chrono::{Duration, Utc};
+use reqwest::Method;
+use serde_json::{json, Value};
+use tessera::clients::secrets::ClientSecret;
+use tessera::clients::{authenticate_client, ClientAuthError};
+
+use crate::helpers::{assert_api_error, causes, spawn_app, Backend, TestApp};
+
+crate::on_both_backends!(
+    the_seed_view_masks_every_secret,
+    a_named_secret_is_shown_once,
+    invalid_additions_are_refused_and_change_nothing,
+    simultaneous_adds_of_one_name_make_one_secret,
+    deleting_a_secret_removes_it,
+    authenticate_client_accepts_any_live_secret,
+    authenticate_client_rejects_what_it_must,
+    no_secret_is_stored_in_clear,
+);
+
+async fn add_secret(app: &TestApp, client: &str, body: Value) -> reqwest::Response {
+    app.admin(
+        Method::POST,
+        &format!("/api/v1/tenants/clients/{client}/tokens"),
+    )
+    .json(&body)
+    .send()
+    .await
+    .unwrap()
+}
+
+async fn the_seed_view_masks_every_secret(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = app
+        .create_client(
+            "acme",
+            json!({"allowedScopes": ["hubster-portal-api"],
+                   "claims": [{"type": "role", "value": "admin"}]}),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let secret = created["secret"].as_str().unwrap();
+    let (status, view) = app.get_json(&format!("/api/v1/tenants/clients/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(view["tenantId"], "acme");
+    assert_eq!(view["clientId"], id);
+    assert_eq!(view["name"], "Demo API Client");
+    assert_eq!(view["enabled"], true);
+    assert_eq!(view["allowedScopes"], json!(["hubster-portal-api"]));
+    assert_eq!(view["claims"], json!([{"type": "role", "value": "admin"}]));
+    let first = &view["secrets"][0];
+    assert_eq!(first["name"], "default");
+    assert_eq!(first["token"], format!("{}...", &secret[..6]));
+    assert!(first.get("expiration").is_none());
+    assert_eq!(first["lastUsedAt"], Value::Null);
+    assert!(first["createdAt"].as_str().unwrap().ends_with('Z'));
+    assert!(first["id"].is_i64());
+
+    let (status, _) = app.get_json("/api/v1/tenants/clients/nothere").await;
+    assert_eq!(status, 404);
+}
+
+async fn a_named_secret_is_shown_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = app.create_client("acme", json!({})).await;
+    let id = created["id"].as_str().unwrap();
+    let added = add_secret(
+        &app,
+        id,
+        json!({"name": "my secret 3", "expiration": "2030-01-31T00:00:00"}),
+    )
+    .await;
+    assert_eq!(added.status(), 200);
+    let added: Value = added.json().await.unwrap();
+    let token = added["token"].as_str().unwrap();
+    assert_eq!(token.len(), 43);
+    assert_eq!(added["name"], "my secret 3");
+    assert_eq!(added["expiration"], "2030-01-31T00:00:00.000Z");
+
+    let (_, view) = app.get_json(&format!("/api/v1/tenants/clients/{id}")).await;
+    let secrets = view["secrets"].as_array().unwrap();
+    assert_eq!(secrets.len(), 2);
+    assert_eq!(secrets[1]["id"], added["id"]);
+    assert_eq!(secrets[1]["token"], format!("{}...", &token[..6]));
+    assert_eq!(secrets[1]["expiration"], "2030-01-31T00:00:00.000Z");
+    let (_, client) = app.get_json(&format!("/api/v1/oauth-clients/{id}")).await;
+    let (_, list) = app.get_json("/api/v1/oauth-clients").await;
+    for shown in [view, client, list] {
+        let shown = shown.to_string();
+        assert!(!shown.contains(token));
+        assert!(!shown.contains(created["secret"].as_str().unwrap()));
+    }
+    let rfc3339 = add_secret(
+        &app,
+        id,
+        json!({"name": "offset", "expiration": "2031-01-01T01:00:00+01:00"}),
+    )
+    .await;
+    let rfc3339: Value = rfc3339.json().await.unwrap();
+    assert_eq!(rfc3339["expiration"], "2031-01-01T00:00:00.000Z");
+}
+
+async fn invalid_additions_are_refused_and_change_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = app.create_client("acme", json!({})).await;
+    let id = created["id"].as_str().unwrap();
+    let public = app
+        .create_client(
+            "acme",
+            json!({"type": "PUBLIC", "grantTypes": ["AUTHORIZATION_CODE"]}),
+        )
+        .await;
+    let before = app.database_text().await;
+
+    let past = add_secret(
+        &app,
+        id,
+        json!({"name": "old", "expiration": "2001-01-01T00:00:00"}),
+    )
+    .await;
+    let error = assert_api_error(past, 400).await;
+    assert_eq!(causes(&error), ["expiration: must be in the future"]);
+    let both = add_secret(&app, id, json!({"name": " ", "expiration": "soon"})).await;
+    assert_eq!(causes(&assert_api_error(both, 400).await).len(), 2);
+    let unnamed = add_secret(&app, id, json!({})).await;
+    assert_eq!(
+        causes(&assert_api_error(unnamed, 400).await),
+        ["name: is required"]
+    );
+    let unknown_field = add_secret(&app, id, json!({"name": "x", "token": "mine"})).await;
+    assert_api_error(unknown_field, 400).await;
+    let duplicate = add_secret(&app, id, json!({"name": "default"})).await;
+    assert_api_error(duplicate, 409).await;
+    let public_id = public["id"].as_str().unwrap();
+    let for_public = add_secret(&app, public_id, json!({"name": "x"})).await;
+    assert_api_error(for_public, 400).await;
+    let missing = add_secret(&app, "nothere", json!({"name": "x"})).await;
+    assert_api_error(missing, 404).await;
+
+    assert_eq!(before, app.database_text().await);
+}
+
+async fn simultaneous_adds_of_one_name_make_one_secret(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = app.create_client("acme", json!({})).await;
+    let id = created["id"].as_str().unwrap();
+    let (first, second) = tokio::join!(
+        add_secret(&app, id, json!({"name": "rotation"})),
+        add_secret(&app, id, json!({"name": "rotation"})),
+    );
+    let mut statuses = [first.status().as_u16(), second.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409]);
+    let (_, view) = app.get_json(&format!("/api/v1/tenants/clients/{id}")).await;
+    assert_eq!(view["secrets"].as_array().unwrap().len(), 2);
+}
+
+async fn deleting_a_secret_removes_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = app.create_client("acme", json!({})).await;
+    let other = app.create_client("acme", json!({})).await;
+    let id = created["id"].as_str().unwrap();
+    let added: Value = add_secret(&app, id, json!({"name": "temp"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let delete = |client: String, secret: String| {
+        app.admin(
+            Method::DELETE,
+            &format!("/api/v1/tenants/clients/{client}/tokens/{secret}"),
+        )
+        .send()
+    };
+    let secret_id = added["id"].to_string();
+    let wrong_client = delete(other["id"].as_str().unwrap().into(), secret_id.clone())
+        .await
+        .unwrap();
+    assert_api_error(wrong_client, 404).await;
+    let deleted = delete(id.into(), secret_id.clone()).await.unwrap();
+    assert_eq!(deleted.status(), 200);
+    let (_, view) = app.get_json(&format!("/api/v1/tenants/clients/{id}")).await;
+    assert_eq!(view["secrets"].as_array().unwrap().len(), 1);
+    assert_api_error(delete(id.into(), secret_id).await.unwrap(), 404).await;
+    assert_api_error(delete(id.into(), "abc".into()).await.unwrap(), 404).await;
+}
+
+async fn authenticate_client_accepts_any_live_secret(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = app.create_client("acme", json!({})).await;
+    let id = created["id"].as_str().unwrap();
+    let initial = ClientSecret::presented(created["secret"].as_str().unwrap());
+    let added: Value = add_secret(
+        &app,
+        id,
+        json!({"name": "next", "expiration": "2030-01-31T00:00:00"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let next = ClientSecret::presented(added["token"].as_str().unwrap());
+
+    let now = Utc::now();
+    let by_initial = authenticate_client(&app.store, id, &initial, now)
+        .await
+        .unwrap();
+    assert_eq!(by_initial.client.id.as_str(), id);
+    assert_eq!(by_initial.client.tenant_id.as_str(), "acme");
+    let by_next = authenticate_client(&app.store, id, &next, now)
+        .await
+        .unwrap();
+    assert_eq!(by_next.secret_id, added["id"].as_i64().unwrap());
+    assert_ne!(by_initial.secret_id, by_next.secret_id);
+
+    let (_, view) = app.get_json(&format!("/api/v1/tenants/clients/{id}")).await;
+    for secret in view["secrets"].as_array().unwrap() {
+        assert!(secret["lastUsedAt"].is_string(), "{secret}");
+    }
+}
+
+async fn authenticate_client_rejects_what_it_must(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = app.create_client("acme", json!({})).await;
+    let id = created["id"].as_str().unwrap();
+    let initial = ClientSecret::presented(created["secret"].as_str().unwrap());
+    let expiring: Value = add_secret(
+        &app,
+        id,
+        json!({"name": "expiring", "expiration": "2030-01-31T00:00:00Z"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let expiring_secret = ClientSecret::presented(expiring["token"].as_str().unwrap());
+    let now = Utc::now();
+    let rejected = |outcome: Result<_, ClientAuthError>| {
+        matches!(outcome, Err(ClientAuthError::InvalidClient))
+    };
+
+    let after_expiry = "2030-01-31T00:00:00Z".parse().unwrap();
+    assert!(rejected(
+        authenticate_client(&app.store, id, &expiring_secret, after_expiry).await
+    ));
+    let before_expiry = after_expiry - Duration::seconds(1);
+    assert!(
+        authenticate_client(&app.store, id, &expiring_secret, before_expiry)
+            .await
+            .is_ok()
+    );
+
+    let wrong = ClientSecret::generate();
+    assert!(rejected(
+        authenticate_client(&app.store, id, &wrong, now).await
+    ));
+    let same_prefix = ClientSecret::presented(format!("{}wrong", initial.display_prefix()));
+    assert!(rejected(
+        authenticate_client(&app.store, id, &same_prefix, now).await
+    ));
+    assert!(rejected(
+        authenticate_client(&app.store, "unknown", &initial, now).await
+    ));
+    assert!(rejected(
+        authenticate_client(&app.store, "not a client id!", &initial, now).await
+    ));
+
+    app.admin(
+        Method::DELETE,
+        &format!(
+            "/api/v1/tenants/clients/{id}/tokens/{}",
+            expiring["id"].as_i64().unwrap()
+        ),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert!(rejected(
+        authenticate_client(&app.store, id, &expiring_secret, now).await
+    ));
+
+    assert!(authenticate_client(&app.store, id, &initial, now)
+        .await
+        .is_ok());
+    app.admin(Method::PATCH, &format!("/api/v1/oauth-clients/{id}"))
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert!(rejected(
+        authenticate_client(&app.store, id, &initial, now).await
+    ));
+}
+
+async fn no_secret_is_stored_in_clear(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = app.create_client("acme", json!({})).await;
+    let id = created["id"].as_str().unwrap();
+    let added: Value = add_secret(&app, id, json!({"name": "second"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let text = app.database_text().await;
+    assert!(text.contains("$argon2id$"), "hashes are stored");
+    for secret in [&created["secret"], &added["token"]] {
+        let secret = secret.as_str().unwrap();
+        let bytes = URL_SAFE_NO_PAD.decode(secret).unwrap();
+        for form in [
+            secret.to_owned(),
+            secret[6..].to_owned(),
+            STANDARD.encode(&bytes),
+            hex::encode(&bytes),
+        ] {
+            assert!(!text.contains(&form), "{form} is stored");
+        }
+    }
+}
