@@ -23,7 +23,37 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub admin: AdminSettings,
     pub signing: SigningSettings,
+    pub oauth: OAuthSettings,
+    pub rate_limit: RateLimitSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthSettings {
+    pub default_audience: String,
+    pub resources: Vec<String>,
+    pub scopes_supported: Vec<String>,
+    pub sync_interval_millis: u64,
+    pub verified_secret_ttl_seconds: u64,
+    pub client_cache_entries: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub requests_per_second: u32,
+    pub burst: u32,
+    pub failed_auth_per_minute: u32,
+    pub failed_auth_burst: u32,
+    pub clients: std::collections::BTreeMap<String, ClientRateLimit>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientRateLimit {
+    pub requests_per_second: u32,
+    pub burst: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -109,6 +139,9 @@ impl Settings {
                 .prefix_separator("_")
                 .separator("__")
                 .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("oauth.resources")
+                .with_list_parse_key("oauth.scopes_supported")
                 .source(Some(tessera_env)),
         );
         let database_url = env
@@ -153,8 +186,56 @@ impl Settings {
             bail!("admin.api_key: must be at least {MIN_ADMIN_KEY_LEN} characters");
         }
         self.validate_signing()?;
+        self.validate_oauth()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .with_context(|| format!("log.level: invalid value {:?}", self.log.level))?;
+        Ok(())
+    }
+
+    fn validate_oauth(&self) -> anyhow::Result<()> {
+        let oauth = &self.oauth;
+        if !oauth.default_audience.is_empty() {
+            crate::oauth::resource::parse_resource(&oauth.default_audience)
+                .map_err(anyhow::Error::msg)
+                .context("oauth.default_audience")?;
+        }
+        for resource in &oauth.resources {
+            crate::oauth::resource::parse_resource(resource)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("oauth.resources: {resource:?}"))?;
+        }
+        for scope in &oauth.scopes_supported {
+            crate::oauth::ScopeToken::parse(scope)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("oauth.scopes_supported: {scope:?}"))?;
+        }
+        if oauth.sync_interval_millis == 0 || oauth.sync_interval_millis > 1000 {
+            bail!("oauth.sync_interval_millis: between 1 and 1000, so changes reach every process within a second");
+        }
+        if oauth.client_cache_entries == 0 {
+            bail!("oauth.client_cache_entries: must be at least 1");
+        }
+        let limits = &self.rate_limit;
+        let overrides = limits
+            .clients
+            .iter()
+            .map(|(id, limit)| (format!("rate_limit.clients.{id}"), *limit));
+        for (key, limit) in std::iter::once((
+            "rate_limit".to_owned(),
+            ClientRateLimit {
+                requests_per_second: limits.requests_per_second,
+                burst: limits.burst,
+            },
+        ))
+        .chain(overrides)
+        {
+            if limit.requests_per_second == 0 || limit.burst == 0 {
+                bail!("{key}: requests_per_second and burst must be at least 1");
+            }
+        }
+        if limits.failed_auth_per_minute == 0 || limits.failed_auth_burst == 0 {
+            bail!("rate_limit.failed_auth_per_minute and failed_auth_burst: must be at least 1");
+        }
         Ok(())
     }
 

@@ -12,17 +12,23 @@ use anyhow::Context;
 use chrono::Utc;
 
 use crate::admin_key::{AdminKeySource, AdminKeyVerifier};
+use crate::clients::ClientAuthenticator;
 use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::keys::{self, KeyService};
+use crate::oauth::revocation::DenyList;
+use crate::oauth::{OAuthParts, OAuthServer};
+use crate::rate_limit::{FailureLimiter, RequestLimiter};
 use crate::store::Store;
+use crate::sync::{self, Sync};
 
 pub struct Application {
     port: u16,
     issuer: String,
     store: Store,
     keys: Arc<KeyService>,
-    key_refresh: tokio::task::JoinHandle<()>,
+    clients: Arc<ClientAuthenticator>,
+    background: Vec<tokio::task::JoinHandle<()>>,
     server: Server,
 }
 
@@ -40,6 +46,20 @@ impl Application {
             keys.clone(),
             Duration::from_secs(settings.signing.refresh_seconds),
         );
+        let clients = Arc::new(ClientAuthenticator::new(
+            store.clone(),
+            FailureLimiter::new(&settings.rate_limit),
+            chrono::Duration::seconds(settings.oauth.verified_secret_ttl_seconds as i64),
+            settings.oauth.client_cache_entries,
+        ));
+        let deny_list = Arc::new(DenyList::default());
+        let sync = Sync::start(
+            store.clone(),
+            clients.clone(),
+            deny_list.clone(),
+            Utc::now(),
+        )
+        .await?;
 
         let address = settings.listen_addr()?;
         let listener = TcpListener::bind(address)
@@ -47,6 +67,24 @@ impl Application {
         let bound = listener.local_addr()?;
         let issuer = settings.issuer_for(bound);
         tracing::info!(%bound, %issuer, database = store.backend(), "tessera listening");
+
+        let oauth = Arc::new(OAuthServer::new(
+            &issuer,
+            &settings.oauth,
+            OAuthParts {
+                store: store.clone(),
+                keys: keys.clone(),
+                clients: clients.clone(),
+                deny_list,
+                token_limiter: RequestLimiter::new(&settings.rate_limit),
+                introspection_limiter: RequestLimiter::new(&settings.rate_limit),
+            },
+        ));
+        let sync_task = sync::spawn(
+            sync.clone(),
+            oauth.clone(),
+            Duration::from_millis(settings.oauth.sync_interval_millis),
+        );
 
         let body_limit = settings.server.body_limit_bytes;
         let state = web::Data::new(AppState {
@@ -57,9 +95,12 @@ impl Application {
             keys: keys.clone(),
             jwks_max_age_seconds: settings.signing.jwks_max_age_seconds,
             tenant_token_seconds: settings.admin.tenant_token_seconds,
+            oauth,
+            sync,
         });
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(http::sync_after_change))
                 .wrap(from_fn(http::request_context))
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
@@ -76,7 +117,8 @@ impl Application {
             issuer,
             store,
             keys,
-            key_refresh,
+            clients,
+            background: vec![key_refresh, sync_task],
             server,
         })
     }
@@ -89,7 +131,6 @@ impl Application {
         &self.issuer
     }
 
-    /// A handle that stops the server gracefully (what SIGTERM does).
     /// The storage handle the server uses (tests use it to reach the database).
     pub fn store(&self) -> Store {
         self.store.clone()
@@ -99,6 +140,11 @@ impl Application {
         self.keys.clone()
     }
 
+    pub fn clients(&self) -> Arc<ClientAuthenticator> {
+        self.clients.clone()
+    }
+
+    /// A handle that stops the server gracefully (what SIGTERM does).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
@@ -107,7 +153,9 @@ impl Application {
     /// in-flight requests have finished.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let served = self.server.await.context("HTTP server failed");
-        self.key_refresh.abort();
+        for task in &self.background {
+            task.abort();
+        }
         served?;
         tokio::time::timeout(Duration::from_secs(5), self.store.close())
             .await

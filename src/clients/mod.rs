@@ -1,7 +1,8 @@
 //! OAuth clients (seed 002, with seed 004's scopes and claims): their ids and settings,
 //! the rules a creation or an update must satisfy, their named secrets, and
-//! [`authenticate_client`], the one place a presented client secret is checked.
+//! [`ClientAuthenticator`], the one place a presented client secret is checked.
 
+mod authenticator;
 mod draft;
 pub mod secrets;
 mod service;
@@ -17,10 +18,11 @@ use serde::{Deserialize, Serialize};
 use crate::oauth::{GrantType, RedirectUri, ScopeToken};
 use crate::tenants::TenantId;
 
+pub use authenticator::{AuthenticatedClient, ClientAuthError, ClientAuthenticator};
 pub use draft::{ClientChanges, ClientDraft};
 pub use service::{
-    add_secret, authenticate_client, create_client, update_client, AddSecretError,
-    AuthenticatedClient, ClientAuthError, CreateClientError, CreatedClient, UpdateClientError,
+    add_secret, create_client, update_client, AddSecretError, CreateClientError, CreatedClient,
+    UpdateClientError,
 };
 
 pub const MAX_ACCESS_TOKEN_VALIDITY_SECONDS: u32 = 86_400;

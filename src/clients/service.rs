@@ -1,18 +1,15 @@
 //! What the API and the token endpoint do with clients, in the order they do it:
 //! creation (with its first secret), updates (validated as a whole, applied only to
-//! the version they were based on), new secrets, and client authentication.
+//! the version they were based on) and new secrets.
 
 use chrono::{DateTime, Utc};
 
-use super::secrets::{verify_secret, ClientSecret, NewSecret, SecretName, StoredSecret};
+use super::secrets::{ClientSecret, NewSecret, SecretName, StoredSecret};
 use super::{Client, ClientChanges, ClientDraft, ClientId, ClientSettings, ClientType};
 use crate::access::TenantScope;
 use crate::audit::AuditContext;
 use crate::store::{InsertClient, InsertSecret, Store};
 use crate::tenants::TenantId;
-
-/// `lastUsedAt` is written at most this often per secret.
-const LAST_USED_RESOLUTION_MILLIS: i64 = 60_000;
 
 /// Instants are stored in milliseconds; what is returned should equal what is read back.
 fn millis(now: DateTime<Utc>) -> DateTime<Utc> {
@@ -148,76 +145,5 @@ pub async fn add_secret(
         }
         InsertSecret::TooMany(max) => Err(AddSecretError::TooMany(max)),
         InsertSecret::ClientMissing => Err(AddSecretError::ClientMissing),
-    }
-}
-
-/// A client that proved it holds one of its secrets.
-#[derive(Debug, Clone)]
-pub struct AuthenticatedClient {
-    pub client: Client,
-    /// The id of the secret it presented.
-    pub secret_id: i64,
-}
-
-/// Why authentication failed. Unknown client, wrong, expired or deleted secret and
-/// disabled client are one answer on purpose (RFC 6749 §5.2 `invalid_client`).
-#[derive(Debug, thiserror::Error)]
-pub enum ClientAuthError {
-    #[error("invalid client credentials")]
-    InvalidClient,
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
-
-/// Checks a client id and secret (RFC 6749 §2.3.1): any unexpired secret of an enabled
-/// client authenticates it. Exactly one argon2 verification runs whatever the outcome:
-/// against the live secret whose display prefix matches the presented one, or against
-/// a dummy hash when the client is unknown or none matches.
-#[tracing::instrument(skip_all)]
-pub async fn authenticate_client(
-    store: &Store,
-    client_id: &str,
-    presented: &ClientSecret,
-    now: DateTime<Utc>,
-) -> Result<AuthenticatedClient, ClientAuthError> {
-    let found = match ClientId::parse(client_id) {
-        Ok(id) => store.client(&id, &TenantScope::All).await?,
-        Err(_) => None,
-    };
-    let secrets = match &found {
-        Some(client) => store.client_secrets(&client.id).await?,
-        None => Vec::new(),
-    };
-    let prefix = presented.display_prefix();
-    let candidates: Vec<&StoredSecret> = secrets
-        .iter()
-        .filter(|secret| secret.display_prefix == prefix && secret.is_live(now))
-        .collect();
-    let mut matched = None;
-    if candidates.is_empty() {
-        verify_secret(presented, None).await?;
-    }
-    for candidate in candidates {
-        if verify_secret(presented, Some(candidate.hash.clone())).await? {
-            matched = Some(candidate);
-            break;
-        }
-    }
-    match (found, matched) {
-        (Some(client), Some(secret)) if client.settings.enabled => {
-            let stale = secret
-                .last_used_at
-                .is_none_or(|used| (now - used).num_milliseconds() >= LAST_USED_RESOLUTION_MILLIS);
-            if stale {
-                if let Err(error) = store.touch_secret(secret.id, millis(now)).await {
-                    tracing::warn!(error = format!("{error:#}"), "cannot record lastUsedAt");
-                }
-            }
-            Ok(AuthenticatedClient {
-                client,
-                secret_id: secret.id,
-            })
-        }
-        _ => Err(ClientAuthError::InvalidClient),
     }
 }

@@ -1,17 +1,23 @@
 //! OAuth 2.0 protocol rules that need no HTTP and no SQL: request parsing, client
 //! authentication methods, errors, scope tokens, redirect URIs, grant types.
 
+pub mod access_token;
 pub mod client_auth;
 pub mod error;
 pub mod form;
+pub mod metadata;
 pub mod redirect_uri;
+pub mod resource;
+pub mod revocation;
 pub mod scope;
+pub mod server;
 
 pub use client_auth::{presented_client, AuthMethod, PresentedClient};
 pub use error::OAuthError;
 pub use form::Form;
 pub use redirect_uri::RedirectUri;
 pub use scope::ScopeToken;
+pub use server::{OAuthParts, OAuthServer, TokenResponse};
 
 /// The grants a client may use (RFC 6749 §4.1, §4.4, §6), in the spelling of seed 002.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

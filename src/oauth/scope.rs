@@ -37,6 +37,39 @@ impl fmt::Display for ScopeToken {
     }
 }
 
+/// The scopes to grant (RFC 6749 §3.3): every requested scope must be allowed; with
+/// none requested, every allowed scope is granted.
+pub fn grant_scopes(
+    requested: Option<&str>,
+    allowed: &[ScopeToken],
+) -> Result<Vec<ScopeToken>, super::OAuthError> {
+    let Some(requested) = requested else {
+        return Ok(allowed.to_vec());
+    };
+    let mut granted: Vec<ScopeToken> = Vec::new();
+    for raw in requested.split(' ').filter(|raw| !raw.is_empty()) {
+        let scope = ScopeToken::parse(raw).map_err(super::OAuthError::InvalidScope)?;
+        if !allowed.contains(&scope) {
+            return Err(super::OAuthError::InvalidScope(format!(
+                "The scope '{scope}' is not allowed for this client."
+            )));
+        }
+        if !granted.contains(&scope) {
+            granted.push(scope);
+        }
+    }
+    Ok(granted)
+}
+
+/// Scopes as the space-separated string of the `scope` claim and response field.
+pub fn scope_string(scopes: &[ScopeToken]) -> String {
+    scopes
+        .iter()
+        .map(ScopeToken::as_str)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +91,21 @@ mod tests {
         for scope in ["", "two words", "say\"", "back\\slash", "café", "tab\t"] {
             assert!(ScopeToken::parse(scope).is_err(), "{scope}");
         }
+    }
+
+    #[test]
+    fn grants_requested_allowed_scopes_or_all_allowed() {
+        let allowed: Vec<ScopeToken> = ["read", "write"]
+            .iter()
+            .map(|s| ScopeToken::parse(s).unwrap())
+            .collect();
+        assert_eq!(grant_scopes(None, &allowed).unwrap(), allowed);
+        assert_eq!(
+            scope_string(&grant_scopes(Some("write  write"), &allowed).unwrap()),
+            "write"
+        );
+        assert!(grant_scopes(Some("read admin"), &allowed).is_err());
+        assert!(grant_scopes(Some("re\\ad"), &allowed).is_err());
+        assert!(grant_scopes(Some(""), &allowed).unwrap().is_empty());
     }
 }

@@ -7,6 +7,7 @@
 
 mod admin_key;
 mod audit;
+mod changes;
 mod clients;
 mod keys;
 mod secrets;

@@ -100,6 +100,7 @@ pub struct TestApp {
     pub settings: Settings,
     pub store: Store,
     pub keys: std::sync::Arc<tessera::keys::KeyService>,
+    pub clients: std::sync::Arc<tessera::clients::ClientAuthenticator>,
     pub issuer: String,
     handle: actix_web::dev::ServerHandle,
     pub database: TestDatabase,
@@ -155,6 +156,7 @@ async fn start(settings: Settings, admin_key: String, database: TestDatabase) ->
     let address = format!("http://127.0.0.1:{}", app.port());
     let store = app.store();
     let keys = app.keys();
+    let clients = app.clients();
     let issuer = app.issuer().to_owned();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
@@ -165,6 +167,7 @@ async fn start(settings: Settings, admin_key: String, database: TestDatabase) ->
         settings,
         store,
         keys,
+        clients,
         issuer,
         handle,
         database,

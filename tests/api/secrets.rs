@@ -1,6 +1,6 @@
 //! Client secrets (seed 004): the masked view, named secrets shown once, expiry,
 //! duplicates (also racing), deletion, storage as hashes only, and
-//! `authenticate_client`, the check the token endpoint will use.
+//! `ClientAuthenticator::authenticate`, the check the token endpoint uses.
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -8,7 +8,7 @@ use chrono::{Duration, Utc};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tessera::clients::secrets::ClientSecret;
-use tessera::clients::{authenticate_client, ClientAuthError};
+use tessera::clients::ClientAuthError;
 
 use crate::helpers::{assert_api_error, causes, spawn_app, Backend, TestApp};
 
@@ -207,14 +207,10 @@ async fn authenticate_client_accepts_any_live_secret(backend: Backend) {
     let next = ClientSecret::presented(added["token"].as_str().unwrap());
 
     let now = Utc::now();
-    let by_initial = authenticate_client(&app.store, id, &initial, now)
-        .await
-        .unwrap();
+    let by_initial = app.clients.authenticate(id, &initial, now).await.unwrap();
     assert_eq!(by_initial.client.id.as_str(), id);
     assert_eq!(by_initial.client.tenant_id.as_str(), "acme");
-    let by_next = authenticate_client(&app.store, id, &next, now)
-        .await
-        .unwrap();
+    let by_next = app.clients.authenticate(id, &next, now).await.unwrap();
     assert_eq!(by_next.secret_id, added["id"].as_i64().unwrap());
     assert_ne!(by_initial.secret_id, by_next.secret_id);
 
@@ -246,28 +242,30 @@ async fn authenticate_client_rejects_what_it_must(backend: Backend) {
 
     let after_expiry = "2030-01-31T00:00:00Z".parse().unwrap();
     assert!(rejected(
-        authenticate_client(&app.store, id, &expiring_secret, after_expiry).await
+        app.clients
+            .authenticate(id, &expiring_secret, after_expiry)
+            .await
     ));
     let before_expiry = after_expiry - Duration::seconds(1);
-    assert!(
-        authenticate_client(&app.store, id, &expiring_secret, before_expiry)
-            .await
-            .is_ok()
-    );
+    assert!(app
+        .clients
+        .authenticate(id, &expiring_secret, before_expiry)
+        .await
+        .is_ok());
 
     let wrong = ClientSecret::generate();
-    assert!(rejected(
-        authenticate_client(&app.store, id, &wrong, now).await
-    ));
+    assert!(rejected(app.clients.authenticate(id, &wrong, now).await));
     let same_prefix = ClientSecret::presented(format!("{}wrong", initial.display_prefix()));
     assert!(rejected(
-        authenticate_client(&app.store, id, &same_prefix, now).await
+        app.clients.authenticate(id, &same_prefix, now).await
     ));
     assert!(rejected(
-        authenticate_client(&app.store, "unknown", &initial, now).await
+        app.clients.authenticate("unknown", &initial, now).await
     ));
     assert!(rejected(
-        authenticate_client(&app.store, "not a client id!", &initial, now).await
+        app.clients
+            .authenticate("not a client id!", &initial, now)
+            .await
     ));
 
     app.admin(
@@ -281,20 +279,16 @@ async fn authenticate_client_rejects_what_it_must(backend: Backend) {
     .await
     .unwrap();
     assert!(rejected(
-        authenticate_client(&app.store, id, &expiring_secret, now).await
+        app.clients.authenticate(id, &expiring_secret, now).await
     ));
 
-    assert!(authenticate_client(&app.store, id, &initial, now)
-        .await
-        .is_ok());
+    assert!(app.clients.authenticate(id, &initial, now).await.is_ok());
     app.admin(Method::PATCH, &format!("/api/v1/oauth-clients/{id}"))
         .json(&json!({"enabled": false}))
         .send()
         .await
         .unwrap();
-    assert!(rejected(
-        authenticate_client(&app.store, id, &initial, now).await
-    ));
+    assert!(rejected(app.clients.authenticate(id, &initial, now).await));
 }
 
 async fn no_secret_is_stored_in_clear(backend: Backend) {

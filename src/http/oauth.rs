@@ -1,0 +1,152 @@
+//! `/oauth/token`, `/oauth/introspect`, `/oauth/revoke` and the server metadata
+//! (RFC 8414), with the one mapping of [`OAuthError`] to HTTP (RFC 6749 §5.2).
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+use chrono::Utc;
+use serde_json::json;
+
+use super::AppState;
+use crate::oauth::OAuthError;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    for (path, handler) in [
+        ("/oauth/token", web::post().to(token)),
+        ("/oauth/introspect", web::post().to(introspect)),
+        ("/oauth/revoke", web::post().to(revoke)),
+    ] {
+        cfg.service(
+            web::resource(path)
+                .route(handler)
+                .default_service(web::to(post_only)),
+        );
+    }
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        cfg.service(super::resource(path).route(web::get().to(metadata)));
+    }
+}
+
+/// An `application/x-www-form-urlencoded` body, within the size limit.
+pub struct FormBody(web::Bytes);
+
+impl FromRequest for FormBody {
+    type Error = OAuthError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, OAuthError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<mime::Mime>().ok())
+            .is_some_and(|mime| mime.essence_str() == "application/x-www-form-urlencoded");
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !is_form {
+                return Err(OAuthError::InvalidRequest(
+                    "The body must be application/x-www-form-urlencoded.".into(),
+                ));
+            }
+            // Read it all even when it is refused, so the connection stays usable.
+            bytes.await.map(FormBody).map_err(|_| {
+                OAuthError::InvalidRequest("The request body is too large or unreadable.".into())
+            })
+        })
+    }
+}
+
+fn authorization(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+}
+
+fn no_store(mut response: HttpResponse) -> HttpResponse {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+async fn token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    FormBody(body): FormBody,
+) -> Result<HttpResponse, OAuthError> {
+    let response = state
+        .oauth
+        .token(authorization(&req), &body, Utc::now())
+        .await?;
+    Ok(no_store(HttpResponse::Ok().json(response)))
+}
+
+async fn introspect(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    FormBody(body): FormBody,
+) -> Result<HttpResponse, OAuthError> {
+    let response = state
+        .oauth
+        .introspect(authorization(&req), &body, Utc::now())
+        .await?;
+    Ok(no_store(HttpResponse::Ok().json(response)))
+}
+
+async fn revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    FormBody(body): FormBody,
+) -> Result<HttpResponse, OAuthError> {
+    state
+        .oauth
+        .revoke(authorization(&req), &body, Utc::now())
+        .await?;
+    Ok(no_store(HttpResponse::Ok().finish()))
+}
+
+async fn post_only(_: web::Payload) -> Result<HttpResponse, OAuthError> {
+    Err(OAuthError::InvalidRequest(
+        "This endpoint accepts POST only.".into(),
+    ))
+}
+
+async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .json(state.oauth.metadata())
+}
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            OAuthError::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
+            OAuthError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            OAuthError::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            OAuthError::InvalidClient { used_basic: true } => {
+                response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tessera""#));
+            }
+            OAuthError::RateLimited {
+                retry_after_seconds,
+            } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+            }
+            _ => {}
+        }
+        no_store(response.json(json!({
+            "error": self.to_string(),
+            "error_description": self.description(),
+        })))
+    }
+}
