@@ -2,6 +2,7 @@
 
 mod helpers;
 mod process;
+mod token_client;
 
 mod audit;
 mod cli;
@@ -14,3 +15,4 @@ mod secrets;
 mod tenant_admin;
 mod tenant_tokens;
 mod tenants;
+mod token_endpoint;
