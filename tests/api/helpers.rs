@@ -388,3 +388,25 @@ pub async fn assert_api_error(response: reqwest::Response, status: u16) -> serde
     assert!(body["causes"].is_array(), "{body}");
     body
 }
+
+/// Asks `check` every 20 ms until it says yes; how long that took, or `None` if it
+/// still said no after `within`.
+pub async fn eventually<F, Fut>(
+    within: std::time::Duration,
+    mut check: F,
+) -> Option<std::time::Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() >= within {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -119,6 +119,42 @@ impl OAuthEndpoints {
             .expect("access_token")
             .to_owned()
     }
+
+    /// `POST /oauth/introspect` by `caller`; the answer of a request that must succeed.
+    pub async fn introspect(&self, caller: &Credentials, token: &str) -> Value {
+        let response = self
+            .post(
+                "/oauth/introspect",
+                Some(&caller.basic()),
+                &[("token", token)],
+            )
+            .await;
+        assert_eq!(response.status(), 200, "introspection refused");
+        assert_no_store(response.headers());
+        response.json().await.expect("JSON body")
+    }
+
+    pub async fn is_active(&self, caller: &Credentials, token: &str) -> bool {
+        let answer = self.introspect(caller, token).await;
+        match answer["active"].as_bool() {
+            Some(true) => true,
+            Some(false) => {
+                assert_eq!(answer, serde_json::json!({"active": false}), "nothing more");
+                false
+            }
+            None => panic!("no `active` in {answer}"),
+        }
+    }
+
+    /// `POST /oauth/revoke` by `caller`, which must answer 200 with an empty body.
+    pub async fn revoke(&self, caller: &Credentials, params: &[(&str, &str)]) {
+        let response = self
+            .post("/oauth/revoke", Some(&caller.basic()), params)
+            .await;
+        assert_eq!(response.status(), 200, "revocation refused");
+        assert_no_store(response.headers());
+        assert!(response.bytes().await.unwrap().is_empty());
+    }
 }
 
 /// RFC 6749 §5.1: token responses (and here every response of the OAuth endpoints)
