@@ -11,6 +11,7 @@ mod errors;
 mod health;
 mod introspection;
 mod keys;
+mod metadata;
 mod replicas;
 mod revocation;
 mod secrets;
