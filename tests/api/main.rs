@@ -5,6 +5,7 @@ mod process;
 mod token_client;
 
 mod audit;
+mod cache_sync;
 mod cli;
 mod clients;
 mod errors;
