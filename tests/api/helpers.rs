@@ -185,6 +185,14 @@ impl TestApp {
         start(settings, admin_key, database).await
     }
 
+    /// Like [`TestApp::restart`], with a chance to change the settings first (e.g. to
+    /// name a client created by the first run).
+    pub async fn restart_with(self, customise: impl FnOnce(&mut Settings)) -> TestApp {
+        let (mut settings, admin_key, database) = self.stop().await;
+        customise(&mut settings);
+        start(settings, admin_key, database).await
+    }
+
     /// Stops the server gracefully; returns what a new start on the same database needs.
     pub async fn stop(self) -> (Settings, String, TestDatabase) {
         self.handle.stop(true).await;

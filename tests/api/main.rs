@@ -13,6 +13,7 @@ mod health;
 mod introspection;
 mod keys;
 mod metadata;
+mod rate_limits;
 mod replicas;
 mod revocation;
 mod secrets;
