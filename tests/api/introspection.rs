@@ -212,6 +212,21 @@ async fn expired_and_forged_claims_are_inactive(backend: Backend) {
         },
         "at+jwt",
     );
+    // Verification tolerates signing.leeway_seconds of clock skew; a token past its
+    // exp is still expired, and a revoked one must not come back once the deny-list
+    // forgets it at exp.
+    with(
+        "expired seconds ago",
+        &|c| {
+            c.insert("iat".into(), json!((now - hour).timestamp()));
+            c.insert("nbf".into(), json!((now - hour).timestamp()));
+            c.insert(
+                "exp".into(),
+                json!((now - Duration::seconds(5)).timestamp()),
+            );
+        },
+        "at+jwt",
+    );
     with(
         "not yet valid",
         &|c| {
