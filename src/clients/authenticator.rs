@@ -9,6 +9,7 @@
 //! `oauth.sync_interval_millis` in the others (see [`crate::sync`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
@@ -73,6 +74,9 @@ pub struct ClientAuthenticator {
     check_ttl: Duration,
     max_clients: usize,
     failures: FailureLimiter,
+    /// Counts the forgets: a client read from the database before a forget may predate
+    /// the change that caused it, so it is used once but not cached.
+    forgets: AtomicU64,
 }
 
 impl ClientAuthenticator {
@@ -91,6 +95,7 @@ impl ClientAuthenticator {
             check_ttl,
             max_clients,
             failures,
+            forgets: AtomicU64::new(0),
         }
     }
 
@@ -169,10 +174,10 @@ impl ClientAuthenticator {
 
     /// Drops everything remembered about `client_id`.
     pub fn forget(&self, client_id: &str) {
-        self.clients
-            .write()
-            .expect("not poisoned")
-            .remove(client_id);
+        let mut clients = self.clients.write().expect("not poisoned");
+        self.forgets.fetch_add(1, Ordering::SeqCst);
+        clients.remove(client_id);
+        drop(clients);
         self.checks
             .write()
             .expect("not poisoned")
@@ -181,7 +186,10 @@ impl ClientAuthenticator {
 
     /// Drops everything (when this process may have missed changes).
     pub fn forget_all(&self) {
-        self.clients.write().expect("not poisoned").clear();
+        let mut clients = self.clients.write().expect("not poisoned");
+        self.forgets.fetch_add(1, Ordering::SeqCst);
+        clients.clear();
+        drop(clients);
         self.checks.write().expect("not poisoned").clear();
     }
 
@@ -244,6 +252,7 @@ impl ClientAuthenticator {
         let Ok(id) = ClientId::parse(client_id) else {
             return Ok(None);
         };
+        let forgets_before = self.forgets.load(Ordering::SeqCst);
         let loaded = match self.store.client(&id, &TenantScope::All).await? {
             Some(client) => {
                 let secrets = self.store.client_secrets(&client.id).await?;
@@ -255,6 +264,9 @@ impl ClientAuthenticator {
             None => None,
         };
         let mut clients = self.clients.write().expect("not poisoned");
+        if self.forgets.load(Ordering::SeqCst) != forgets_before {
+            return Ok(loaded);
+        }
         if clients.len() >= self.max_clients {
             clients.clear();
         }

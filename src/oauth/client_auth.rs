@@ -78,8 +78,9 @@ fn decode_basic(encoded: &str) -> Option<(String, String)> {
     let decoded = STANDARD.decode(encoded).ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (id, secret) = decoded.split_once(':')?;
+    // A form parser splits at '&'; here an unescaped '&' is part of the value.
     let unescape = |part: &str| -> String {
-        url::form_urlencoded::parse(format!("x={part}").as_bytes())
+        url::form_urlencoded::parse(format!("x={}", part.replace('&', "%26")).as_bytes())
             .next()
             .map(|(_, value)| value.into_owned())
             .unwrap_or_default()
@@ -106,6 +107,22 @@ mod tests {
         assert_eq!(client.client_id, "my client");
         assert_eq!(client.secret.unwrap().expose_secret(), "s:cret x");
         assert_eq!(client.method, AuthMethod::Basic);
+    }
+
+    #[test]
+    fn basic_parts_are_whole_values_not_forms() {
+        let form = Form::default();
+        for (secret, decoded) in [
+            ("s3cret&x=1", "s3cret&x=1"),
+            ("s3cret&", "s3cret&"),
+            ("a=b", "a=b"),
+            ("%26%3D", "&="),
+        ] {
+            let client = presented_client(Some(&basic("abc", secret)), &form).unwrap();
+            assert_eq!(client.secret.unwrap().expose_secret(), decoded, "{secret}");
+        }
+        let client = presented_client(Some(&basic("a&b", "s")), &form).unwrap();
+        assert_eq!(client.client_id, "a&b");
     }
 
     #[test]

@@ -32,9 +32,11 @@ pub enum OAuthError {
 
 impl OAuthError {
     /// The `error_description`: for people, never revealing which check failed where
-    /// that would help an attacker.
+    /// that would help an attacker. Characters RFC 6749 §5.2 does not allow there
+    /// (anything but `%x20-21 / %x23-5B / %x5D-7E`, so also `"` and `\`), which echoed
+    /// request values may bring, become `?`.
     pub fn description(&self) -> String {
-        match self {
+        let text = match self {
             OAuthError::InvalidRequest(text)
             | OAuthError::InvalidGrant(text)
             | OAuthError::UnauthorizedClient(text)
@@ -44,6 +46,29 @@ impl OAuthError {
             OAuthError::InvalidClient { .. } => "Client authentication failed.".into(),
             OAuthError::RateLimited { .. } => "Too many requests; retry later.".into(),
             OAuthError::ServerError => "The server could not complete the request.".into(),
-        }
+        };
+        text.chars()
+            .map(|c| if is_description_char(c) { c } else { '?' })
+            .collect()
+    }
+}
+
+/// RFC 6749 §5.2: `error-description = 1*( %x20-21 / %x23-5B / %x5D-7E )`.
+fn is_description_char(c: char) -> bool {
+    matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_keep_to_the_rfc_character_set() {
+        let error = OAuthError::InvalidScope("'re\"a\\d caf\u{e9}\t' is not allowed".into());
+        assert_eq!(error.description(), "'re?a?d caf??' is not allowed");
+        assert!(OAuthError::InvalidClient { used_basic: true }
+            .description()
+            .chars()
+            .all(is_description_char));
     }
 }

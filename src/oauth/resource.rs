@@ -6,7 +6,7 @@ use super::{Form, OAuthError};
 pub fn parse_resource(raw: &str) -> Result<String, String> {
     let url = url::Url::parse(raw).map_err(|_| format!("'{raw}' is not an absolute URI"))?;
     if url.fragment().is_some() {
-        return Err(format!("'{raw}' has a fragment (RFC 8707 §2)"));
+        return Err(format!("'{raw}' has a fragment (RFC 8707 section 2)"));
     }
     Ok(raw.to_owned())
 }

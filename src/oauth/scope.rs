@@ -48,7 +48,11 @@ pub fn grant_scopes(
     };
     let mut granted: Vec<ScopeToken> = Vec::new();
     for raw in requested.split(' ').filter(|raw| !raw.is_empty()) {
-        let scope = ScopeToken::parse(raw).map_err(super::OAuthError::InvalidScope)?;
+        let scope = ScopeToken::parse(raw).map_err(|_| {
+            super::OAuthError::InvalidScope(format!(
+                "The scope '{raw}' is not a scope token (RFC 6749 section 3.3)."
+            ))
+        })?;
         if !allowed.contains(&scope) {
             return Err(super::OAuthError::InvalidScope(format!(
                 "The scope '{scope}' is not allowed for this client."

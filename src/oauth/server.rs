@@ -208,14 +208,20 @@ impl OAuthServer {
     }
 
     /// The claims of a valid access token Tessera issued: signed by a published,
-    /// unrevoked key, unexpired, not revoked, of an enabled client that still exists
-    /// in the tenant the token names.
+    /// unrevoked key, before its `exp` (no leeway), not revoked, of an enabled client
+    /// that still exists in the tenant the token names.
     async fn active_claims(&self, token: &str, now: DateTime<Utc>) -> Option<Map<String, Value>> {
         let verified = self.keys.verify(token, now).await.ok()?;
         if verified.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
             return None;
         }
         let claims = verified.claims;
+        // `verify` accepts a token up to the clock-skew leeway past its `exp`; here this
+        // server's clock decides, so an expired token is inactive, and a revoked one
+        // cannot come back when the deny-list forgets it at `exp`.
+        if claims.get("exp").and_then(Value::as_i64)? <= now.timestamp() {
+            return None;
+        }
         let text = |name: &str| claims.get(name).and_then(Value::as_str);
         if text("iss") != Some(self.issuer.as_str()) || self.deny_list.is_denied(text("jti")?) {
             return None;

@@ -185,6 +185,14 @@ impl TestApp {
         start(settings, admin_key, database).await
     }
 
+    /// Like [`TestApp::restart`], with a chance to change the settings first (e.g. to
+    /// name a client created by the first run).
+    pub async fn restart_with(self, customise: impl FnOnce(&mut Settings)) -> TestApp {
+        let (mut settings, admin_key, database) = self.stop().await;
+        customise(&mut settings);
+        start(settings, admin_key, database).await
+    }
+
     /// Stops the server gracefully; returns what a new start on the same database needs.
     pub async fn stop(self) -> (Settings, String, TestDatabase) {
         self.handle.stop(true).await;
@@ -387,4 +395,26 @@ pub async fn assert_api_error(response: reqwest::Response, status: u16) -> serde
     assert!(!message["text"].as_str().unwrap().is_empty(), "{body}");
     assert!(body["causes"].is_array(), "{body}");
     body
+}
+
+/// Asks `check` every 20 ms until it says yes; how long that took, or `None` if it
+/// still said no after `within`.
+pub async fn eventually<F, Fut>(
+    within: std::time::Duration,
+    mut check: F,
+) -> Option<std::time::Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() >= within {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

@@ -2,15 +2,22 @@
 
 mod helpers;
 mod process;
+mod token_client;
 
 mod audit;
+mod cache_sync;
 mod cli;
 mod clients;
 mod errors;
 mod health;
+mod introspection;
 mod keys;
+mod metadata;
+mod rate_limits;
 mod replicas;
+mod revocation;
 mod secrets;
 mod tenant_admin;
 mod tenant_tokens;
 mod tenants;
+mod token_endpoint;

@@ -26,6 +26,21 @@ pub fn tessera(dir: &Path) -> Command {
     command
 }
 
+/// The issuer replicas share, as behind one load balancer.
+pub const REPLICA_ISSUER: &str = "http://tessera.test";
+
+/// The binary as one replica of a deployment: the database, the admin key and the
+/// master key are shared, and so is the issuer ([`REPLICA_ISSUER`]).
+pub fn replica(dir: &Path, database_url: &str, admin_key: &str, master_key: &str) -> Command {
+    let mut command = tessera(dir);
+    command
+        .env("DATABASE_URL", database_url)
+        .env("TESSERA_SERVER__ISSUER", REPLICA_ISSUER)
+        .env("TESSERA_ADMIN__API_KEY", admin_key)
+        .env("TESSERA_SIGNING__MASTER_KEY", master_key);
+    command
+}
+
 pub struct Running {
     child: Child,
     stdout: Receiver<String>,
