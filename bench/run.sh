@@ -19,6 +19,8 @@
 #   POSTGRES_BENCH_URL        a PostgreSQL server to create the databases on, e.g.
 #                             postgres://postgres@127.0.0.1:5432/postgres (falls back to
 #                             POSTGRES_TEST_URL)
+#   BENCH_SERVER_ENV="..."    more NAME=VALUE settings for the server, space-separated,
+#                             e.g. "TESSERA_SERVER__WORKERS=1" to compare worker counts
 #   TESSERA_BIN               use this binary instead of building one
 #   CARGO_TARGET_DIR          default $HOME/.cache/tessera/target
 #   BENCH_KEEP_LOGS=1         keep the work directory (server logs, wrk output)
@@ -228,10 +230,12 @@ start_server() {
         # Request logging off while measuring (one info line per request otherwise).
         "TESSERA_LOG__LEVEL=warn"
     )
-    local line
+    local line extra
     while IFS= read -r line; do
         env+=("$line")
     done < <(rate_limit_env)
+    read -r -a extra <<<"${BENCH_SERVER_ENV:-}"
+    env+=("${extra[@]}")
     # A clean environment: no DATABASE_URL, RUST_LOG or TESSERA_* of the caller.
     (cd "$dir" && exec env -i "${env[@]}" "$BIN" serve) >"$SERVER_LOG" 2>&1 &
     SERVER_PID=$!
@@ -560,7 +564,8 @@ done
 echo
 echo "Tessera $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?') on" \
     "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(nproc) cores;" \
-    "wrk -t1 -c$CONNECTIONS, ${SECONDS_PER_RUN}s each, loopback, log level warn (no request log)"
+    "wrk -t1 -c$CONNECTIONS, ${SECONDS_PER_RUN}s each, loopback, log level warn (no request" \
+    "log)${BENCH_SERVER_ENV:+; server settings: $BENCH_SERVER_ENV}"
 echo
 python3 "$BENCH_DIR/report.py" table "$RESULTS"
 echo
