@@ -74,7 +74,7 @@ SCENARIOS=(
 # [rate_limit] section, and each only when that section names KEY (an unknown key stops
 # the server), so a renamed key is reported here rather than breaking the run.
 RATE_LIMIT_OVERRIDES=(
-    "rate_per_second=1000000"
+    "requests_per_second=1000000"
     "burst=1000000"
 )
 
