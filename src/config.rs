@@ -285,10 +285,10 @@ impl Settings {
             .with_context(|| format!("server.listen: invalid address {:?}", self.server.listen))
     }
 
-    /// The configured issuer, or one derived from the address actually bound.
+    /// The configured issuer exactly as written, or one derived from the address bound.
     pub fn issuer_for(&self, bound: SocketAddr) -> String {
         if !self.server.issuer.is_empty() {
-            return self.server.issuer.trim_end_matches('/').to_owned();
+            return self.server.issuer.clone();
         }
         let host = if bound.ip().is_unspecified() || bound.ip().is_loopback() {
             "localhost".to_owned()

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod clients;
 pub mod config;
 pub mod http;
+pub mod ids;
 pub mod keys;
 pub mod oauth;
 pub mod rate_limit;

@@ -70,52 +70,75 @@ impl RequestLimiter {
     }
 }
 
-/// Failed authentications per client id. Once a client id's bucket is empty, further
-/// attempts that would need a secret check are refused until it refills.
+/// Failed authentications per client id: a token bucket of `failed_auth_burst` cells
+/// refilled at `failed_auth_per_minute`. A secret check is allowed while a cell is left
+/// and each failure takes one, so after `failed_auth_burst` failures no more checks run
+/// until the bucket refills. Checks of one client id run one at a time (see the client
+/// authenticator), so each failure is counted before the next attempt is judged.
+///
+/// `governor` cannot tell whether a cell is left without taking it, which this needs
+/// (only failures take cells), hence this small bucket of its own.
 pub struct FailureLimiter {
-    limiter: DefaultKeyedRateLimiter<String>,
-    blocked_until: Mutex<HashMap<String, Instant>>,
+    capacity: f64,
+    per_second: f64,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+struct Bucket {
+    cells: f64,
+    updated: Instant,
 }
 
 impl FailureLimiter {
     pub fn new(settings: &RateLimitSettings) -> Self {
-        let quota = Quota::per_minute(
-            NonZeroU32::new(settings.failed_auth_per_minute).unwrap_or(NonZeroU32::MIN),
-        )
-        .allow_burst(NonZeroU32::new(settings.failed_auth_burst).unwrap_or(NonZeroU32::MIN));
         FailureLimiter {
-            limiter: RateLimiter::keyed(quota),
-            blocked_until: Mutex::new(HashMap::new()),
+            capacity: f64::from(settings.failed_auth_burst.max(1)),
+            per_second: f64::from(settings.failed_auth_per_minute.max(1)) / 60.0,
+            buckets: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn refilled(&self, bucket: &mut Bucket, now: Instant) {
+        let elapsed = now.duration_since(bucket.updated).as_secs_f64();
+        bucket.cells = (bucket.cells + elapsed * self.per_second).min(self.capacity);
+        bucket.updated = now;
     }
 
     /// Whether `key` may try a secret check now.
     pub fn check(&self, key: &str) -> Result<(), RetryAfter> {
-        let blocked = self.blocked_until.lock().expect("not poisoned");
-        match blocked.get(key) {
-            Some(until) if *until > Instant::now() => {
-                Err(RetryAfter::from_wait(*until - Instant::now()))
-            }
-            _ => Ok(()),
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().expect("not poisoned");
+        let Some(bucket) = buckets.get_mut(key) else {
+            return Ok(());
+        };
+        self.refilled(bucket, now);
+        if bucket.cells >= 1.0 {
+            Ok(())
+        } else {
+            let wait = (1.0 - bucket.cells) / self.per_second;
+            Err(RetryAfter::from_wait(Duration::from_secs_f64(wait)))
         }
     }
 
     pub fn record_failure(&self, key: &str) {
-        if let Err(not_until) = self.limiter.check_key(&key.to_owned()) {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let mut blocked = self.blocked_until.lock().expect("not poisoned");
-            blocked.insert(key.to_owned(), Instant::now() + wait);
-        }
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().expect("not poisoned");
+        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
+            cells: self.capacity,
+            updated: now,
+        });
+        self.refilled(bucket, now);
+        bucket.cells = (bucket.cells - 1.0).max(0.0);
     }
 
+    /// Forgets client ids whose buckets are full again.
     pub fn forget_idle(&self) {
-        self.limiter.retain_recent();
-        self.limiter.shrink_to_fit();
         let now = Instant::now();
-        self.blocked_until
-            .lock()
-            .expect("not poisoned")
-            .retain(|_, until| *until > now);
+        let mut buckets = self.buckets.lock().expect("not poisoned");
+        buckets.retain(|_, bucket| {
+            let elapsed = now.duration_since(bucket.updated).as_secs_f64();
+            bucket.cells + elapsed * self.per_second < self.capacity
+        });
     }
 }
 
@@ -158,7 +181,6 @@ mod tests {
     fn failures_block_after_the_burst() {
         let failures = FailureLimiter::new(&settings(1, 1));
         assert!(failures.check("a").is_ok());
-        failures.record_failure("a");
         failures.record_failure("a");
         assert!(failures.check("a").is_ok(), "the burst is allowed");
         failures.record_failure("a");

@@ -78,6 +78,8 @@ impl Application {
                 deny_list,
                 token_limiter: RequestLimiter::new(&settings.rate_limit),
                 introspection_limiter: RequestLimiter::new(&settings.rate_limit),
+                revocation_limiter: RequestLimiter::new(&settings.rate_limit),
+                max_token_lifetime_seconds: settings.signing.max_token_lifetime_seconds,
             },
         ));
         let sync_task = sync::spawn(

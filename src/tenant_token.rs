@@ -30,7 +30,7 @@ struct TenantTokenClaims {
 
 /// The audience of tokens for Tessera's own API.
 pub fn api_audience(issuer: &str) -> String {
-    format!("{issuer}/api")
+    format!("{}/api", issuer.trim_end_matches('/'))
 }
 
 pub fn issue(
@@ -47,7 +47,7 @@ pub fn issue(
         exp: (now + lifetime).timestamp(),
         iat: now.timestamp(),
         nbf: now.timestamp(),
-        jti: uuid::Uuid::new_v4().simple().to_string(),
+        jti: crate::ids::random_id(),
         client_id: SELF_CLIENT_ID.to_owned(),
         scope: TENANT_ADMIN_SCOPE.to_owned(),
         tid: tenant.to_string(),
@@ -81,7 +81,11 @@ pub async fn verify(
         .scope
         .split(' ')
         .any(|scope| scope == TENANT_ADMIN_SCOPE);
-    if claims.iss != issuer || claims.aud != api_audience(issuer) || !scoped {
+    // Only tokens Tessera issued to itself: a client's token never acts as a tenant
+    // admin, whatever scopes and audience an admin allowed that client.
+    let issued_by_tessera =
+        claims.client_id == SELF_CLIENT_ID && claims.sub == format!("tenant-admin:{}", claims.tid);
+    if claims.iss != issuer || claims.aud != api_audience(issuer) || !scoped || !issued_by_tessera {
         return Err(TenantTokenError::NotATenantToken);
     }
     TenantId::parse(&claims.tid).map_err(|_| TenantTokenError::NotATenantToken)

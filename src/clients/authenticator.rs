@@ -8,7 +8,7 @@
 //! client: at once in the process that changed it, and within
 //! `oauth.sync_interval_millis` in the others (see [`crate::sync`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -26,6 +26,8 @@ const LAST_USED_RESOLUTION: Duration = Duration::minutes(1);
 /// Where failed attempts with unknown client ids are counted: one bucket for all, so
 /// inventing ids cannot grow memory.
 const UNKNOWN_CLIENT: &str = "";
+/// Unknown ids remembered at most; past it the list starts over.
+const MAX_ABSENT_IDS: usize = 10_000;
 
 /// A client that proved it holds one of its secrets.
 #[derive(Debug, Clone)]
@@ -67,13 +69,15 @@ struct RememberedCheck {
 
 pub struct ClientAuthenticator {
     store: Store,
-    /// `None` remembers that no such client exists.
-    clients: RwLock<HashMap<String, Option<Arc<KnownClient>>>>,
+    clients: RwLock<HashMap<String, Arc<KnownClient>>>,
+    /// Ids looked up and found not to exist.
+    absent: RwLock<HashSet<String>>,
     checks: RwLock<HashMap<CheckTag, RememberedCheck>>,
     check_key: hmac::Key,
     check_ttl: Duration,
     max_clients: usize,
     failures: FailureLimiter,
+    flights: Flights,
     /// Counts the forgets: a client read from the database before a forget may predate
     /// the change that caused it, so it is used once but not cached.
     forgets: AtomicU64,
@@ -90,6 +94,8 @@ impl ClientAuthenticator {
         ClientAuthenticator {
             store,
             clients: RwLock::new(HashMap::new()),
+            absent: RwLock::new(HashSet::new()),
+            flights: Flights::default(),
             checks: RwLock::new(HashMap::new()),
             check_key: hmac::Key::generate(hmac::HMAC_SHA256, &rng).expect("OS randomness"),
             check_ttl,
@@ -100,9 +106,9 @@ impl ClientAuthenticator {
     }
 
     /// Any live secret of an enabled client authenticates it. A remembered check costs
-    /// an HMAC; otherwise exactly one argon2 verification runs whatever the outcome
-    /// (against a dummy hash when nothing could match), unless the client id has
-    /// failed too often, in which case nothing is checked.
+    /// an HMAC. Otherwise one argon2 verification runs whatever the outcome (against a
+    /// dummy hash when nothing could match), unless the client id has failed too often,
+    /// in which case nothing is checked.
     pub async fn authenticate(
         &self,
         client_id: &str,
@@ -111,16 +117,27 @@ impl ClientAuthenticator {
     ) -> Result<AuthenticatedClient, ClientAuthError> {
         let known = self.known_client(client_id).await?;
         let tag = self.check_tag(client_id, presented);
-        if let Some(known) = &known {
-            if let Some(done) = self.remembered(known, &tag, now) {
-                return Ok(done);
-            }
+        let remembered = || {
+            known
+                .as_ref()
+                .and_then(|known| self.remembered(known, &tag, now))
+        };
+        if let Some(done) = remembered() {
+            return Ok(done);
         }
+        // One uncached check per client id at a time: concurrent first requests of a
+        // client wait for the first check and then find it remembered, and every failed
+        // guess is counted before the next one is judged.
         let limiter_key = if known.is_some() {
             client_id
         } else {
             UNKNOWN_CLIENT
         };
+        let flight = self.flights.join(limiter_key);
+        let _turn = flight.lock().await;
+        if let Some(done) = remembered() {
+            return Ok(done);
+        }
         self.failures
             .check(limiter_key)
             .map_err(ClientAuthError::RateLimited)?;
@@ -177,6 +194,7 @@ impl ClientAuthenticator {
         let mut clients = self.clients.write().expect("not poisoned");
         self.forgets.fetch_add(1, Ordering::SeqCst);
         clients.remove(client_id);
+        self.absent.write().expect("not poisoned").remove(client_id);
         drop(clients);
         self.checks
             .write()
@@ -189,6 +207,7 @@ impl ClientAuthenticator {
         let mut clients = self.clients.write().expect("not poisoned");
         self.forgets.fetch_add(1, Ordering::SeqCst);
         clients.clear();
+        self.absent.write().expect("not poisoned").clear();
         drop(clients);
         self.checks.write().expect("not poisoned").clear();
     }
@@ -247,7 +266,15 @@ impl ClientAuthenticator {
 
     async fn known_client(&self, client_id: &str) -> anyhow::Result<Option<Arc<KnownClient>>> {
         if let Some(known) = self.clients.read().expect("not poisoned").get(client_id) {
-            return Ok(known.clone());
+            return Ok(Some(known.clone()));
+        }
+        if self
+            .absent
+            .read()
+            .expect("not poisoned")
+            .contains(client_id)
+        {
+            return Ok(None);
         }
         let Ok(id) = ClientId::parse(client_id) else {
             return Ok(None);
@@ -267,10 +294,70 @@ impl ClientAuthenticator {
         if self.forgets.load(Ordering::SeqCst) != forgets_before {
             return Ok(loaded);
         }
-        if clients.len() >= self.max_clients {
-            clients.clear();
+        match &loaded {
+            Some(known) => {
+                if clients.len() >= self.max_clients {
+                    clients.clear();
+                }
+                clients.insert(client_id.to_owned(), known.clone());
+            }
+            None => {
+                // Unknown ids are remembered apart, so inventing ids cannot push real
+                // clients out of memory.
+                let mut absent = self.absent.write().expect("not poisoned");
+                if absent.len() >= MAX_ABSENT_IDS {
+                    absent.clear();
+                }
+                absent.insert(client_id.to_owned());
+            }
         }
-        clients.insert(client_id.to_owned(), loaded.clone());
         Ok(loaded)
+    }
+}
+
+/// Secret checks in progress, one lock per client id (unknown ids share one). An entry
+/// lives while someone holds or awaits it.
+#[derive(Default)]
+struct Flights {
+    locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A place in the queue of one client id; the last to leave removes the entry.
+struct Flight<'a> {
+    flights: &'a Flights,
+    key: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Flights {
+    fn join(&self, key: &str) -> Flight<'_> {
+        let lock = self
+            .locks
+            .lock()
+            .expect("not poisoned")
+            .entry(key.to_owned())
+            .or_default()
+            .clone();
+        Flight {
+            flights: self,
+            key: key.to_owned(),
+            lock,
+        }
+    }
+}
+
+impl Flight<'_> {
+    async fn lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.lock.lock().await
+    }
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        let mut locks = self.flights.locks.lock().expect("not poisoned");
+        // The map's reference and this one: nobody else is waiting.
+        if Arc::strong_count(&self.lock) == 2 {
+            locks.remove(&self.key);
+        }
     }
 }

@@ -3,11 +3,11 @@
 //! defaults: m = 19 MiB, t = 2, p = 1) beside a six-character display prefix. Hashing
 //! and verification run on the blocking pool, at most one per core at a time.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
 use anyhow::Context;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
@@ -147,31 +147,95 @@ static ARGON2_SLOTS: LazyLock<Semaphore> = LazyLock::new(|| {
     Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
 });
 
+/// Argon2's working memory (19 MiB each), one per slot, reused. Allocated per check,
+/// freed blocks of that size stay with the allocator's per-thread arenas, and a flood
+/// of checks grows the process by gigabytes; reused, it stays at slots × 19 MiB.
+static ARGON2_MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
 /// The hash an unknown client's secret is checked against, so it costs the same.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
-    argon2_hash(ClientSecret::generate().expose()).expect("argon2 hashes a generated secret")
+    let mut memory = vec![Block::default(); Params::default().block_count()];
+    argon2_hash(ClientSecret::generate().expose(), &mut memory)
+        .expect("argon2 hashes a generated secret")
 });
 
 async fn on_argon2_pool<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
+    work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
 ) -> anyhow::Result<T> {
     let _slot = ARGON2_SLOTS.acquire().await.context("argon2 pool closed")?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .context("argon2 task failed")
+    tokio::task::spawn_blocking(move || {
+        let spare = ARGON2_MEMORY.lock().expect("not poisoned").pop();
+        let mut memory = spare.unwrap_or_default();
+        let outcome = work(&mut memory);
+        ARGON2_MEMORY.lock().expect("not poisoned").push(memory);
+        outcome
+    })
+    .await
+    .context("argon2 task failed")
 }
 
-fn argon2_hash(secret: &str) -> anyhow::Result<String> {
+/// Argon2id of `secret` under `params` and `salt`, computed in `memory` (grown once if
+/// it is too small).
+fn argon2_output(
+    secret: &str,
+    salt: &Salt<'_>,
+    params: Params,
+    out_len: usize,
+    memory: &mut Vec<Block>,
+) -> anyhow::Result<Output> {
+    let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
+    let salt = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|error| anyhow::anyhow!("bad salt: {error}"))?;
+    if memory.len() < params.block_count() {
+        memory.resize(params.block_count(), Block::default());
+    }
+    let blocks = params.block_count();
+    let mut out = vec![0u8; out_len];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into_with_memory(secret.as_bytes(), salt, &mut out, &mut memory[..blocks])
+        .map_err(|error| anyhow::anyhow!("argon2 failed: {error}"))?;
+    Output::new(&out).map_err(|error| anyhow::anyhow!("argon2 output: {error}"))
+}
+
+fn argon2_hash(secret: &str, memory: &mut Vec<Block>) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    Argon2::default()
-        .hash_password(secret.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|error| anyhow::anyhow!("argon2 hashing failed: {error}"))
+    let params = Params::default();
+    let output = argon2_output(
+        secret,
+        &salt.as_salt(),
+        params.clone(),
+        Params::DEFAULT_OUTPUT_LEN,
+        memory,
+    )?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|error| anyhow::anyhow!("{error}"))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(hash.to_string())
+}
+
+/// Whether `secret` matches the PHC string `hash` (compared in constant time).
+fn argon2_matches(secret: &str, hash: &str, memory: &mut Vec<Block>) -> anyhow::Result<bool> {
+    let parsed = PasswordHash::new(hash)
+        .map_err(|error| anyhow::anyhow!("stored secret hash is corrupt: {error}"))?;
+    if Algorithm::try_from(parsed.algorithm).ok() != Some(Algorithm::Argon2id) {
+        anyhow::bail!("stored secret hash is not argon2id");
+    }
+    let params = Params::try_from(&parsed).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        anyhow::bail!("stored secret hash has no salt or no output");
+    };
+    let output = argon2_output(secret, &salt, params, expected.len(), memory)?;
+    Ok(output == expected)
 }
 
 pub async fn hash_secret(secret: &ClientSecret) -> anyhow::Result<String> {
     let secret = secret.clone();
-    on_argon2_pool(move || argon2_hash(secret.expose())).await?
+    on_argon2_pool(move |memory| argon2_hash(secret.expose(), memory)).await?
 }
 
 /// Whether `secret` matches `hash`; with no hash, the work of a check against a dummy
@@ -181,17 +245,12 @@ pub(crate) async fn verify_secret(
     hash: Option<String>,
 ) -> anyhow::Result<bool> {
     let secret = secret.clone();
-    on_argon2_pool(move || {
+    on_argon2_pool(move |memory| {
         let (hash, real) = match &hash {
             Some(hash) => (hash.as_str(), true),
             None => (DUMMY_HASH.as_str(), false),
         };
-        let parsed = PasswordHash::new(hash)
-            .map_err(|error| anyhow::anyhow!("stored secret hash is corrupt: {error}"))?;
-        let matches = Argon2::default()
-            .verify_password(secret.expose().as_bytes(), &parsed)
-            .is_ok();
-        Ok(real && matches)
+        Ok(argon2_matches(secret.expose(), hash, memory)? && real)
     })
     .await?
 }
@@ -242,5 +301,37 @@ mod tests {
         let other = ClientSecret::generate();
         assert!(!verify_secret(&other, Some(hash)).await.unwrap());
         assert!(!verify_secret(&secret, None).await.unwrap());
+    }
+
+    #[test]
+    fn hashes_are_standard_phc_argon2id_both_ways() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let mut memory = Vec::new();
+        let ours = argon2_hash("s3cret", &mut memory).unwrap();
+        assert!(
+            ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{ours}"
+        );
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default()
+            .verify_password(b"s3cret", &parsed)
+            .is_ok());
+        assert!(Argon2::default()
+            .verify_password(b"other", &parsed)
+            .is_err());
+
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let theirs = Argon2::default()
+            .hash_password(b"s3cret", &salt)
+            .unwrap()
+            .to_string();
+        assert!(argon2_matches("s3cret", &theirs, &mut memory).unwrap());
+        assert!(!argon2_matches("other", &theirs, &mut memory).unwrap());
+        assert!(argon2_matches("x", "not a hash", &mut memory).is_err());
+        assert_eq!(
+            memory.len(),
+            Params::default().block_count(),
+            "one buffer, reused"
+        );
     }
 }

@@ -47,15 +47,17 @@ impl FromRequest for FormBody {
             .is_some_and(|mime| mime.essence_str() == "application/x-www-form-urlencoded");
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
+            // Read the body before judging it, so a refused request leaves the
+            // connection usable for the next one.
+            let body = bytes.await.map_err(|_| {
+                OAuthError::InvalidRequest("The request body is too large or unreadable.".into())
+            })?;
             if !is_form {
                 return Err(OAuthError::InvalidRequest(
                     "The body must be application/x-www-form-urlencoded.".into(),
                 ));
             }
-            // Read it all even when it is refused, so the connection stays usable.
-            bytes.await.map(FormBody).map_err(|_| {
-                OAuthError::InvalidRequest("The request body is too large or unreadable.".into())
-            })
+            Ok(FormBody(body))
         })
     }
 }

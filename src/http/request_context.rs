@@ -40,7 +40,7 @@ fn request_id_for(req: &ServiceRequest) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+        .unwrap_or_else(crate::ids::random_id)
 }
 
 pub async fn request_context(

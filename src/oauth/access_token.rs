@@ -48,16 +48,16 @@ pub struct IssuedToken {
 }
 
 /// A token for the client itself (`sub` is the client id): the `client_credentials`
-/// grant.
+/// grant. It lives `lifetime` seconds.
 pub fn issue_for_client(
     keys: &KeyService,
     issuer: &str,
     client: &Client,
     scopes: &[ScopeToken],
     audiences: &[String],
+    lifetime: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<IssuedToken> {
-    let lifetime = i64::from(client.settings.access_token_validity_seconds);
     let scope = scope_string(scopes);
     let claims = AccessTokenClaims {
         iss: issuer,
@@ -69,7 +69,7 @@ pub fn issue_for_client(
         exp: (now + Duration::seconds(lifetime)).timestamp(),
         iat: now.timestamp(),
         nbf: now.timestamp(),
-        jti: uuid::Uuid::new_v4().simple().to_string(),
+        jti: crate::ids::random_id(),
         client_id: client.id.as_str(),
         scope: scope.clone(),
         tid: client.tenant_id.as_str(),

@@ -6,12 +6,13 @@ use serde_json::{json, Value};
 use super::server::SUPPORTED_GRANTS;
 
 pub fn metadata(issuer: &str, scopes_supported: &[String]) -> Value {
+    let base = issuer.trim_end_matches('/');
     let mut metadata = json!({
         "issuer": issuer,
-        "token_endpoint": format!("{issuer}/oauth/token"),
-        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "revocation_endpoint": format!("{issuer}/oauth/revoke"),
-        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+        "token_endpoint": format!("{base}/oauth/token"),
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "revocation_endpoint": format!("{base}/oauth/revoke"),
+        "introspection_endpoint": format!("{base}/oauth/introspect"),
         "grant_types_supported": SUPPORTED_GRANTS,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
@@ -20,7 +21,7 @@ pub fn metadata(issuer: &str, scopes_supported: &[String]) -> Value {
         "response_types_supported": response_types(),
     });
     if SUPPORTED_GRANTS.contains(&"authorization_code") {
-        metadata["authorization_endpoint"] = json!(format!("{issuer}/oauth/authorize"));
+        metadata["authorization_endpoint"] = json!(format!("{base}/oauth/authorize"));
         metadata["code_challenge_methods_supported"] = json!(["S256"]);
     }
     metadata

@@ -44,6 +44,10 @@ pub struct OAuthServer {
     deny_list: Arc<DenyList>,
     token_limiter: RequestLimiter,
     introspection_limiter: RequestLimiter,
+    revocation_limiter: RequestLimiter,
+    /// No token outlives the retention of the key that signed it
+    /// (`signing.max_token_lifetime_seconds`).
+    max_token_lifetime: i64,
 }
 
 pub struct OAuthParts {
@@ -53,6 +57,8 @@ pub struct OAuthParts {
     pub deny_list: Arc<DenyList>,
     pub token_limiter: RequestLimiter,
     pub introspection_limiter: RequestLimiter,
+    pub revocation_limiter: RequestLimiter,
+    pub max_token_lifetime_seconds: u64,
 }
 
 impl OAuthServer {
@@ -73,6 +79,8 @@ impl OAuthServer {
             deny_list: parts.deny_list,
             token_limiter: parts.token_limiter,
             introspection_limiter: parts.introspection_limiter,
+            revocation_limiter: parts.revocation_limiter,
+            max_token_lifetime: parts.max_token_lifetime_seconds as i64,
         }
     }
 
@@ -83,6 +91,7 @@ impl OAuthServer {
     pub fn forget_idle_limits(&self) {
         self.token_limiter.forget_idle();
         self.introspection_limiter.forget_idle();
+        self.revocation_limiter.forget_idle();
         self.clients.forget_idle_failures();
     }
 
@@ -114,9 +123,18 @@ impl OAuthServer {
                 }
                 let scopes = grant_scopes(form.get("scope"), &client.settings.allowed_scopes)?;
                 let audiences = audiences(&form, &self.resources, &self.default_audience)?;
-                let issued =
-                    issue_for_client(&self.keys, &self.issuer, client, &scopes, &audiences, now)
-                        .map_err(server_error)?;
+                let lifetime = i64::from(client.settings.access_token_validity_seconds)
+                    .min(self.max_token_lifetime);
+                let issued = issue_for_client(
+                    &self.keys,
+                    &self.issuer,
+                    client,
+                    &scopes,
+                    &audiences,
+                    lifetime,
+                    now,
+                )
+                .map_err(server_error)?;
                 Ok(TokenResponse {
                     access_token: issued.access_token,
                     token_type: "Bearer",
@@ -177,7 +195,7 @@ impl OAuthServer {
     ) -> Result<(), OAuthError> {
         let form = Form::parse(body)?;
         let caller = self
-            .authenticate(authorization, &form, &self.token_limiter, now)
+            .authenticate(authorization, &form, &self.revocation_limiter, now)
             .await?;
         let token = form.require("token")?;
         let Ok(verified) = self.keys.verify(token, now).await else {

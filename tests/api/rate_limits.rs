@@ -15,6 +15,7 @@ crate::on_both_backends!(
     each_client_has_its_own_bucket,
     a_per_client_override_lets_one_client_go_further,
     failed_authentications_are_limited_per_client_id,
+    concurrent_guesses_get_no_more_than_the_burst,
 );
 
 /// Sends token requests until the first 429; returns how many succeeded before it,
@@ -184,4 +185,30 @@ async fn failed_authentications_are_limited_per_client_id(backend: Backend) {
     assert!(unknown_limited, "guessing client ids is limited too");
     oauth.access_token(&bystander).await;
     oauth.access_token(&target).await;
+}
+
+/// Guesses sent all at once are judged one after the other, so no more of them reach a
+/// secret check than the burst allows.
+async fn concurrent_guesses_get_no_more_than_the_burst(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.rate_limit.failed_auth_burst = 3;
+        s.rate_limit.failed_auth_per_minute = 1;
+    })
+    .await;
+    let target = Credentials::of(&app.create_client("acme", json!({})).await);
+    let guesses: Vec<_> = (0..16)
+        .map(|n| {
+            let oauth = OAuthEndpoints::of(&app);
+            let guess = Credentials::new(&target.id, &format!("guess-{n}"));
+            tokio::spawn(async move { oauth.token(&guess, &[]).await.status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for guess in guesses {
+        statuses.push(guess.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|status| **status == 401).count();
+    let limited = statuses.iter().filter(|status| **status == 429).count();
+    assert_eq!(checked + limited, statuses.len(), "{statuses:?}");
+    assert_eq!(checked, 3, "exactly the burst was checked: {statuses:?}");
 }

@@ -10,6 +10,7 @@ crate::on_both_backends!(
     the_admin_gets_a_token_for_an_existing_tenant,
     a_tenant_token_renews_itself,
     invalid_tenant_tokens_are_refused,
+    a_client_token_never_acts_as_a_tenant_admin,
     a_tenant_token_is_not_the_admin_key,
 );
 
@@ -146,4 +147,50 @@ async fn a_tenant_token_is_not_the_admin_key(backend: Backend) {
         .unwrap();
     assert!(matches!(keys.status().as_u16(), 401 | 403));
     assert_api_error(app.get_tenant("other").await, 404).await;
+}
+
+/// Even a client an admin allowed the tenant admin scope and the API audience gets a
+/// token that the admin API refuses: only tokens Tessera issues to itself count.
+async fn a_client_token_never_acts_as_a_tenant_admin(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.server.issuer = "http://tessera.test".into();
+        s.oauth.resources = vec!["http://tessera.test/api".into()];
+    })
+    .await;
+    let client = app
+        .create_client("acme", json!({"allowedScopes": ["tenant:admin"]}))
+        .await;
+    let response = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth(client["id"].as_str().unwrap(), client["secret"].as_str())
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "tenant:admin"),
+            ("resource", "http://tessera.test/api"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let token = response.json::<serde_json::Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let as_admin = app
+        .client
+        .get(app.url("/api/v1/tenants/acme"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_api_error(as_admin, 401).await;
+    let renew = app
+        .client
+        .get(app.url("/api/v1/tenant/token"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_api_error(renew, 401).await;
 }
