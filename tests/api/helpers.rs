@@ -55,10 +55,12 @@ macro_rules! on_both_backends {
 }
 
 /// A database that lives as long as the test: a temporary SQLite file, or a new
-/// PostgreSQL database with a random name.
+/// PostgreSQL database with a random name, dropped at the end.
 pub struct TestDatabase {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
+    /// The server and the database's name, to drop it.
+    postgres: Option<(String, String)>,
 }
 
 impl TestDatabase {
@@ -70,11 +72,12 @@ impl TestDatabase {
                 TestDatabase {
                     url,
                     _dir: Some(dir),
+                    postgres: None,
                 }
             }
             Backend::Postgres(server) => {
                 use sqlx::Connection;
-                let name = format!("tessera_test_{}", uuid::Uuid::new_v4().simple());
+                let name = format!("tessera_test_{}", tessera::ids::random_id());
                 let mut admin = sqlx::PgConnection::connect(server)
                     .await
                     .unwrap_or_else(|e| panic!("{POSTGRES_URL_VAR} is set but unreachable: {e}"));
@@ -87,8 +90,32 @@ impl TestDatabase {
                 TestDatabase {
                     url: url.to_string(),
                     _dir: None,
+                    postgres: Some((server.clone(), name)),
                 }
             }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((server, name)) = self.postgres.take() else {
+            return;
+        };
+        // The test's runtime may be going away: drop it from a thread of its own, and
+        // end the connections a server under test may still hold.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                use sqlx::Connection;
+                let mut admin = sqlx::PgConnection::connect(&server).await.ok()?;
+                let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("could not drop a test database; it is left behind");
         }
     }
 }

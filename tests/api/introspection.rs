@@ -176,7 +176,7 @@ async fn real_claims(world: &World) -> Map<String, Value> {
         .clone();
     claims.insert(
         "jti".into(),
-        json!(uuid::Uuid::new_v4().simple().to_string()),
+        json!(tessera::ids::random_id()),
     );
     claims
 }
