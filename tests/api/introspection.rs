@@ -111,7 +111,11 @@ async fn active_tokens_show_their_claims_to_their_tenant_only(backend: Backend) 
 
 async fn callers_must_authenticate_and_name_a_token(backend: Backend) {
     let World {
-        oauth, owner, peer, ..
+        app: _app,
+        oauth,
+        owner,
+        peer,
+        ..
     } = world(backend).await;
     let token = oauth.access_token(&owner).await;
 
@@ -174,10 +178,7 @@ async fn real_claims(world: &World) -> Map<String, Value> {
         .as_object()
         .unwrap()
         .clone();
-    claims.insert(
-        "jti".into(),
-        json!(tessera::ids::random_id()),
-    );
+    claims.insert("jti".into(), json!(tessera::ids::random_id()));
     claims
 }
 
