@@ -5,6 +5,8 @@ COPY Cargo.toml Cargo.lock ./
 COPY src src
 COPY migrations migrations
 COPY config config
+# Declared in Cargo.toml, so cargo wants them present even to build the binary alone.
+COPY benches benches
 RUN cargo build --release --locked --bin tessera
 
 FROM debian:bookworm-slim

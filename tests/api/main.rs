@@ -17,6 +17,7 @@ mod rate_limits;
 mod replicas;
 mod revocation;
 mod secrets;
+mod stock_client;
 mod tenant_admin;
 mod tenant_tokens;
 mod tenants;

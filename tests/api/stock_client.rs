@@ -1,0 +1,74 @@
+//! A stock OAuth 2.0 client library (the `oauth2` crate) against Tessera: discovery from
+//! the metadata, client_credentials with both authentication methods, its tokens
+//! verified with the JWKS, and an error it understands.
+
+use oauth2::basic::{BasicClient, BasicErrorResponseType};
+use oauth2::{AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, Backend};
+use crate::keys::verify_independently;
+
+crate::on_both_backends!(a_stock_client_library_works_with_discovery_and_the_jwks);
+
+async fn a_stock_client_library_works_with_discovery_and_the_jwks(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = app
+        .create_client(
+            "acme",
+            json!({"grantTypes": ["CLIENT_CREDENTIALS"], "redirectUris": [], "allowedScopes": ["read", "write"]}),
+        )
+        .await;
+    let (id, secret) = (
+        created["id"].as_str().unwrap(),
+        created["secret"].as_str().unwrap(),
+    );
+    let metadata: Value = app
+        .client
+        .get(app.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token_url = TokenUrl::new(metadata["token_endpoint"].as_str().unwrap().to_owned()).unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    for auth_type in [AuthType::BasicAuth, AuthType::RequestBody] {
+        let client = BasicClient::new(ClientId::new(id.to_owned()))
+            .set_client_secret(ClientSecret::new(secret.to_owned()))
+            .set_token_uri(token_url.clone())
+            .set_auth_type(auth_type.clone());
+        let token = client
+            .exchange_client_credentials()
+            .add_scope(Scope::new("read".into()))
+            .request_async(&http)
+            .await
+            .unwrap_or_else(|error| panic!("{auth_type:?}: {error:?}"));
+        assert_eq!(token.expires_in().unwrap().as_secs(), 750);
+        let scopes: Vec<&str> = token.scopes().unwrap().iter().map(|s| s.as_str()).collect();
+        assert_eq!(scopes, ["read"]);
+        let claims = verify_independently(&app, token.access_token().secret()).await;
+        assert_eq!(claims["client_id"], id);
+        assert_eq!(claims["scope"], "read");
+
+        let wrong = BasicClient::new(ClientId::new(id.to_owned()))
+            .set_client_secret(ClientSecret::new("not-the-secret".into()))
+            .set_token_uri(token_url.clone())
+            .set_auth_type(auth_type.clone());
+        match wrong
+            .exchange_client_credentials()
+            .request_async(&http)
+            .await
+        {
+            Err(RequestTokenError::ServerResponse(response)) => {
+                assert_eq!(*response.error(), BasicErrorResponseType::InvalidClient);
+            }
+            other => panic!("{auth_type:?}: expected invalid_client, got {other:?}"),
+        }
+    }
+}
