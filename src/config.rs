@@ -112,6 +112,14 @@ pub enum LogFormat {
 }
 
 pub const MIN_ADMIN_KEY_LEN: usize = 16;
+/// Longest duration any setting accepts.
+pub const MAX_DURATION_SECONDS: u64 = 315_360_000;
+
+/// Settings that are lists, and the variable that sets each (comma-separated).
+const LIST_KEYS: &[(&str, &str)] = &[
+    ("TESSERA_OAUTH__RESOURCES", "oauth.resources"),
+    ("TESSERA_OAUTH__SCOPES_SUPPORTED", "oauth.scopes_supported"),
+];
 
 impl Settings {
     /// Defaults, then `file` (required when given), then the process environment.
@@ -129,19 +137,28 @@ impl Settings {
         if let Some(path) = file {
             builder = builder.add_source(File::from(path).required(true));
         }
-        let tessera_env: config::Map<String, String> = env
+        // Values stay text (no guessing of numbers, which would mangle a numeric
+        // secret); typed fields parse their text. Lists are comma-separated.
+        let mut tessera_env: config::Map<String, String> = env
             .iter()
             .filter(|(name, _)| name.starts_with("TESSERA_"))
             .cloned()
             .collect();
+        for (name, key) in LIST_KEYS {
+            if let Some(value) = tessera_env.remove(*name) {
+                let items: Vec<String> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                builder = builder.set_override(*key, items)?;
+            }
+        }
         builder = builder.add_source(
             Environment::with_prefix("TESSERA")
                 .prefix_separator("_")
                 .separator("__")
-                .try_parsing(true)
-                .list_separator(",")
-                .with_list_parse_key("oauth.resources")
-                .with_list_parse_key("oauth.scopes_supported")
                 .source(Some(tessera_env)),
         );
         let database_url = env
@@ -212,6 +229,12 @@ impl Settings {
         if oauth.sync_interval_millis == 0 || oauth.sync_interval_millis > 1000 {
             bail!("oauth.sync_interval_millis: between 1 and 1000, so changes reach every process within a second");
         }
+        if oauth.verified_secret_ttl_seconds == 0 || oauth.verified_secret_ttl_seconds > 86_400 {
+            bail!("oauth.verified_secret_ttl_seconds: between 1 and 86400");
+        }
+        if self.server.shutdown_timeout_seconds > 3_600 {
+            bail!("server.shutdown_timeout_seconds: at most 3600");
+        }
         if oauth.client_cache_entries == 0 {
             bail!("oauth.client_cache_entries: must be at least 1");
         }
@@ -254,9 +277,12 @@ impl Settings {
             ),
             ("refresh_seconds", signing.refresh_seconds),
         ] {
-            if value == 0 {
-                bail!("signing.{key}: must be at least 1");
+            if value == 0 || value > MAX_DURATION_SECONDS {
+                bail!("signing.{key}: must be between 1 and {MAX_DURATION_SECONDS} (ten years)");
             }
+        }
+        if signing.leeway_seconds > 3_600 || signing.jwks_max_age_seconds > MAX_DURATION_SECONDS {
+            bail!("signing.leeway_seconds (at most 3600) or signing.jwks_max_age_seconds is too large");
         }
         if self.admin.tenant_token_seconds == 0
             || self.admin.tenant_token_seconds > signing.max_token_lifetime_seconds
@@ -345,12 +371,31 @@ mod tests {
             &env(&[
                 ("TESSERA_SERVER__LISTEN", "0.0.0.0:9000"),
                 ("TESSERA_DATABASE__MAX_CONNECTIONS", "3"),
+                ("TESSERA_DATABASE__MIGRATE_ON_START", "false"),
+                (
+                    "TESSERA_ADMIN__API_KEY",
+                    "000123456789012345678901234567890",
+                ),
+                (
+                    "TESSERA_OAUTH__RESOURCES",
+                    "https://a.example,https://b.example",
+                ),
                 ("DATABASE_URL", "postgres://postgres@127.0.0.1/tessera"),
             ]),
         )
         .unwrap();
         assert_eq!(settings.server.listen, "0.0.0.0:9000");
         assert_eq!(settings.database.max_connections, 3);
+        assert!(!settings.database.migrate_on_start);
+        // Secrets are text, even when they look like numbers.
+        assert_eq!(
+            settings.admin.api_key.expose_secret(),
+            "000123456789012345678901234567890"
+        );
+        assert_eq!(
+            settings.oauth.resources,
+            ["https://a.example", "https://b.example"]
+        );
         assert!(settings.is_postgres());
         assert_eq!(
             settings.issuer_for("0.0.0.0:9000".parse().unwrap()),

@@ -129,6 +129,14 @@ impl Sync {
             state.last_housekeeping = now;
         }
         self.deny_list.purge(now.timestamp());
+        // The whole deny-list again, as a safety net under the incremental polls.
+        for (jti, expires_at) in self
+            .store
+            .revoked_tokens_since(0, now.timestamp_millis())
+            .await?
+        {
+            self.deny_list.deny(&jti, expires_at / 1000);
+        }
         oauth.forget_idle_limits();
         self.store
             .purge_revoked_tokens(now.timestamp_millis())

@@ -5,14 +5,14 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::keys::{JwtError, KeyService};
+use crate::keys::{JwtError, KeyService, Origin};
+use crate::oauth::access_token::ACCESS_TOKEN_TYPE;
 use crate::tenants::TenantId;
 
 /// The scope that makes a token a tenant admin's.
 pub const TENANT_ADMIN_SCOPE: &str = "tenant:admin";
 /// The `client_id` of tokens Tessera issues to itself.
 pub const SELF_CLIENT_ID: &str = "tessera";
-pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct TenantTokenClaims {
@@ -63,16 +63,25 @@ pub enum TenantTokenError {
     NotATenantToken,
 }
 
-/// The tenant a valid tenant admin token administers. Whether the tenant still exists
-/// is the caller's check.
+/// A valid tenant admin token: the tenant it administers and when it was issued.
+#[derive(Debug, PartialEq, Eq)]
+pub struct VerifiedTenantToken {
+    pub tenant: TenantId,
+    /// Unix seconds; a token older than its tenant belongs to a deleted namesake.
+    pub issued_at: i64,
+}
+
+/// The tenant a valid tenant admin token administers. Whether the tenant still exists,
+/// and existed when the token was issued, is the caller's check.
 pub async fn verify(
     keys: &KeyService,
     issuer: &str,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<TenantId, TenantTokenError> {
+) -> Result<VerifiedTenantToken, TenantTokenError> {
     let verified = keys.verify(token, now).await?;
-    if verified.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+    // Keys imported from another server only keep that server's tokens verifiable.
+    if verified.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) || verified.origin != Origin::Generated {
         return Err(TenantTokenError::NotATenantToken);
     }
     let claims: TenantTokenClaims = serde_json::from_value(verified.claims.into())
@@ -88,5 +97,13 @@ pub async fn verify(
     if claims.iss != issuer || claims.aud != api_audience(issuer) || !scoped || !issued_by_tessera {
         return Err(TenantTokenError::NotATenantToken);
     }
-    TenantId::parse(&claims.tid).map_err(|_| TenantTokenError::NotATenantToken)
+    // Admin rights get no clock-skew grace after `exp`.
+    if claims.exp <= now.timestamp() {
+        return Err(TenantTokenError::Jwt(JwtError::Expired));
+    }
+    let tenant = TenantId::parse(&claims.tid).map_err(|_| TenantTokenError::NotATenantToken)?;
+    Ok(VerifiedTenantToken {
+        tenant,
+        issued_at: claims.iat,
+    })
 }

@@ -26,6 +26,9 @@ const LAST_USED_RESOLUTION: Duration = Duration::minutes(1);
 /// Where failed attempts with unknown client ids are counted: one bucket for all, so
 /// inventing ids cannot grow memory.
 const UNKNOWN_CLIENT: &str = "";
+/// A cached client is read again after this long, whatever the change feed said: a
+/// safety net should a change ever be missed (a clock far off, a stalled commit).
+const RELOAD_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 /// Unknown ids remembered at most; past it the list starts over.
 const MAX_ABSENT_IDS: usize = 10_000;
 
@@ -55,6 +58,7 @@ pub enum ClientAuthError {
 struct KnownClient {
     client: Arc<Client>,
     secrets: Vec<StoredSecret>,
+    loaded: std::time::Instant,
 }
 
 /// HMAC-SHA256 of client id and secret under the per-process key.
@@ -266,7 +270,9 @@ impl ClientAuthenticator {
 
     async fn known_client(&self, client_id: &str) -> anyhow::Result<Option<Arc<KnownClient>>> {
         if let Some(known) = self.clients.read().expect("not poisoned").get(client_id) {
-            return Ok(Some(known.clone()));
+            if known.loaded.elapsed() < RELOAD_AFTER {
+                return Ok(Some(known.clone()));
+            }
         }
         if self
             .absent
@@ -286,6 +292,7 @@ impl ClientAuthenticator {
                 Some(Arc::new(KnownClient {
                     client: Arc::new(client),
                     secrets,
+                    loaded: std::time::Instant::now(),
                 }))
             }
             None => None,

@@ -363,8 +363,9 @@ fn check_claims(problems: &mut Problems, claims: &[Claim]) {
                 format!("value has at most {MAX_CLAIM_VALUE_LEN} characters"),
             );
         }
-        if !seen.insert((claim_type, claim.value.as_str())) {
-            problems.add(&field, "is listed twice");
+        // A token carries one value per claim name.
+        if !seen.insert(claim_type) {
+            problems.add(&field, format!("the type '{claim_type}' is listed twice"));
         }
     }
 }

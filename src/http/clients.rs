@@ -235,10 +235,12 @@ async fn create(
                 ),
                 CreateClientError::Unexpected(error) => from_store(error),
             })?;
-    Ok(HttpResponse::Ok().json(CreatedResponse {
-        secret: created.secret.map(|secret| secret.expose().to_owned()),
-        client: created.client.into(),
-    }))
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(CreatedResponse {
+            secret: created.secret.map(|secret| secret.expose().to_owned()),
+            client: created.client.into(),
+        }))
 }
 
 #[tracing::instrument(skip_all)]

@@ -105,8 +105,8 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
     }
 }
 
-/// The authenticated caller. Today only the admin API key makes one
-/// ([`Caller::GlobalAdmin`]); tenant admin tokens will add [`Caller::TenantAdmin`] here.
+/// The authenticated caller: the admin API key ([`Caller::GlobalAdmin`]) or a tenant
+/// admin token ([`Caller::TenantAdmin`]).
 impl FromRequest for Caller {
     type Error = ApiError;
     type Future = LocalFuture<Self>;
@@ -128,13 +128,22 @@ impl FromRequest for Caller {
             let refused = ApiError::Unauthorized {
                 token_presented: true,
             };
-            let tenant =
+            let verified =
                 crate::tenant_token::verify(&state.keys, &state.issuer, &token, Utc::now())
                     .await
                     .map_err(|_| refused)?;
-            match state.store.tenant(&tenant).await.map_err(from_store)? {
-                Some(_) => Ok(Caller::TenantAdmin(tenant)),
-                None => Err(ApiError::Unauthorized {
+            // The tenant must exist, and have existed when the token was issued: a tenant
+            // deleted and created again does not revive its predecessor's tokens.
+            match state
+                .store
+                .tenant(&verified.tenant)
+                .await
+                .map_err(from_store)?
+            {
+                Some(tenant) if verified.issued_at >= tenant.created_at.timestamp() => {
+                    Ok(Caller::TenantAdmin(verified.tenant))
+                }
+                _ => Err(ApiError::Unauthorized {
                     token_presented: true,
                 }),
             }

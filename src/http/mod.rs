@@ -27,7 +27,7 @@ use crate::store::Store;
 use crate::sync::Sync;
 
 pub use error::ApiError;
-pub use request_context::{request_context, RequestId, REQUEST_ID_HEADER};
+pub use request_context::{request_context, REQUEST_ID_HEADER};
 
 /// What every handler may reach.
 pub struct AppState {

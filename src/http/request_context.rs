@@ -10,7 +10,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage};
+use actix_web::Error;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_INCOMING_ID_LEN: usize = 64;
@@ -23,9 +23,6 @@ tokio::task_local! {
 pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
-
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
 
 /// An id from a trusted proxy is kept when it is short and plain; otherwise a new one.
 fn request_id_for(req: &ServiceRequest) -> String {
@@ -48,7 +45,6 @@ pub async fn request_context(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let id = request_id_for(&req);
-    req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     // The path only: query strings can carry codes and tokens.
     let path = req.path().to_owned();

@@ -163,7 +163,9 @@ async fn add(
             })?;
     let mut response = SecretResponse::from(stored);
     response.token = secret.expose().to_owned();
-    Ok(HttpResponse::Ok().json(response))
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(response))
 }
 
 #[tracing::instrument(skip_all, fields(client_id = %path.0))]

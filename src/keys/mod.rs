@@ -116,6 +116,8 @@ pub struct KeyView {
 #[derive(Debug, Clone)]
 pub struct VerifiedJwt {
     pub kid: String,
+    /// Whether Tessera generated the key or it was imported (verification only).
+    pub origin: Origin,
     pub typ: Option<String>,
     pub claims: Map<String, Value>,
 }
@@ -344,6 +346,7 @@ impl KeyService {
         jwt::check_times(&claims, now.timestamp(), self.leeway_seconds)?;
         Ok(VerifiedJwt {
             kid: key.kid.clone(),
+            origin: key.schedule.origin,
             typ: parsed.typ,
             claims,
         })
@@ -494,8 +497,21 @@ impl KeyService {
             inserts,
             ..KeyChanges::default()
         };
+        for row in &changes.inserts {
+            let action = match row.origin.as_str() {
+                "imported" => Action::SigningKeyImported,
+                _ => Action::SigningKeyCreated,
+            };
+            changes.audit.push((action, row.kid.clone()));
+        }
         for (old, new) in before.iter().zip(&keys) {
-            if new.state(now) == KeyState::Expired {
+            if old.revoked_at.is_none() && new.revoked_at.is_some() {
+                changes
+                    .audit
+                    .push((Action::SigningKeyRevoked, new.kid.clone()));
+            }
+            // Expired, or revoked and past its record time: deleted either way.
+            if new.expires_at.is_some_and(|at| now >= at) {
                 changes.deletes.push(new.kid.clone());
                 changes
                     .audit

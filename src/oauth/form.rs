@@ -6,19 +6,29 @@ use super::OAuthError;
 
 const REPEATABLE: &[&str] = &["resource"];
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Form {
     params: Vec<(String, String)>,
+}
+
+/// Names only: values can be secrets.
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.params.iter().map(|(name, _)| name))
+            .finish()
+    }
 }
 
 impl Form {
     pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {
         let mut params: Vec<(String, String)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for (name, value) in url::form_urlencoded::parse(body) {
             if name.is_empty() || value.is_empty() {
                 continue;
             }
-            let repeated = params.iter().any(|(seen, _)| *seen == name);
+            let repeated = !seen.insert(name.clone());
             if repeated && !REPEATABLE.contains(&name.as_ref()) {
                 return Err(OAuthError::InvalidRequest(format!(
                     "The parameter '{}' is repeated.",

@@ -73,6 +73,12 @@ impl Store {
         let now = to_millis(now);
         let outcome = on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            // Lock the client's row first (PostgreSQL's READ COMMITTED would let two adds
+            // both count 19), so the limit holds on both databases.
+            sqlx::query("UPDATE oauth_clients SET version = version WHERE id = $1")
+                .bind(client.id.as_str())
+                .execute(&mut *tx)
+                .await?;
             let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM client_secrets WHERE client_id = $1")
                 .bind(client.id.as_str())
                 .fetch_one(&mut *tx)

@@ -29,7 +29,7 @@ async fn tenant_changes_are_recorded_with_actor_and_request_id(backend: Backend)
         .await
         .unwrap();
 
-    let events = app.audit_events("").await;
+    let events = app.audit_events("tenantId=acme").await;
     let actions: Vec<&str> = events
         .iter()
         .map(|e| e["action"].as_str().unwrap())
@@ -55,7 +55,16 @@ async fn rejected_requests_record_nothing(backend: Backend) {
         .await
         .unwrap();
     assert_api_error(missing, 404).await;
-    assert!(app.audit_events("").await.is_empty());
+    let events = app.audit_events("").await;
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["signing_key.created"],
+        "only the first start's key"
+    );
 }
 
 async fn events_are_paginated_newest_first_and_filtered_by_tenant(backend: Backend) {
@@ -113,7 +122,13 @@ async fn events_are_paginated_newest_first_and_filtered_by_tenant(backend: Backe
         assert_api_error(response, 400).await;
     }
     let everything = app.audit_events("limit=200").await;
-    assert_eq!(everything.len(), 5);
+    assert_eq!(everything.len(), 6);
+    let oldest = &everything[5];
+    assert_eq!(oldest["action"], "signing_key.created");
+    assert_eq!(oldest["actor"], "system");
+    assert_eq!(oldest["tenantId"], Value::Null);
+    let as_tenant = app.audit_events("tenantId=t1").await;
+    assert!(as_tenant.iter().all(|e| e["tenantId"] == "t1"));
 }
 
 async fn client_and_secret_changes_are_recorded_without_secrets(backend: Backend) {

@@ -19,11 +19,17 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The PostgreSQL backend, or `None` to skip; with `POSTGRES_TEST_REQUIRED` set
+    /// (as CI does), a missing URL fails the test instead of skipping it.
     pub fn postgres() -> Option<Backend> {
-        std::env::var(POSTGRES_URL_VAR)
+        let backend = std::env::var(POSTGRES_URL_VAR)
             .ok()
             .filter(|url| !url.is_empty())
-            .map(Backend::Postgres)
+            .map(Backend::Postgres);
+        if backend.is_none() && std::env::var_os("POSTGRES_TEST_REQUIRED").is_some() {
+            panic!("POSTGRES_TEST_REQUIRED is set but {POSTGRES_URL_VAR} is not");
+        }
+        backend
     }
 }
 

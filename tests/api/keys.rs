@@ -354,6 +354,24 @@ async fn rotation_and_revocation_through_the_api(backend: Backend) {
     assert_api_error(renew(new_token).await.unwrap(), 401).await;
     assert_eq!(renew(replacement).await.unwrap().status(), 200);
 
+    // A revoked key's record is deleted once its retention has passed.
+    let retention =
+        app.settings.signing.max_token_lifetime_seconds + app.settings.signing.leeway_seconds;
+    let later = Utc::now() + Duration::seconds(retention as i64 + 1);
+    app.keys.tick(later).await.unwrap();
+    let kids: Vec<String> = app
+        .keys
+        .list(later)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert!(
+        !kids.contains(&original) && !kids.contains(&kid),
+        "{kids:?}"
+    );
+
     let missing = app
         .admin(Method::DELETE, "/api/v1/keys/no-such-kid")
         .send()

@@ -11,6 +11,7 @@ crate::on_both_backends!(
     a_tenant_token_renews_itself,
     invalid_tenant_tokens_are_refused,
     a_client_token_never_acts_as_a_tenant_admin,
+    only_tessera_keys_and_living_tenants_make_tenant_admins,
     a_tenant_token_is_not_the_admin_key,
 );
 
@@ -193,4 +194,56 @@ async fn a_client_token_never_acts_as_a_tenant_admin(backend: Backend) {
         .await
         .unwrap();
     assert_api_error(renew, 401).await;
+}
+
+/// A key imported from another server verifies that server's tokens but never makes a
+/// tenant admin, and a tenant deleted and created again does not revive old tokens.
+async fn only_tessera_keys_and_living_tenants_make_tenant_admins(backend: Backend) {
+    use tessera::keys::{Algorithm, SigningKey};
+    let app = spawn_app(backend).await;
+    let before_deletion = tenant_token(&app, "acme").await;
+
+    let der = Algorithm::ES256.generate_pkcs8().unwrap();
+    let imported = SigningKey::from_der(Algorithm::ES256, &der).unwrap();
+    app.keys
+        .import(
+            Algorithm::ES256,
+            der,
+            Some("old-server".into()),
+            chrono::Utc::now(),
+            &tessera::audit::AuditContext::cli(),
+        )
+        .await
+        .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let forged = tessera::keys::jwt::encode(
+        &imported,
+        "old-server",
+        "at+jwt",
+        &json!({
+            "iss": app.issuer, "sub": "tenant-admin:acme", "aud": format!("{}/api", app.issuer),
+            "exp": now + 300, "iat": now, "nbf": now, "jti": "x", "client_id": "tessera",
+            "scope": "tenant:admin", "tid": "acme",
+        }),
+    )
+    .unwrap();
+    let renew = |token: &str| {
+        app.client
+            .get(app.url("/api/v1/tenant/token"))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_api_error(renew(&forged).await.unwrap(), 401).await;
+    assert_eq!(renew(&before_deletion).await.unwrap().status(), 200);
+
+    app.admin(Method::DELETE, "/api/v1/tenants/acme")
+        .send()
+        .await
+        .unwrap();
+    // Created again a second later: the old token predates this tenant.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.put_tenant("acme", json!({})).await;
+    assert_api_error(renew(&before_deletion).await.unwrap(), 401).await;
+    let fresh = tenant_token(&app, "acme").await;
+    assert_eq!(renew(&fresh).await.unwrap().status(), 200);
 }
