@@ -38,6 +38,9 @@ pub struct AuthenticatedClient {
     pub client: Arc<Client>,
     /// The id of the secret it presented.
     pub secret_id: i64,
+    /// This check went to argon2 and the secret's `lastUsedAt` is due an update, which
+    /// [`ClientAuthenticator::record_use`] makes once the request has succeeded.
+    last_used_due: bool,
 }
 
 /// Why authentication failed. Unknown client, wrong, expired or deleted secret and
@@ -69,6 +72,8 @@ struct RememberedCheck {
     client_id: String,
     secret_id: i64,
     checked_at: DateTime<Utc>,
+    /// `lastUsedAt` still needs writing (the first request with it was refused).
+    last_used_due: bool,
 }
 
 pub struct ClientAuthenticator {
@@ -164,23 +169,38 @@ impl ClientAuthenticator {
         }
         match (&known, matched) {
             (Some(known), Some(secret)) if known.client.settings.enabled => {
-                self.remember(tag, client_id, secret.id, now);
-                let stale = secret
+                let last_used_due = secret
                     .last_used_at
                     .is_none_or(|used| now - used >= LAST_USED_RESOLUTION);
-                if stale {
-                    if let Err(error) = self.store.touch_secret(secret.id, now).await {
-                        tracing::warn!(error = format!("{error:#}"), "cannot record lastUsedAt");
-                    }
-                }
+                self.remember(tag, client_id, secret.id, last_used_due, now);
                 Ok(AuthenticatedClient {
                     client: known.client.clone(),
                     secret_id: secret.id,
+                    last_used_due,
                 })
             }
             _ => {
                 self.failures.record_failure(limiter_key);
                 Err(ClientAuthError::InvalidClient)
+            }
+        }
+    }
+
+    /// Records the secret's `lastUsedAt` when due (once per check that went to argon2,
+    /// at most once a minute per secret): called after the request succeeded, so a
+    /// refused request writes nothing.
+    pub async fn record_use(&self, authenticated: &AuthenticatedClient, now: DateTime<Utc>) {
+        if !authenticated.last_used_due {
+            return;
+        }
+        if let Err(error) = self.store.touch_secret(authenticated.secret_id, now).await {
+            tracing::warn!(error = format!("{error:#}"), "cannot record lastUsedAt");
+            return;
+        }
+        let mut checks = self.checks.write().expect("not poisoned");
+        for check in checks.values_mut() {
+            if check.secret_id == authenticated.secret_id {
+                check.last_used_due = false;
             }
         }
     }
@@ -249,11 +269,19 @@ impl ClientAuthenticator {
             AuthenticatedClient {
                 client: known.client.clone(),
                 secret_id: secret.id,
+                last_used_due: check.last_used_due,
             }
         })
     }
 
-    fn remember(&self, tag: CheckTag, client_id: &str, secret_id: i64, now: DateTime<Utc>) {
+    fn remember(
+        &self,
+        tag: CheckTag,
+        client_id: &str,
+        secret_id: i64,
+        last_used_due: bool,
+        now: DateTime<Utc>,
+    ) {
         let mut checks = self.checks.write().expect("not poisoned");
         if checks.len() >= self.max_clients {
             checks.clear();
@@ -264,6 +292,7 @@ impl ClientAuthenticator {
                 client_id: client_id.to_owned(),
                 secret_id,
                 checked_at: now,
+                last_used_due,
             },
         );
     }

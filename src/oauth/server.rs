@@ -109,6 +109,17 @@ impl OAuthServer {
         let caller = self
             .authenticate(authorization, &form, &self.token_limiter, now)
             .await?;
+        let response = self.grant(&caller, &form, grant_type, now);
+        self.succeeded(&caller, response, now).await
+    }
+
+    fn grant(
+        &self,
+        caller: &AuthenticatedClient,
+        form: &Form,
+        grant_type: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TokenResponse, OAuthError> {
         let client = &caller.client;
         match grant_type {
             "client_credentials" => {
@@ -122,7 +133,7 @@ impl OAuthServer {
                     ));
                 }
                 let scopes = grant_scopes(form.get("scope"), &client.settings.allowed_scopes)?;
-                let audiences = audiences(&form, &self.resources, &self.default_audience)?;
+                let audiences = audiences(form, &self.resources, &self.default_audience)?;
                 let lifetime = i64::from(client.settings.access_token_validity_seconds)
                     .min(self.max_token_lifetime);
                 let issued = issue_for_client(
@@ -167,6 +178,16 @@ impl OAuthServer {
         let caller = self
             .authenticate(authorization, &form, &self.introspection_limiter, now)
             .await?;
+        let response = self.inspect(&caller, &form, now).await;
+        self.succeeded(&caller, response, now).await
+    }
+
+    async fn inspect(
+        &self,
+        caller: &AuthenticatedClient,
+        form: &Form,
+        now: DateTime<Utc>,
+    ) -> Result<Value, OAuthError> {
         let token = form.require("token")?;
         let mut response = match self.active_claims(token, now).await {
             Some(claims)
@@ -197,6 +218,16 @@ impl OAuthServer {
         let caller = self
             .authenticate(authorization, &form, &self.revocation_limiter, now)
             .await?;
+        let outcome = self.revoke_own(&caller, &form, now).await;
+        self.succeeded(&caller, outcome, now).await
+    }
+
+    async fn revoke_own(
+        &self,
+        caller: &AuthenticatedClient,
+        form: &Form,
+        now: DateTime<Utc>,
+    ) -> Result<(), OAuthError> {
         let token = form.require("token")?;
         let Ok(verified) = self.keys.verify(token, now).await else {
             // Not a JWT of ours that is still valid: refresh tokens are opaque, and none
@@ -247,6 +278,20 @@ impl OAuthServer {
         let client = self.clients.client(text("client_id")?).await.ok()??;
         let current = client.settings.enabled && text("tid") == Some(client.tenant_id.as_str());
         current.then_some(claims)
+    }
+
+    /// Records the client's use of its secret once its request has succeeded, so a
+    /// refused request changes nothing stored.
+    async fn succeeded<T>(
+        &self,
+        caller: &AuthenticatedClient,
+        outcome: Result<T, OAuthError>,
+        now: DateTime<Utc>,
+    ) -> Result<T, OAuthError> {
+        if outcome.is_ok() {
+            self.clients.record_use(caller, now).await;
+        }
+        outcome
     }
 
     async fn authenticate(

@@ -21,6 +21,7 @@ crate::on_both_backends!(
     authenticate_client_accepts_any_live_secret,
     authenticate_client_rejects_what_it_must,
     no_secret_is_stored_in_clear,
+    last_used_at_follows_successful_requests_only,
 );
 
 async fn add_secret(app: &TestApp, client: &str, body: Value) -> reqwest::Response {
@@ -213,6 +214,8 @@ async fn authenticate_client_accepts_any_live_secret(backend: Backend) {
     let by_next = app.clients.authenticate(id, &next, now).await.unwrap();
     assert_eq!(by_next.secret_id, added["id"].as_i64().unwrap());
     assert_ne!(by_initial.secret_id, by_next.secret_id);
+    app.clients.record_use(&by_initial, now).await;
+    app.clients.record_use(&by_next, now).await;
 
     let (_, view) = app.get_json(&format!("/api/v1/tenants/clients/{id}")).await;
     for secret in view["secrets"].as_array().unwrap() {
@@ -314,4 +317,33 @@ async fn no_secret_is_stored_in_clear(backend: Backend) {
             assert!(!text.contains(&form), "{form} is stored");
         }
     }
+}
+
+/// A token request refused after authentication (here: a scope the client may not
+/// have) leaves `lastUsedAt` alone; the first successful one sets it.
+async fn last_used_at_follows_successful_requests_only(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = app
+        .create_client("acme", json!({"allowedScopes": ["read"]}))
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let token = |scope: &'static str| {
+        app.client
+            .post(app.url("/oauth/token"))
+            .basic_auth(id, created["secret"].as_str())
+            .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+            .send()
+    };
+    let last_used = || async {
+        let (_, view) = app.get_json(&format!("/api/v1/tenants/clients/{id}")).await;
+        view["secrets"][0]["lastUsedAt"].clone()
+    };
+    assert_eq!(token("admin").await.unwrap().status(), 400);
+    assert_eq!(
+        last_used().await,
+        Value::Null,
+        "a refused request writes nothing"
+    );
+    assert_eq!(token("read").await.unwrap().status(), 200);
+    assert!(last_used().await.is_string());
 }
