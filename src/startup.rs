@@ -1,5 +1,7 @@
-//! Application: opens storage, resolves the admin key, binds the listener and builds
-//! the HTTP server. Tests build it on port 0 exactly as `tessera serve` does.
+//! Application: opens storage, resolves the admin key, loads the signing keys, wires the
+//! OAuth server with its caches and the change-feed poller, binds the listener and
+//! builds the HTTP server, with the background jobs stopped when it stops. Tests build
+//! it on port 0 exactly as `tessera serve` does.
 
 use std::net::TcpListener;
 use std::sync::Arc;
