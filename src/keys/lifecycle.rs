@@ -94,6 +94,9 @@ pub struct RotationPolicy {
     /// How long a retired key stays published: the longest token lifetime plus the
     /// clock-skew leeway, so every token it signed expires first.
     pub retention: Duration,
+    /// The clock skew tolerated between hosts (`signing.leeway_seconds`): a key another
+    /// host made to sign "now" by its clock counts as signing here too.
+    pub clock_skew: Duration,
 }
 
 /// What a rotation should create, if anything.
@@ -107,14 +110,18 @@ pub enum Plan {
 }
 
 impl RotationPolicy {
-    /// Scheduled rotation: no key signs (the first start, or the active one revoked) →
-    /// one now;
+    /// Scheduled rotation: no key signs, nor will within the clock skew (the first start,
+    /// or the active one revoked) → one now;
     /// otherwise, once the newest key is within `prepublish` of its interval's end
     /// and nothing is pending, a key that activates at the end of the interval (and
     /// never sooner than `prepublish` from now).
     pub fn plan(&self, keys: &[KeySchedule], now: DateTime<Utc>) -> Plan {
         let chain: Vec<&KeySchedule> = keys.iter().filter(|k| k.in_chain(now)).collect();
-        if !chain.iter().any(|k| k.state(now) == KeyState::Active) {
+        let signs_soon = |k: &&KeySchedule| {
+            k.state(now) == KeyState::Active
+                || (k.state(now) == KeyState::Pending && k.activates_at <= now + self.clock_skew)
+        };
+        if !chain.iter().any(signs_soon) {
             return Plan::NewKey { activates_at: now };
         }
         let Some(newest) = chain.iter().max_by_key(|k| k.activates_at) else {
@@ -178,6 +185,7 @@ mod tests {
             rotation_interval: Duration::seconds(100),
             prepublish: Duration::seconds(20),
             retention: Duration::seconds(30),
+            clock_skew: Duration::seconds(2),
         }
     }
 
@@ -198,6 +206,21 @@ mod tests {
             .filter(|k| k.state(now) == KeyState::Active)
             .map(|k| k.kid.clone())
             .collect()
+    }
+
+    #[test]
+    fn a_key_another_host_just_made_counts_as_signing() {
+        // It made its first key at 1 by its clock; here it is still 0.
+        let keys = vec![key("a", 1)];
+        assert_eq!(policy().plan(&keys, at(0)), Plan::Nothing);
+        // A key pending for longer than the skew does not sign now: one is needed.
+        let keys = vec![key("a", 5)];
+        assert_eq!(
+            policy().plan(&keys, at(0)),
+            Plan::NewKey {
+                activates_at: at(0)
+            }
+        );
     }
 
     #[test]

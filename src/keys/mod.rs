@@ -1,6 +1,11 @@
 //! Signing keys: generation, encryption at rest, rotation, the JWKS, and verification
 //! of the tokens Tessera signed.
 //!
+//! Who owns what: `lifecycle` (states and the rotation policy) and `rotation` (every
+//! change, decided as a pure function of the stored keys and `now`), `key_set` (what a
+//! process holds in memory and publishes), `algorithm`/`jwt` (the cryptography),
+//! `master` (encryption at rest); this file loads, calls and stores.
+//!
 //! The [`KeyService`] holds the current key set in memory (swapped atomically on
 //! reload), so signing and the JWKS never touch the database. Every change to the keys
 //! runs in one locked transaction ([`Store::change_signing_keys`]), which is what keeps
@@ -10,8 +15,10 @@
 
 mod algorithm;
 pub mod jwt;
+mod key_set;
 mod lifecycle;
 mod master;
+pub mod rotation;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
@@ -24,78 +31,17 @@ use serde_json::{Map, Value};
 
 pub use algorithm::{Algorithm, PublicKey, SigningKey};
 pub use jwt::JwtError;
+pub use key_set::{KeySet, LoadedKey};
 pub use lifecycle::{KeySchedule, KeyState, Origin, Plan, RotationPolicy};
 pub use master::{MasterKey, MasterKeySource};
 
-use crate::audit::{Action, AuditContext};
+use crate::audit::AuditContext;
 use crate::config::SigningSettings;
 use crate::store::{from_millis, to_millis, KeyChanges, Store, StoredKey};
+use rotation::{Decided, NewKey, Operation, Outcome};
 
 /// Least time between two reloads caused by an unknown `kid`.
 const UNKNOWN_KID_RELOAD_INTERVAL: StdDuration = StdDuration::from_secs(1);
-
-/// A published key, its private half parsed once.
-pub struct LoadedKey {
-    pub kid: String,
-    pub alg: Algorithm,
-    pub schedule: KeySchedule,
-    pub public: PublicKey,
-    signer: Arc<SigningKey>,
-}
-
-/// The keys one process knows, with the JWKS document rendered once.
-pub struct KeySet {
-    keys: Vec<Arc<LoadedKey>>,
-    jwks: Vec<u8>,
-    etag: String,
-}
-
-impl KeySet {
-    fn new(keys: Vec<Arc<LoadedKey>>) -> Self {
-        let jwks: Vec<Value> = keys
-            .iter()
-            .map(|k| k.public.to_jwk(&k.kid, k.alg))
-            .collect();
-        let jwks =
-            serde_json::to_vec(&serde_json::json!({ "keys": jwks })).expect("a JWKS serialises");
-        let digest = ring::digest::digest(&ring::digest::SHA256, &jwks);
-        let etag = format!("\"{}\"", hex::encode(&digest.as_ref()[..16]));
-        KeySet { keys, jwks, etag }
-    }
-
-    /// The key that signs at `now`.
-    pub fn active(&self, now: DateTime<Utc>) -> Option<&Arc<LoadedKey>> {
-        self.keys
-            .iter()
-            .find(|k| k.schedule.state(now) == KeyState::Active)
-    }
-
-    pub fn find(&self, kid: &str) -> Option<&Arc<LoadedKey>> {
-        self.keys.iter().find(|k| k.kid == kid)
-    }
-
-    /// `{"keys": [...]}`: every pending, active and retired public key.
-    pub fn jwks(&self) -> &[u8] {
-        &self.jwks
-    }
-
-    pub fn etag(&self) -> &str {
-        &self.etag
-    }
-
-    /// The kids of the published keys, in activation order.
-    pub fn kids(&self) -> Vec<String> {
-        self.keys.iter().map(|k| k.kid.clone()).collect()
-    }
-
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-}
 
 /// What the admin API and CLI show of a key: nothing private.
 #[derive(Debug, Clone, Serialize)]
@@ -132,29 +78,6 @@ pub enum RotateOutcome {
 #[derive(Debug, PartialEq, Eq)]
 pub enum ImportOutcome {
     Imported(String),
-    KidTaken(String),
-}
-
-enum Operation {
-    Tick,
-    Rotate {
-        immediate: bool,
-    },
-    Revoke(String),
-    Import {
-        alg: Algorithm,
-        der: Vec<u8>,
-        kid: Option<String>,
-    },
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum Outcome {
-    Unchanged,
-    Created(String),
-    Pending(String),
-    Revoked,
-    NotFound,
     KidTaken(String),
 }
 
@@ -202,6 +125,7 @@ impl KeyService {
                 retention: Duration::seconds(
                     (settings.max_token_lifetime_seconds + settings.leeway_seconds) as i64,
                 ),
+                clock_skew: Duration::seconds(settings.leeway_seconds as i64),
             },
             leeway_seconds: settings.leeway_seconds as i64,
             current: ArcSwap::from_pointee(KeySet::new(Vec::new())),
@@ -228,7 +152,7 @@ impl KeyService {
     /// Scheduled work: rotate when due, delete expired keys, reload.
     pub async fn tick(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
         let context = AuditContext::system();
-        if let Outcome::Created(kid) = self.change(now, Operation::Tick, &context).await? {
+        if let Outcome::Created(kid) = self.change(now, Operation::Tick, None, &context).await? {
             tracing::info!(%kid, "signing key created by scheduled rotation");
         }
         self.reload(now).await
@@ -241,7 +165,7 @@ impl KeyService {
         context: &AuditContext,
     ) -> anyhow::Result<RotateOutcome> {
         let outcome = match self
-            .change(now, Operation::Rotate { immediate }, context)
+            .change(now, Operation::Rotate { immediate }, None, context)
             .await?
         {
             Outcome::Created(kid) => {
@@ -264,7 +188,7 @@ impl KeyService {
         context: &AuditContext,
     ) -> anyhow::Result<bool> {
         let outcome = self
-            .change(now, Operation::Revoke(kid.to_owned()), context)
+            .change(now, Operation::Revoke(kid.to_owned()), None, context)
             .await?;
         self.reload(now).await?;
         if outcome == Outcome::Revoked {
@@ -284,8 +208,9 @@ impl KeyService {
         now: DateTime<Utc>,
         context: &AuditContext,
     ) -> anyhow::Result<ImportOutcome> {
+        let imported = self.prepare(alg, &der, kid, Origin::Imported, now)?;
         let outcome = match self
-            .change(now, Operation::Import { alg, der, kid }, context)
+            .change(now, Operation::Import, Some(imported), context)
             .await?
         {
             Outcome::Created(kid) => ImportOutcome::Imported(kid),
@@ -406,175 +331,129 @@ impl KeyService {
         Ok(())
     }
 
+    /// Runs `operation` under the key lock: the key it may need is made (and sealed)
+    /// before the lock is taken; when the freshest rows show a key is needed and none
+    /// was made, one is made and the change tried again.
     async fn change(
         &self,
         now: DateTime<Utc>,
         operation: Operation,
+        prepared: Option<PreparedKey>,
         context: &AuditContext,
     ) -> anyhow::Result<Outcome> {
-        self.store
-            .change_signing_keys(to_millis(now), context, |rows| {
-                self.decide(rows, operation, now)
-            })
-            .await
-    }
-
-    /// The heart of every key change, run under the key lock on the freshest rows.
-    fn decide(
-        &self,
-        rows: Vec<StoredKey>,
-        operation: Operation,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<(KeyChanges, Outcome)> {
-        // `now` was read before the lock was taken; if another process committed a key
-        // since, act as of that commit so its key counts as the present one.
-        let latest_commit = rows.iter().map(|row| from_millis(row.created_at)).max();
-        let now = latest_commit.map_or(now, |latest| latest.max(now));
-        let before: Vec<KeySchedule> = rows
-            .iter()
-            .map(schedule_of)
-            .collect::<anyhow::Result<_>>()?;
-        let mut keys = before.clone();
-        let mut inserts = Vec::new();
-        let mut outcome = Outcome::Unchanged;
-
-        let plan = match operation {
-            Operation::Tick => self.policy.plan(&keys, now),
-            Operation::Rotate { immediate } => {
-                let pending = keys
-                    .iter()
-                    .find(|k| k.origin == Origin::Generated && k.state(now) == KeyState::Pending);
-                match pending {
-                    Some(pending) if !immediate => {
-                        return Ok((KeyChanges::default(), Outcome::Pending(pending.kid.clone())))
+        let mut prepared = match (prepared, &operation) {
+            (Some(key), _) => Some(key),
+            (None, Operation::Rotate { .. }) => Some(self.generate(now).await?),
+            (None, _) => None,
+        };
+        for _ in 0..3 {
+            let decided = self
+                .store
+                .change_signing_keys(to_millis(now), context, |rows| {
+                    let before: Vec<KeySchedule> = rows
+                        .iter()
+                        .map(schedule_of)
+                        .collect::<anyhow::Result<_>>()?;
+                    let new_key = prepared.as_ref().map(|key| &key.new_key);
+                    match rotation::decide(&self.policy, &before, &operation, new_key, now) {
+                        Decided::NeedsNewKey => Ok((KeyChanges::default(), None)),
+                        Decided::Done(decision) => {
+                            let changes = key_changes(&rows, &decision, prepared.as_ref());
+                            Ok((changes, Some(decision.outcome)))
+                        }
                     }
-                    _ => self.policy.forced(now, immediate),
-                }
-            }
-            Operation::Revoke(kid) => {
-                let Some(key) = keys
-                    .iter_mut()
-                    .find(|k| k.kid == kid && k.revoked_at.is_none())
-                else {
-                    return Ok((KeyChanges::default(), Outcome::NotFound));
-                };
-                key.revoked_at = Some(now);
-                key.expires_at = Some(now + self.policy.retention);
-                outcome = Outcome::Revoked;
-                self.policy.plan(&keys, now)
-            }
-            Operation::Import { alg, der, kid } => {
-                let (row, schedule) =
-                    self.seal_new_key(alg, &der, kid, Origin::Imported, now, now)?;
-                if keys.iter().any(|k| k.kid == row.kid) {
-                    return Ok((KeyChanges::default(), Outcome::KidTaken(row.kid)));
-                }
-                outcome = Outcome::Created(row.kid.clone());
-                keys.push(schedule);
-                inserts.push(row);
-                Plan::Nothing
-            }
-        };
-        if let Plan::NewKey { activates_at } = plan {
-            let der = self.algorithm.generate_pkcs8()?;
-            let (row, schedule) = self.seal_new_key(
-                self.algorithm,
-                &der,
-                None,
-                Origin::Generated,
-                now,
-                activates_at,
-            )?;
-            if outcome == Outcome::Unchanged {
-                outcome = Outcome::Created(row.kid.clone());
-            }
-            keys.push(schedule);
-            inserts.push(row);
-        }
-        self.policy.relink(&mut keys, now);
-
-        let mut changes = KeyChanges {
-            inserts,
-            ..KeyChanges::default()
-        };
-        for row in &changes.inserts {
-            let action = match row.origin.as_str() {
-                "imported" => Action::SigningKeyImported,
-                _ => Action::SigningKeyCreated,
-            };
-            changes.audit.push((action, row.kid.clone()));
-        }
-        for (old, new) in before.iter().zip(&keys) {
-            if old.revoked_at.is_none() && new.revoked_at.is_some() {
-                changes
-                    .audit
-                    .push((Action::SigningKeyRevoked, new.kid.clone()));
-            }
-            // Expired, or revoked and past its record time: deleted either way.
-            if new.expires_at.is_some_and(|at| now >= at) {
-                changes.deletes.push(new.kid.clone());
-                changes
-                    .audit
-                    .push((Action::SigningKeyDeleted, new.kid.clone()));
-            } else if old != new {
-                let row = rows.iter().find(|r| r.kid == new.kid).expect("same rows");
-                changes.updates.push(StoredKey {
-                    retires_at: new.retires_at.map(to_millis),
-                    expires_at: new.expires_at.map(to_millis),
-                    revoked_at: new.revoked_at.map(to_millis),
-                    ..row.clone()
-                });
+                })
+                .await?;
+            match decided {
+                Some(outcome) => return Ok(outcome),
+                None => prepared = Some(self.generate(now).await?),
             }
         }
-        for row in &mut changes.inserts {
-            let schedule = keys
-                .iter()
-                .find(|k| k.kid == row.kid)
-                .expect("inserted key");
-            row.retires_at = schedule.retires_at.map(to_millis);
-            row.expires_at = schedule.expires_at.map(to_millis);
-        }
-        Ok((changes, outcome))
+        Err(anyhow!(
+            "the signing keys kept changing during a key change"
+        ))
     }
 
-    fn seal_new_key(
+    /// A new key of the configured algorithm, generated off the async workers (RSA
+    /// takes a while) and sealed.
+    async fn generate(&self, now: DateTime<Utc>) -> anyhow::Result<PreparedKey> {
+        let alg = self.algorithm;
+        let der = tokio::task::spawn_blocking(move || alg.generate_pkcs8())
+            .await
+            .context("key generation failed")??;
+        self.prepare(alg, &der, None, Origin::Generated, now)
+    }
+
+    fn prepare(
         &self,
         alg: Algorithm,
         der: &[u8],
         kid: Option<String>,
         origin: Origin,
         now: DateTime<Utc>,
-        activates_at: DateTime<Utc>,
-    ) -> anyhow::Result<(StoredKey, KeySchedule)> {
+    ) -> anyhow::Result<PreparedKey> {
         let signer = SigningKey::from_der(alg, der)?;
         let public = signer.public_key();
         let kid = kid.unwrap_or_else(|| public.thumbprint());
-        let (retires_at, expires_at) = match origin {
-            Origin::Generated => (None, None),
-            Origin::Imported => (Some(now), Some(now + self.policy.retention)),
-        };
-        let schedule = KeySchedule {
-            kid: kid.clone(),
-            origin,
-            created_at: now,
-            activates_at,
-            retires_at,
-            expires_at,
-            revoked_at: None,
-        };
         let row = StoredKey {
             public_jwk: public.to_jwk(&kid, alg).to_string(),
             private_key: self.master.seal(&kid, alg, der)?,
-            kid,
+            kid: kid.clone(),
             alg: alg.as_str().to_owned(),
             origin: origin.as_str().to_owned(),
             created_at: to_millis(now),
-            activates_at: to_millis(activates_at),
-            retires_at: retires_at.map(to_millis),
-            expires_at: expires_at.map(to_millis),
+            activates_at: to_millis(now),
+            retires_at: None,
+            expires_at: None,
             revoked_at: None,
         };
-        Ok((row, schedule))
+        Ok(PreparedKey {
+            new_key: NewKey { kid, origin },
+            row,
+        })
+    }
+}
+
+/// A key made and sealed before the lock: what [`rotation::decide`] needs to know of it,
+/// and its row.
+struct PreparedKey {
+    new_key: NewKey,
+    row: StoredKey,
+}
+
+/// The rows to write for `decision`.
+fn key_changes(
+    rows: &[StoredKey],
+    decision: &rotation::Decision,
+    prepared: Option<&PreparedKey>,
+) -> KeyChanges {
+    let with_times = |row: &StoredKey, schedule: &KeySchedule| StoredKey {
+        created_at: to_millis(schedule.created_at),
+        activates_at: to_millis(schedule.activates_at),
+        retires_at: schedule.retires_at.map(to_millis),
+        expires_at: schedule.expires_at.map(to_millis),
+        revoked_at: schedule.revoked_at.map(to_millis),
+        ..row.clone()
+    };
+    let inserts = decision
+        .inserted
+        .iter()
+        .zip(prepared)
+        .map(|(schedule, key)| with_times(&key.row, schedule))
+        .collect();
+    let updates = decision
+        .updated
+        .iter()
+        .filter_map(|schedule| {
+            let row = rows.iter().find(|row| row.kid == schedule.kid)?;
+            Some(with_times(row, schedule))
+        })
+        .collect();
+    KeyChanges {
+        inserts,
+        updates,
+        deletes: decision.deleted.clone(),
+        audit: decision.audit.clone(),
     }
 }
 
