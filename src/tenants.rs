@@ -4,6 +4,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::patch::Patch;
 
 /// Ids that would collide with fixed routes under `/api/v1/tenants/` (see DESIGN.md).
 const RESERVED_IDS: &[&str] = &["clients"];
@@ -56,19 +59,23 @@ pub struct Tenant {
     pub updated_at: DateTime<Utc>,
 }
 
-/// What an upsert sets. `None` leaves the stored value as it is (a new tenant gets no
-/// name and empty metadata); `Some(None)` clears it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What an upsert sets, as its body says it (unknown fields are refused). An absent
+/// field leaves the stored value as it is (a new tenant gets no name and empty
+/// metadata); `null` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TenantChanges {
-    pub name: Option<Option<String>>,
-    pub metadata: Option<Metadata>,
+    #[serde(default)]
+    pub name: Patch<String>,
+    #[serde(default)]
+    pub metadata: Patch<Metadata>,
 }
 
 impl TenantChanges {
     /// Every problem found, so a caller can fix them all at once.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        if let Some(Some(name)) = &self.name {
+        if let Some(name) = self.name.value() {
             if name.trim().is_empty() {
                 problems.push("name: must not be blank (use null to clear it)".to_owned());
             }
@@ -76,7 +83,7 @@ impl TenantChanges {
                 problems.push(format!("name: at most {MAX_NAME_LEN} characters"));
             }
         }
-        if let Some(metadata) = &self.metadata {
+        if let Some(metadata) = self.metadata.value() {
             if metadata.len() > MAX_METADATA_ENTRIES {
                 problems.push(format!("metadata: at most {MAX_METADATA_ENTRIES} entries"));
             }
@@ -129,8 +136,8 @@ mod tests {
     #[test]
     fn reports_each_problem() {
         let changes = TenantChanges {
-            name: Some(Some(" ".into())),
-            metadata: Some([(String::new(), "x".repeat(3000))].into()),
+            name: Patch::Value(" ".into()),
+            metadata: Patch::Value([(String::new(), "x".repeat(3000))].into()),
         };
         assert_eq!(changes.problems().len(), 3, "{:?}", changes.problems());
     }

@@ -4,126 +4,64 @@
 
 use std::collections::HashSet;
 
+use serde::Deserialize;
 use serde_json::Value;
+
+use crate::patch::Patch;
 
 use super::*;
 
-/// Every writable field, unvalidated; `None` is "not given".
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ClientDraft {
-    pub name: Option<String>,
-    pub description: Option<String>,
-    pub business_name: Option<String>,
-    pub homepage_url: Option<String>,
+/// Declares [`ClientDraft`] from one list of the writable fields: each is a
+/// [`Patch`], so one type serves a creation body, an update body and the stored client
+/// seen as a draft.
+macro_rules! client_draft {
+    ($($(#[$attr:meta])* $field:ident: $type:ty,)+) => {
+        /// Every writable field of a client, unvalidated, as the API spells them. In a
+        /// creation `null` and absent both mean "not given"; in an update absent keeps
+        /// the stored value and `null` clears it.
+        #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+        #[serde(deny_unknown_fields, rename_all = "camelCase")]
+        pub struct ClientDraft {
+            $($(#[$attr])* #[serde(default)] pub $field: Patch<$type>,)+
+        }
+
+        impl ClientDraft {
+            /// These changes laid over `base`.
+            pub fn over(self, base: ClientDraft) -> ClientDraft {
+                ClientDraft { $($field: self.$field.over(base.$field),)+ }
+            }
+        }
+    };
+}
+
+client_draft! {
+    name: String,
+    description: String,
+    business_name: String,
+    homepage_url: String,
     /// A JSON number or a numeric string (seed 002 shows both).
-    pub access_token_validity_seconds: Option<Value>,
-    pub refresh_token_validity_seconds: Option<Value>,
-    pub redirect_uris: Option<Vec<String>>,
-    pub grant_types: Option<Vec<String>>,
-    pub access_type: Option<String>,
-    pub client_type: Option<String>,
-    pub internal: Option<bool>,
-    pub enabled: Option<bool>,
-    pub strong_auth_supported: Option<bool>,
-    pub claims_supported: Option<bool>,
-    pub allowed_scopes: Option<Vec<String>>,
-    pub claims: Option<Vec<Claim>>,
-}
-
-/// What a request body changes: `None` keeps a field, `Some(None)` (JSON `null`)
-/// clears it back to its default (or leaves a required field missing).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ClientChanges {
-    pub name: Option<Option<String>>,
-    pub description: Option<Option<String>>,
-    pub business_name: Option<Option<String>>,
-    pub homepage_url: Option<Option<String>>,
-    pub access_token_validity_seconds: Option<Option<Value>>,
-    pub refresh_token_validity_seconds: Option<Option<Value>>,
-    pub redirect_uris: Option<Option<Vec<String>>>,
-    pub grant_types: Option<Option<Vec<String>>>,
-    pub access_type: Option<Option<String>>,
-    pub client_type: Option<Option<String>>,
-    pub internal: Option<Option<bool>>,
-    pub enabled: Option<Option<bool>>,
-    pub strong_auth_supported: Option<Option<bool>>,
-    pub claims_supported: Option<Option<bool>>,
-    pub allowed_scopes: Option<Option<Vec<String>>>,
-    pub claims: Option<Option<Vec<Claim>>>,
-}
-
-impl ClientChanges {
-    /// `base` with these changes laid over it.
-    pub fn apply_to(self, base: ClientDraft) -> ClientDraft {
-        fn pick<T>(change: Option<Option<T>>, base: Option<T>) -> Option<T> {
-            change.unwrap_or(base)
-        }
-        ClientDraft {
-            name: pick(self.name, base.name),
-            description: pick(self.description, base.description),
-            business_name: pick(self.business_name, base.business_name),
-            homepage_url: pick(self.homepage_url, base.homepage_url),
-            access_token_validity_seconds: pick(
-                self.access_token_validity_seconds,
-                base.access_token_validity_seconds,
-            ),
-            refresh_token_validity_seconds: pick(
-                self.refresh_token_validity_seconds,
-                base.refresh_token_validity_seconds,
-            ),
-            redirect_uris: pick(self.redirect_uris, base.redirect_uris),
-            grant_types: pick(self.grant_types, base.grant_types),
-            access_type: pick(self.access_type, base.access_type),
-            client_type: pick(self.client_type, base.client_type),
-            internal: pick(self.internal, base.internal),
-            enabled: pick(self.enabled, base.enabled),
-            strong_auth_supported: pick(self.strong_auth_supported, base.strong_auth_supported),
-            claims_supported: pick(self.claims_supported, base.claims_supported),
-            allowed_scopes: pick(self.allowed_scopes, base.allowed_scopes),
-            claims: pick(self.claims, base.claims),
-        }
-    }
+    access_token_validity_seconds: Value,
+    refresh_token_validity_seconds: Value,
+    redirect_uris: Vec<String>,
+    grant_types: Vec<String>,
+    access_type: String,
+    #[serde(rename = "type")]
+    client_type: String,
+    internal: bool,
+    enabled: bool,
+    strong_auth_supported: bool,
+    claims_supported: bool,
+    allowed_scopes: Vec<String>,
+    claims: Vec<Claim>,
 }
 
 impl From<&ClientSettings> for ClientDraft {
+    /// The stored client as a draft: its API form read back, so what `GET` shows is
+    /// exactly what an update starts from.
     fn from(settings: &ClientSettings) -> Self {
-        let texts = |items: &[String]| Some(items.to_vec());
-        ClientDraft {
-            name: Some(settings.name.clone()),
-            description: Some(settings.description.clone()),
-            business_name: settings.business_name.clone(),
-            homepage_url: settings.homepage_url.clone(),
-            access_token_validity_seconds: Some(settings.access_token_validity_seconds.into()),
-            refresh_token_validity_seconds: Some(settings.refresh_token_validity_seconds.into()),
-            redirect_uris: texts(
-                &settings
-                    .redirect_uris
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>(),
-            ),
-            grant_types: Some(
-                settings
-                    .grant_types
-                    .iter()
-                    .map(|grant| grant.as_str().to_owned())
-                    .collect(),
-            ),
-            access_type: Some(settings.access_type.as_str().to_owned()),
-            client_type: Some(settings.client_type.as_str().to_owned()),
-            internal: Some(settings.internal),
-            enabled: Some(settings.enabled),
-            strong_auth_supported: Some(settings.strong_auth_supported),
-            claims_supported: Some(settings.claims_supported),
-            allowed_scopes: texts(
-                &settings
-                    .allowed_scopes
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>(),
-            ),
-            claims: Some(settings.claims.clone()),
-        }
+        serde_json::to_value(settings)
+            .and_then(serde_json::from_value)
+            .expect("a client's API form reads back as a draft")
     }
 }
 
@@ -136,11 +74,11 @@ impl Problems {
         self.0.push(format!("{field}: {problem}"));
     }
 
-    fn required<T: Clone>(&mut self, field: &str, value: &Option<T>) -> Option<T> {
-        if value.is_none() {
+    fn required<T: Clone>(&mut self, field: &str, value: &Patch<T>) -> Option<T> {
+        if value.value().is_none() {
             self.add(field, "is required");
         }
-        value.clone()
+        value.value().cloned()
     }
 
     fn text(&mut self, field: &str, value: Option<&String>, max: usize) -> Option<String> {
@@ -208,9 +146,8 @@ impl ClientDraft {
         let name = problems.text("name", name.as_ref(), MAX_NAME_LEN);
         let description = problems.required("description", &self.description);
         let description = problems.text("description", description.as_ref(), MAX_DESCRIPTION_LEN);
-        let business_name =
-            problems.text("businessName", self.business_name.as_ref(), MAX_NAME_LEN);
-        if let Some(url) = &self.homepage_url {
+        let business_name = problems.text("businessName", self.business_name.value(), MAX_NAME_LEN);
+        if let Some(url) = self.homepage_url.value() {
             let valid = url.len() <= MAX_URL_LEN
                 && url::Url::parse(url).is_ok_and(|url| matches!(url.scheme(), "https" | "http"));
             if !valid {
@@ -229,7 +166,7 @@ impl ClientDraft {
             access.as_ref(),
             MAX_ACCESS_TOKEN_VALIDITY_SECONDS,
         );
-        let refresh = match &self.refresh_token_validity_seconds {
+        let refresh = match self.refresh_token_validity_seconds.value() {
             Some(value) => problems.seconds(
                 "refreshTokenValiditySeconds",
                 Some(value),
@@ -238,7 +175,7 @@ impl ClientDraft {
             None => Some(DEFAULT_REFRESH_TOKEN_VALIDITY_SECONDS),
         };
 
-        let client_type = match &self.client_type {
+        let client_type = match self.client_type.value() {
             Some(raw) => ClientType::parse(raw)
                 .map_err(|problem| problems.add("type", problem))
                 .ok(),
@@ -269,14 +206,14 @@ impl ClientDraft {
         }
         let redirect_uris = problems.list(
             "redirectUris",
-            self.redirect_uris.as_deref().unwrap_or_default(),
+            self.redirect_uris.value().map_or(&[][..], Vec::as_slice),
             MAX_REDIRECT_URIS,
             RedirectUri::parse,
         );
         let needs_redirect = grant_types
             .as_ref()
             .is_some_and(|grants| grants.contains(&GrantType::AuthorizationCode));
-        if needs_redirect && self.redirect_uris.as_ref().is_none_or(Vec::is_empty) {
+        if needs_redirect && self.redirect_uris.value().is_none_or(Vec::is_empty) {
             problems.add(
                 "redirectUris",
                 "at least one is required with AUTHORIZATION_CODE",
@@ -292,11 +229,11 @@ impl ClientDraft {
         let enabled = problems.required("enabled", &self.enabled);
         let allowed_scopes = problems.list(
             "allowedScopes",
-            self.allowed_scopes.as_deref().unwrap_or_default(),
+            self.allowed_scopes.value().map_or(&[][..], Vec::as_slice),
             MAX_SCOPES,
             ScopeToken::parse,
         );
-        let claims = self.claims.clone().unwrap_or_default();
+        let claims = self.claims.value().cloned().unwrap_or_default();
         check_claims(&mut problems, &claims);
 
         match (
@@ -322,17 +259,17 @@ impl ClientDraft {
                 name,
                 description,
                 business_name,
-                homepage_url: self.homepage_url.clone(),
+                homepage_url: self.homepage_url.value().cloned(),
                 access_token_validity_seconds,
                 refresh_token_validity_seconds,
                 redirect_uris,
                 grant_types,
                 access_type,
                 client_type,
-                internal: self.internal.unwrap_or(false),
+                internal: self.internal.value().copied().unwrap_or(false),
                 enabled,
-                strong_auth_supported: self.strong_auth_supported.unwrap_or(false),
-                claims_supported: self.claims_supported.unwrap_or(false),
+                strong_auth_supported: self.strong_auth_supported.value().copied().unwrap_or(false),
+                claims_supported: self.claims_supported.value().copied().unwrap_or(false),
                 allowed_scopes,
                 claims,
             }),
@@ -392,26 +329,26 @@ mod tests {
 
     fn seed_example() -> ClientDraft {
         ClientDraft {
-            business_name: Some("Acme-Solar".into()),
-            homepage_url: Some("http://localhost:12345".into()),
-            name: Some("Demo API Client".into()),
-            description: Some("An API client".into()),
-            access_token_validity_seconds: Some(json!(750)),
-            refresh_token_validity_seconds: Some(json!("86400")),
-            redirect_uris: Some(vec!["http://localhost:12345".into()]),
-            grant_types: Some(vec![
+            business_name: Patch::Value("Acme-Solar".into()),
+            homepage_url: Patch::Value("http://localhost:12345".into()),
+            name: Patch::Value("Demo API Client".into()),
+            description: Patch::Value("An API client".into()),
+            access_token_validity_seconds: Patch::Value(json!(750)),
+            refresh_token_validity_seconds: Patch::Value(json!("86400")),
+            redirect_uris: Patch::Value(vec!["http://localhost:12345".into()]),
+            grant_types: Patch::Value(vec![
                 "AUTHORIZATION_CODE".into(),
                 "CLIENT_CREDENTIALS".into(),
                 "REFRESH_TOKEN".into(),
             ]),
-            access_type: Some("OFFLINE".into()),
-            client_type: Some("CONFIDENTIAL".into()),
-            internal: Some(false),
-            enabled: Some(true),
-            strong_auth_supported: Some(false),
-            claims_supported: Some(false),
-            allowed_scopes: None,
-            claims: None,
+            access_type: Patch::Value("OFFLINE".into()),
+            client_type: Patch::Value("CONFIDENTIAL".into()),
+            internal: Patch::Value(false),
+            enabled: Patch::Value(true),
+            strong_auth_supported: Patch::Value(false),
+            claims_supported: Patch::Value(false),
+            allowed_scopes: Patch::Absent,
+            claims: Patch::Absent,
         }
     }
 
@@ -426,13 +363,13 @@ mod tests {
     #[test]
     fn every_problem_is_reported_with_its_field() {
         let draft = ClientDraft {
-            name: Some(" ".into()),
-            access_token_validity_seconds: Some(json!("86401")),
-            refresh_token_validity_seconds: Some(json!(1.5)),
-            grant_types: Some(vec!["PASSWORD".into(), "AUTHORIZATION_CODE".into()]),
-            redirect_uris: Some(vec!["http://example.com/cb".into()]),
-            allowed_scopes: Some(vec!["a b".into(), "x".into(), "x".into()]),
-            claims: Some(vec![Claim {
+            name: Patch::Value(" ".into()),
+            access_token_validity_seconds: Patch::Value(json!("86401")),
+            refresh_token_validity_seconds: Patch::Value(json!(1.5)),
+            grant_types: Patch::Value(vec!["PASSWORD".into(), "AUTHORIZATION_CODE".into()]),
+            redirect_uris: Patch::Value(vec!["http://example.com/cb".into()]),
+            allowed_scopes: Patch::Value(vec!["a b".into(), "x".into(), "x".into()]),
+            claims: Patch::Value(vec![Claim {
                 claim_type: "sub".into(),
                 value: "me".into(),
             }]),
@@ -462,21 +399,22 @@ mod tests {
     #[test]
     fn changes_keep_absent_fields_and_clear_null_ones() {
         let base = seed_example();
-        let changes = ClientChanges {
-            name: Some(Some("Renamed".into())),
-            business_name: Some(None),
-            ..ClientChanges::default()
+        let changes = ClientDraft {
+            name: Patch::Value("Renamed".into()),
+            business_name: Patch::Null,
+            ..ClientDraft::default()
         };
-        let merged = changes.apply_to(base.clone());
-        assert_eq!(merged.name.as_deref(), Some("Renamed"));
-        assert_eq!(merged.business_name, None);
+        let merged = changes.over(base.clone());
+        assert_eq!(merged.name, Patch::Value("Renamed".into()));
+        assert_eq!(merged.business_name, Patch::Null);
         assert_eq!(merged.description, base.description);
+        assert_eq!(merged.validate().unwrap().business_name, None);
     }
 
     #[test]
     fn public_clients_cannot_use_client_credentials() {
         let draft = ClientDraft {
-            client_type: Some("PUBLIC".into()),
+            client_type: Patch::Value("PUBLIC".into()),
             ..seed_example()
         };
         let problems = draft.validate().unwrap_err();

@@ -19,7 +19,7 @@ use crate::oauth::{GrantType, RedirectUri, ScopeToken};
 use crate::tenants::TenantId;
 
 pub use authenticator::{AuthenticatedClient, ClientAuthError, ClientAuthenticator};
-pub use draft::{ClientChanges, ClientDraft};
+pub use draft::ClientDraft;
 pub use service::{
     add_secret, create_client, update_client, AddSecretError, CreateClientError, CreatedClient,
     UpdateClientError,
@@ -147,8 +147,10 @@ pub struct Claim {
     pub value: String,
 }
 
-/// Everything about a client that its admin writes, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Everything about a client that its admin writes, validated. Serialised, it is the
+/// client's API form (seed 002's field names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ClientSettings {
     pub name: String,
     pub description: String,
@@ -159,6 +161,7 @@ pub struct ClientSettings {
     pub redirect_uris: Vec<RedirectUri>,
     pub grant_types: Vec<GrantType>,
     pub access_type: AccessType,
+    #[serde(rename = "type")]
     pub client_type: ClientType,
     pub internal: bool,
     pub enabled: bool,
@@ -212,6 +215,26 @@ impl std::str::FromStr for ClientPosition {
         })
     }
 }
+
+/// Serialises a value by its API spelling (`as_str`).
+macro_rules! serialize_as_str {
+    ($($type:ty),+) => {
+        $(impl Serialize for $type {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        })+
+    };
+}
+serialize_as_str!(
+    ClientId,
+    TenantId,
+    AccessType,
+    ClientType,
+    GrantType,
+    RedirectUri,
+    ScopeToken
+);
 
 /// URL-safe base64 of `bytes`, the text form of generated secrets.
 fn url_safe(bytes: &[u8]) -> String {

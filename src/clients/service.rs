@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::secrets::{ClientSecret, NewSecret, SecretName, StoredSecret};
-use super::{Client, ClientChanges, ClientDraft, ClientId, ClientSettings, ClientType};
+use super::{Client, ClientDraft, ClientId, ClientSettings, ClientType};
 use crate::access::TenantScope;
 use crate::audit::AuditContext;
 use crate::store::{InsertClient, InsertSecret, Store};
@@ -81,7 +81,7 @@ pub async fn update_client(
     store: &Store,
     scope: &TenantScope,
     id: &ClientId,
-    changes: ClientChanges,
+    changes: ClientDraft,
     audit: &AuditContext,
     now: DateTime<Utc>,
 ) -> Result<Client, UpdateClientError> {
@@ -93,7 +93,7 @@ pub async fn update_client(
             .ok_or(UpdateClientError::NotFound)?;
         let settings = changes
             .clone()
-            .apply_to(ClientDraft::from(&current.settings))
+            .over(ClientDraft::from(&current.settings))
             .validate()
             .map_err(UpdateClientError::Invalid)?;
         let problems = current.settings.update_problems(&settings);

@@ -3,19 +3,19 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::error::{from_store, ApiError};
 use super::extract::{ApiJson, ApiQuery, Caller};
 use super::page::{ListQuery, Page};
-use super::tenants::present;
 use super::{audit_context, rfc3339, AppState};
 use crate::access::TenantScope;
 use crate::clients::{
-    self, Claim, Client, ClientChanges, ClientDraft, ClientId, ClientPosition, CreateClientError,
+    self, Client, ClientDraft, ClientId, ClientPosition, ClientSettings, CreateClientError,
     UpdateClientError,
 };
+use crate::patch::Patch;
 use crate::tenants::TenantId;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -32,149 +32,83 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// The body of a creation or an update. `null` clears a field; read-only fields are
-/// accepted by the parser only to be refused by name.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+/// The body of a creation or an update: the client's writable fields, plus the fields
+/// a client shows but nobody writes, refused by name. Unknown fields are refused too,
+/// so a typo is a 400, not a silent no-op.
 struct ClientBody {
-    #[serde(default, deserialize_with = "present")]
-    tenant_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    id: Option<Option<Value>>,
-    #[serde(default, deserialize_with = "present")]
-    secret: Option<Option<Value>>,
-    #[serde(default, deserialize_with = "present")]
-    created: Option<Option<Value>>,
-    #[serde(default, deserialize_with = "present")]
-    modified: Option<Option<Value>>,
-    #[serde(default, deserialize_with = "present")]
-    name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    business_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    homepage_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    access_token_validity_seconds: Option<Option<Value>>,
-    #[serde(default, deserialize_with = "present")]
-    refresh_token_validity_seconds: Option<Option<Value>>,
-    #[serde(default, deserialize_with = "present")]
-    redirect_uris: Option<Option<Vec<String>>>,
-    #[serde(default, deserialize_with = "present")]
-    grant_types: Option<Option<Vec<String>>>,
-    #[serde(default, deserialize_with = "present")]
-    access_type: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present", rename = "type")]
-    client_type: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    internal: Option<Option<bool>>,
-    #[serde(default, deserialize_with = "present")]
-    enabled: Option<Option<bool>>,
-    #[serde(default, deserialize_with = "present")]
-    strong_auth_supported: Option<Option<bool>>,
-    #[serde(default, deserialize_with = "present")]
-    claims_supported: Option<Option<bool>>,
-    #[serde(default, deserialize_with = "present")]
-    allowed_scopes: Option<Option<Vec<String>>>,
-    #[serde(default, deserialize_with = "present")]
-    claims: Option<Option<Vec<Claim>>>,
+    tenant_id: Patch<Value>,
+    read_only: Vec<&'static str>,
+    draft: ClientDraft,
 }
 
+/// Shown in every client, written by nobody.
+const READ_ONLY_FIELDS: [&str; 4] = ["id", "secret", "created", "modified"];
+
 impl ClientBody {
-    /// A problem for each read-only field sent (`tenantId` too, on an update).
-    fn read_only_problems(&self, tenant_is_writable: bool) -> Vec<String> {
-        [
-            ("id", self.id.is_some()),
-            ("secret", self.secret.is_some()),
-            ("created", self.created.is_some()),
-            ("modified", self.modified.is_some()),
-            ("tenantId", !tenant_is_writable && self.tenant_id.is_some()),
-        ]
-        .into_iter()
-        .filter(|(_, sent)| *sent)
-        .map(|(field, _)| format!("{field}: is read-only"))
-        .collect()
+    /// Splits a JSON object; a field of the wrong type or an unknown one is named in the
+    /// error.
+    fn parse(mut object: Map<String, Value>) -> Result<Self, ApiError> {
+        let read_only = READ_ONLY_FIELDS
+            .into_iter()
+            .filter(|field| object.remove(*field).is_some())
+            .collect();
+        let tenant_id = match object.remove("tenantId") {
+            None => Patch::Absent,
+            Some(Value::Null) => Patch::Null,
+            Some(value) => Patch::Value(value),
+        };
+        let draft = serde_path_to_error::deserialize(Value::Object(object)).map_err(|error| {
+            ApiError::invalid(
+                "The client is invalid.",
+                vec![format!("{}: {}", error.path(), error.inner())],
+            )
+        })?;
+        Ok(ClientBody {
+            tenant_id,
+            read_only,
+            draft,
+        })
     }
 
-    fn changes(self) -> ClientChanges {
-        ClientChanges {
-            name: self.name,
-            description: self.description,
-            business_name: self.business_name,
-            homepage_url: self.homepage_url,
-            access_token_validity_seconds: self.access_token_validity_seconds,
-            refresh_token_validity_seconds: self.refresh_token_validity_seconds,
-            redirect_uris: self.redirect_uris,
-            grant_types: self.grant_types,
-            access_type: self.access_type,
-            client_type: self.client_type,
-            internal: self.internal,
-            enabled: self.enabled,
-            strong_auth_supported: self.strong_auth_supported,
-            claims_supported: self.claims_supported,
-            allowed_scopes: self.allowed_scopes,
-            claims: self.claims,
+    /// A problem for each read-only field sent (`tenantId` too, on an update).
+    fn read_only_problems(&self, tenant_is_writable: bool) -> Vec<String> {
+        let tenant = (!tenant_is_writable && self.tenant_id.is_sent()).then_some("tenantId");
+        self.read_only
+            .iter()
+            .copied()
+            .chain(tenant)
+            .map(|field| format!("{field}: is read-only"))
+            .collect()
+    }
+
+    /// The `tenantId` a creation names, if it is a string.
+    fn tenant_id(&self) -> Result<Option<TenantId>, String> {
+        match &self.tenant_id {
+            Patch::Absent | Patch::Null => Ok(None),
+            Patch::Value(Value::String(raw)) => TenantId::parse(raw).map(Some),
+            Patch::Value(_) => Err("a string".to_owned()),
         }
     }
 }
 
+/// A client as the API shows it (never with its secret).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientResponse {
-    id: String,
-    tenant_id: String,
-    business_name: Option<String>,
-    homepage_url: Option<String>,
-    name: String,
-    description: String,
-    access_token_validity_seconds: u32,
-    refresh_token_validity_seconds: u32,
-    redirect_uris: Vec<String>,
-    grant_types: Vec<&'static str>,
-    access_type: &'static str,
-    #[serde(rename = "type")]
-    client_type: &'static str,
-    internal: bool,
-    enabled: bool,
-    strong_auth_supported: bool,
-    claims_supported: bool,
-    allowed_scopes: Vec<String>,
-    claims: Vec<Claim>,
+    id: ClientId,
+    tenant_id: TenantId,
+    #[serde(flatten)]
+    settings: ClientSettings,
     created: String,
     modified: String,
 }
 
 impl From<Client> for ClientResponse {
     fn from(client: Client) -> Self {
-        let settings = client.settings;
         Self {
-            id: client.id.to_string(),
-            tenant_id: client.tenant_id.to_string(),
-            business_name: settings.business_name,
-            homepage_url: settings.homepage_url,
-            name: settings.name,
-            description: settings.description,
-            access_token_validity_seconds: settings.access_token_validity_seconds,
-            refresh_token_validity_seconds: settings.refresh_token_validity_seconds,
-            redirect_uris: settings
-                .redirect_uris
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-            grant_types: settings.grant_types.iter().map(|g| g.as_str()).collect(),
-            access_type: settings.access_type.as_str(),
-            client_type: settings.client_type.as_str(),
-            internal: settings.internal,
-            enabled: settings.enabled,
-            strong_auth_supported: settings.strong_auth_supported,
-            claims_supported: settings.claims_supported,
-            allowed_scopes: settings
-                .allowed_scopes
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-            claims: settings.claims,
+            id: client.id,
+            tenant_id: client.tenant_id,
+            settings: client.settings,
             created: rfc3339(client.created),
             modified: rfc3339(client.modified),
         }
@@ -202,11 +136,11 @@ pub(crate) fn client_not_found(id: &ClientId) -> ApiError {
 async fn create(
     caller: Caller,
     state: web::Data<AppState>,
-    ApiJson(body): ApiJson<ClientBody>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = ClientBody::parse(body)?;
     let mut problems = body.read_only_problems(true);
-    let requested = body.tenant_id.clone().flatten();
-    let tenant = match requested.as_deref().map(TenantId::parse).transpose() {
+    let tenant = match body.tenant_id() {
         Err(problem) => {
             problems.push(format!("tenantId: {problem}"));
             None
@@ -219,7 +153,7 @@ async fn create(
             }
         },
     };
-    let settings = body.changes().apply_to(ClientDraft::default()).validate();
+    let settings = body.draft.validate();
     let (Some(tenant), Ok(settings), true) = (tenant, &settings, problems.is_empty()) else {
         problems.extend(settings.err().unwrap_or_default());
         return Err(ApiError::invalid("The client is invalid.", problems));
@@ -289,25 +223,17 @@ async fn update(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    ApiJson(body): ApiJson<ClientBody>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = client_id(&path)?;
+    let body = ClientBody::parse(body)?;
     let problems = body.read_only_problems(false);
     if !problems.is_empty() {
         return Err(ApiError::invalid("The client is invalid.", problems));
     }
     let audit = audit_context(&caller);
     let scope = caller.scope(None);
-    match clients::update_client(
-        &state.store,
-        &scope,
-        &id,
-        body.changes(),
-        &audit,
-        Utc::now(),
-    )
-    .await
-    {
+    match clients::update_client(&state.store, &scope, &id, body.draft, &audit, Utc::now()).await {
         Ok(client) => Ok(HttpResponse::Ok().json(ClientResponse::from(client))),
         Err(UpdateClientError::NotFound) => Err(client_not_found(&id)),
         Err(UpdateClientError::Invalid(problems)) => {
@@ -334,5 +260,46 @@ async fn delete(
         Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
     } else {
         Err(client_not_found(&id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn parse(body: Value) -> Result<ClientBody, Vec<String>> {
+        let Value::Object(object) = body else {
+            panic!("an object")
+        };
+        ClientBody::parse(object).map_err(|error| match error {
+            ApiError::BadRequest { causes, .. } => causes,
+            other => panic!("{other:?}"),
+        })
+    }
+
+    #[test]
+    fn bodies_tell_writable_read_only_and_absent_fields_apart() {
+        let body = parse(json!({"name": "x", "businessName": null, "id": "y"})).unwrap();
+        assert_eq!(body.draft.name, Patch::Value("x".to_owned()));
+        assert_eq!(body.draft.business_name, Patch::Null);
+        assert_eq!(body.draft.description, Patch::Absent);
+        assert_eq!(body.read_only_problems(true), ["id: is read-only"]);
+        let update = parse(json!({"tenantId": null})).unwrap();
+        assert_eq!(update.read_only_problems(false), ["tenantId: is read-only"]);
+        assert!(parse(json!({}))
+            .unwrap()
+            .read_only_problems(false)
+            .is_empty());
+    }
+
+    #[test]
+    fn type_errors_and_unknown_fields_are_named() {
+        let causes = parse(json!({"enabled": "yes"})).err().unwrap();
+        assert!(causes[0].starts_with("enabled: invalid type"), "{causes:?}");
+        let causes = parse(json!({"nmae": "typo"})).err().unwrap();
+        assert!(causes[0].contains("unknown field `nmae`"), "{causes:?}");
+        assert!(parse(json!({"tenantId": 7})).unwrap().tenant_id().is_err());
     }
 }

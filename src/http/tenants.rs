@@ -3,7 +3,7 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 
 use super::error::{from_store, ApiError};
 use super::extract::{Caller, OptionalJson};
@@ -18,22 +18,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(get))
             .route(web::delete().to(delete)),
     );
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct UpsertBody {
-    #[serde(default, deserialize_with = "present")]
-    name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    metadata: Option<Option<Metadata>>,
-}
-
-/// Tells `"field": null` (Some(None)) from an absent field (None).
-pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 #[derive(Serialize)]
@@ -68,15 +52,11 @@ async fn upsert(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    OptionalJson(body): OptionalJson<UpsertBody>,
+    OptionalJson(changes): OptionalJson<TenantChanges>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_global()?;
     let id = tenant_id(&path)?;
-    let body = body.unwrap_or_default();
-    let changes = TenantChanges {
-        name: body.name,
-        metadata: body.metadata.map(Option::unwrap_or_default),
-    };
+    let changes = changes.unwrap_or_default();
     let problems = changes.problems();
     if !problems.is_empty() {
         return Err(ApiError::invalid("The tenant is invalid.", problems));

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use super::audit::record_audit;
 use super::{from_millis, on_pool, to_millis, BeginWrite, Store};
 use crate::audit::{Action, AuditContext};
+use crate::patch::Patch;
 use crate::tenants::{Tenant, TenantChanges, TenantId};
 
 #[derive(sqlx::FromRow)]
@@ -52,12 +53,13 @@ impl Store {
         audit: &AuditContext,
         now: DateTime<Utc>,
     ) -> anyhow::Result<(Tenant, UpsertOutcome)> {
-        let name = changes.name.clone().flatten();
-        let metadata = changes
-            .metadata
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()?;
+        let name = changes.name.value();
+        // `null` metadata clears it to the empty map.
+        let metadata = match &changes.metadata {
+            Patch::Absent => None,
+            Patch::Null => Some("{}".to_owned()),
+            Patch::Value(metadata) => Some(serde_json::to_string(metadata)?),
+        };
         let now = to_millis(now);
         // Insert-or-nothing, then update: two statements that stay correct when
         // requests for the same id race, and tell a creation from an update.
@@ -70,7 +72,7 @@ impl Store {
                      VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO NOTHING RETURNING ", columns!(), ""
                 ))
                 .bind(id.as_str())
-                .bind(&name)
+                .bind(name)
                 .bind(metadata.as_deref().unwrap_or("{}"))
                 .bind(now)
                 .fetch_optional(&mut *tx)
@@ -87,8 +89,8 @@ impl Store {
                      WHERE id = $1 RETURNING ", columns!(), ""
                 ))
                 .bind(id.as_str())
-                .bind(changes.name.is_some())
-                .bind(&name)
+                .bind(changes.name.is_sent())
+                .bind(name)
                 .bind(metadata.is_some())
                 .bind(metadata.as_deref().unwrap_or("{}"))
                 .bind(now)
