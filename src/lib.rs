@@ -19,3 +19,4 @@ pub mod sync;
 pub mod telemetry;
 pub mod tenant_token;
 pub mod tenants;
+pub mod tokens;

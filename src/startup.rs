@@ -18,11 +18,11 @@ use crate::clients::ClientAuthenticator;
 use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::keys::{self, KeyService};
-use crate::oauth::revocation::DenyList;
 use crate::oauth::{OAuthParts, OAuthServer};
 use crate::rate_limit::{FailureLimiter, RequestLimiter};
 use crate::store::Store;
 use crate::sync::{self, Sync};
+use crate::tokens::{DenyList, TokenVerifier};
 
 pub struct Application {
     port: u16,
@@ -77,7 +77,13 @@ impl Application {
                 store: store.clone(),
                 keys: keys.clone(),
                 clients: clients.clone(),
-                deny_list,
+                deny_list: deny_list.clone(),
+                verifier: Arc::new(TokenVerifier::new(
+                    keys.clone(),
+                    deny_list,
+                    &issuer,
+                    settings.signing.leeway_seconds,
+                )),
                 token_limiter: RequestLimiter::new(&settings.rate_limit),
                 introspection_limiter: RequestLimiter::new(&settings.rate_limit),
                 revocation_limiter: RequestLimiter::new(&settings.rate_limit),

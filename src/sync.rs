@@ -16,9 +16,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 
 use crate::clients::ClientAuthenticator;
-use crate::oauth::revocation::DenyList;
 use crate::oauth::OAuthServer;
 use crate::store::Store;
+use crate::tokens::DenyList;
 
 /// Each poll reads back this far, so a change whose transaction committed late (or a
 /// database clock a little behind) is still seen; entries already applied are skipped.

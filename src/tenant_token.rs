@@ -6,8 +6,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::keys::{JwtError, KeyService, Origin};
-use crate::oauth::access_token::ACCESS_TOKEN_TYPE;
 use crate::tenants::TenantId;
+use crate::tokens::ACCESS_TOKEN_TYPE;
 
 /// The scope that makes a token a tenant admin's.
 pub const TENANT_ADMIN_SCOPE: &str = "tenant:admin";

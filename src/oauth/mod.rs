@@ -1,14 +1,12 @@
 //! OAuth 2.0 protocol rules that need no HTTP and no SQL: request parsing, client
 //! authentication methods, errors, scope tokens, redirect URIs, grant types.
 
-pub mod access_token;
 pub mod client_auth;
 pub mod error;
 pub mod form;
 pub mod metadata;
 pub mod redirect_uri;
 pub mod resource;
-pub mod revocation;
 pub mod scope;
 pub mod server;
 

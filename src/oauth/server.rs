@@ -6,11 +6,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::access_token::{issue_for_client, ACCESS_TOKEN_TYPE};
 use super::resource::audiences;
-use super::revocation::DenyList;
 use super::scope::grant_scopes;
 use super::{presented_client, Form, GrantType, OAuthError};
 use crate::clients::secrets::ClientSecret;
@@ -19,6 +17,9 @@ use crate::config::OAuthSettings;
 use crate::keys::KeyService;
 use crate::rate_limit::RequestLimiter;
 use crate::store::Store;
+use crate::tokens::access::issue_for_client;
+use crate::tokens::DenyList;
+use crate::tokens::{AccessClaims, Purpose, TokenVerifier};
 
 /// The grants `/oauth/token` serves, as `grant_type` values (RFC 6749).
 pub const SUPPORTED_GRANTS: &[&str] = &["client_credentials"];
@@ -42,6 +43,7 @@ pub struct OAuthServer {
     keys: Arc<KeyService>,
     clients: Arc<ClientAuthenticator>,
     deny_list: Arc<DenyList>,
+    verifier: Arc<TokenVerifier>,
     token_limiter: RequestLimiter,
     introspection_limiter: RequestLimiter,
     revocation_limiter: RequestLimiter,
@@ -55,6 +57,7 @@ pub struct OAuthParts {
     pub keys: Arc<KeyService>,
     pub clients: Arc<ClientAuthenticator>,
     pub deny_list: Arc<DenyList>,
+    pub verifier: Arc<TokenVerifier>,
     pub token_limiter: RequestLimiter,
     pub introspection_limiter: RequestLimiter,
     pub revocation_limiter: RequestLimiter,
@@ -77,6 +80,7 @@ impl OAuthServer {
             keys: parts.keys,
             clients: parts.clients,
             deny_list: parts.deny_list,
+            verifier: parts.verifier,
             token_limiter: parts.token_limiter,
             introspection_limiter: parts.introspection_limiter,
             revocation_limiter: parts.revocation_limiter,
@@ -189,14 +193,12 @@ impl OAuthServer {
         now: DateTime<Utc>,
     ) -> Result<Value, OAuthError> {
         let token = form.require("token")?;
-        let mut response = match self.active_claims(token, now).await {
-            Some(claims)
-                if claims.get("tid").and_then(Value::as_str)
-                    == Some(caller.client.tenant_id.as_str()) =>
-            {
-                claims
-            }
+        let claims = match self.active_claims(token, now).await {
+            Some(claims) if claims.tid == caller.client.tenant_id.as_str() => claims,
             _ => return Ok(serde_json::json!({ "active": false })),
+        };
+        let Ok(Value::Object(mut response)) = serde_json::to_value(claims) else {
+            return Err(server_error(anyhow::anyhow!("claims are not an object")));
         };
         response.insert("active".into(), Value::Bool(true));
         response.insert("token_type".into(), Value::from("Bearer"));
@@ -229,54 +231,44 @@ impl OAuthServer {
         now: DateTime<Utc>,
     ) -> Result<(), OAuthError> {
         let token = form.require("token")?;
-        let Ok(verified) = self.keys.verify(token, now).await else {
-            // Not a JWT of ours that is still valid: refresh tokens are opaque, and none
-            // are issued yet, so there is nothing to revoke.
+        let Ok(verified) = self
+            .verifier
+            .verify(token, Purpose::ClientAccess, now)
+            .await
+        else {
+            // Not an access token of ours that is still valid: refresh tokens are opaque,
+            // and none are issued yet, so there is nothing to revoke.
             return Ok(());
         };
-        let claims = &verified.claims;
-        let (Some(jti), Some(exp), Some(client_id)) = (
-            claims.get("jti").and_then(Value::as_str),
-            claims.get("exp").and_then(Value::as_i64),
-            claims.get("client_id").and_then(Value::as_str),
-        ) else {
-            return Ok(());
-        };
-        if verified.typ.as_deref() != Some(ACCESS_TOKEN_TYPE)
-            || client_id != caller.client.id.as_str()
-        {
+        let AccessClaims {
+            jti,
+            exp,
+            client_id,
+            ..
+        } = &verified.claims;
+        if client_id != caller.client.id.as_str() {
             return Ok(());
         }
         self.store
             .revoke_token(jti, client_id, exp * 1000, now.timestamp_millis())
             .await
             .map_err(server_error)?;
-        self.deny_list.deny(jti, exp);
+        self.deny_list.deny(jti, *exp);
         tracing::info!(%client_id, "access token revoked");
         Ok(())
     }
 
-    /// The claims of a valid access token Tessera issued: signed by a published,
-    /// unrevoked key, before its `exp` (no leeway), not revoked, of an enabled client
-    /// that still exists in the tenant the token names.
-    async fn active_claims(&self, token: &str, now: DateTime<Utc>) -> Option<Map<String, Value>> {
-        let verified = self.keys.verify(token, now).await.ok()?;
-        if verified.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
-            return None;
-        }
-        let claims = verified.claims;
-        // `verify` accepts a token up to the clock-skew leeway past its `exp`; here this
-        // server's clock decides, so an expired token is inactive, and a revoked one
-        // cannot come back when the deny-list forgets it at `exp`.
-        if claims.get("exp").and_then(Value::as_i64)? <= now.timestamp() {
-            return None;
-        }
-        let text = |name: &str| claims.get(name).and_then(Value::as_str);
-        if text("iss") != Some(self.issuer.as_str()) || self.deny_list.is_denied(text("jti")?) {
-            return None;
-        }
-        let client = self.clients.client(text("client_id")?).await.ok()??;
-        let current = client.settings.enabled && text("tid") == Some(client.tenant_id.as_str());
+    /// The claims of a valid access token Tessera issued (see [`TokenVerifier`]) to an
+    /// enabled client that still exists in the tenant the token names.
+    async fn active_claims(&self, token: &str, now: DateTime<Utc>) -> Option<AccessClaims> {
+        let claims = self
+            .verifier
+            .verify(token, Purpose::ClientAccess, now)
+            .await
+            .ok()?
+            .claims;
+        let client = self.clients.client(&claims.client_id).await.ok()??;
+        let current = client.settings.enabled && claims.tid == client.tenant_id.as_str();
         current.then_some(claims)
     }
 

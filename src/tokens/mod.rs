@@ -1,0 +1,18 @@
+//! What Tessera issues: one claims type for every JWT it signs ([`AccessClaims`]: client
+//! tokens, tenant admin tokens and, next, users' tokens with `sid`), one verifier with a
+//! check per purpose ([`TokenVerifier`]), opaque tokens for codes and refresh tokens
+//! ([`OpaqueToken`]: 256 random bits, only their SHA-256 stored), and the deny-list of
+//! revoked access tokens.
+
+pub mod access;
+mod claims;
+mod deny_list;
+mod opaque;
+mod verifier;
+
+pub use claims::{
+    api_audience, AccessClaims, Audience, ACCESS_TOKEN_TYPE, SELF_CLIENT_ID, TENANT_ADMIN_SCOPE,
+};
+pub use deny_list::DenyList;
+pub use opaque::{OpaqueToken, TokenHash};
+pub use verifier::{Purpose, TokenError, TokenVerifier, VerifiedToken};

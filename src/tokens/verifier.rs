@@ -1,0 +1,135 @@
+//! The one verifier of the tokens Tessera issued, with a check per purpose.
+//!
+//! Every purpose requires: a published, unrevoked key of the header's algorithm and a
+//! valid signature (see [`KeyService::verify`]), `typ: at+jwt`, this server's `iss`, an
+//! `exp` still ahead by this server's clock (no leeway: a token past its `exp` is over
+//! here, whatever a resource server's skew allows), `nbf` and `iat` not further ahead
+//! than the clock-skew leeway, and a `jti` not on the deny-list. Then each purpose adds
+//! its own rules on audience, client and scope.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::claims::{
+    api_audience, AccessClaims, ACCESS_TOKEN_TYPE, SELF_CLIENT_ID, TENANT_ADMIN_SCOPE,
+};
+use super::DenyList;
+use crate::keys::{JwtError, KeyService, Origin};
+
+/// What a token is being accepted for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// An access token issued through a client: what introspection reports on.
+    ClientAccess,
+    /// A tenant admin token, for Tessera's own API.
+    TenantAdmin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error(transparent)]
+    Jwt(#[from] JwtError),
+    #[error("expired")]
+    Expired,
+    #[error("issued in the future")]
+    IssuedInFuture,
+    #[error("revoked")]
+    Revoked,
+    #[error("not a token for this purpose")]
+    WrongPurpose,
+}
+
+/// A token that passed every check of its purpose.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    pub claims: AccessClaims,
+    pub kid: String,
+    pub origin: Origin,
+}
+
+pub struct TokenVerifier {
+    keys: Arc<KeyService>,
+    deny_list: Arc<DenyList>,
+    issuer: String,
+    api_audience: String,
+    leeway_seconds: i64,
+}
+
+impl TokenVerifier {
+    pub fn new(
+        keys: Arc<KeyService>,
+        deny_list: Arc<DenyList>,
+        issuer: &str,
+        leeway_seconds: u64,
+    ) -> Self {
+        TokenVerifier {
+            keys,
+            deny_list,
+            issuer: issuer.to_owned(),
+            api_audience: api_audience(issuer),
+            leeway_seconds: leeway_seconds as i64,
+        }
+    }
+
+    pub async fn verify(
+        &self,
+        token: &str,
+        purpose: Purpose,
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedToken, TokenError> {
+        let verified = self.keys.verify(token, now).await?;
+        if verified.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+            return Err(TokenError::WrongPurpose);
+        }
+        let claims: AccessClaims = serde_json::from_value(verified.claims.into())
+            .map_err(|_| TokenError::Jwt(JwtError::Malformed))?;
+        let token = VerifiedToken {
+            claims,
+            kid: verified.kid,
+            origin: verified.origin,
+        };
+        self.check_common(&token.claims, now)?;
+        self.check_purpose(&token, purpose)?;
+        Ok(token)
+    }
+
+    fn check_common(&self, claims: &AccessClaims, now: DateTime<Utc>) -> Result<(), TokenError> {
+        let now = now.timestamp();
+        if claims.iss != self.issuer {
+            return Err(TokenError::WrongPurpose);
+        }
+        if claims.exp <= now {
+            return Err(TokenError::Expired);
+        }
+        if claims.iat > now + self.leeway_seconds {
+            return Err(TokenError::IssuedInFuture);
+        }
+        // A revoked token cannot come back when the deny-list forgets it at `exp`: by
+        // then the check above refuses it.
+        if self.deny_list.is_denied(&claims.jti) {
+            return Err(TokenError::Revoked);
+        }
+        Ok(())
+    }
+
+    fn check_purpose(&self, token: &VerifiedToken, purpose: Purpose) -> Result<(), TokenError> {
+        let claims = &token.claims;
+        let fits = match purpose {
+            // A client's token never acts as a tenant admin, and a tenant admin token is
+            // nothing a client's resource server should accept.
+            Purpose::ClientAccess => claims.client_id != SELF_CLIENT_ID,
+            // Only tokens Tessera issued to itself, for its API, with a key it generated:
+            // keys imported from another server only keep that server's tokens
+            // verifiable.
+            Purpose::TenantAdmin => {
+                claims.client_id == SELF_CLIENT_ID
+                    && claims.sub == format!("tenant-admin:{}", claims.tid)
+                    && claims.aud.contains(&self.api_audience)
+                    && claims.has_scope(TENANT_ADMIN_SCOPE)
+                    && token.origin == Origin::Generated
+            }
+        };
+        fits.then_some(()).ok_or(TokenError::WrongPurpose)
+    }
+}
