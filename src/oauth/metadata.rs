@@ -3,38 +3,32 @@
 
 use serde_json::{json, Value};
 
-use super::server::SUPPORTED_GRANTS;
+use super::grants::SUPPORTED_GRANTS;
+use super::GrantType;
 
 pub fn metadata(issuer: &str, scopes_supported: &[String]) -> Value {
     let base = issuer.trim_end_matches('/');
+    let grants: Vec<&str> = SUPPORTED_GRANTS.iter().map(|g| g.grant_type()).collect();
+    let has_code = SUPPORTED_GRANTS.contains(&GrantType::AuthorizationCode);
     let mut metadata = json!({
         "issuer": issuer,
         "token_endpoint": format!("{base}/oauth/token"),
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
         "revocation_endpoint": format!("{base}/oauth/revoke"),
         "introspection_endpoint": format!("{base}/oauth/introspect"),
-        "grant_types_supported": SUPPORTED_GRANTS,
+        "grant_types_supported": grants,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": scopes_supported,
-        "response_types_supported": response_types(),
+        // RFC 8414 makes the member required: an empty list until the code grant exists.
+        "response_types_supported": if has_code { vec!["code"] } else { Vec::new() },
     });
-    if SUPPORTED_GRANTS.contains(&"authorization_code") {
+    if has_code {
         metadata["authorization_endpoint"] = json!(format!("{base}/oauth/authorize"));
         metadata["code_challenge_methods_supported"] = json!(["S256"]);
     }
     metadata
-}
-
-/// `code` exactly when the authorization code grant exists; RFC 8414 makes the member
-/// required, so it is an empty list until then.
-fn response_types() -> Vec<&'static str> {
-    if SUPPORTED_GRANTS.contains(&"authorization_code") {
-        vec!["code"]
-    } else {
-        Vec::new()
-    }
 }
 
 #[cfg(test)]
@@ -49,8 +43,11 @@ mod tests {
             metadata["token_endpoint"],
             "https://auth.example.com/oauth/token"
         );
-        assert_eq!(metadata["grant_types_supported"], json!(SUPPORTED_GRANTS));
-        let has_code = SUPPORTED_GRANTS.contains(&"authorization_code");
+        assert_eq!(
+            metadata["grant_types_supported"],
+            json!(["client_credentials"])
+        );
+        let has_code = SUPPORTED_GRANTS.contains(&GrantType::AuthorizationCode);
         assert_eq!(metadata.get("authorization_endpoint").is_some(), has_code);
         assert_eq!(
             metadata.get("code_challenge_methods_supported").is_some(),

@@ -4,18 +4,22 @@
 pub mod client_auth;
 pub mod error;
 pub mod form;
+pub mod grants;
+pub mod introspection;
 pub mod metadata;
 pub mod redirect_uri;
 pub mod resource;
+pub mod revocation;
 pub mod scope;
 pub mod server;
 
 pub use client_auth::{presented_client, AuthMethod, PresentedClient};
 pub use error::OAuthError;
 pub use form::Form;
+pub use grants::{GrantRequest, TokenResponse, SUPPORTED_GRANTS};
 pub use redirect_uri::RedirectUri;
 pub use scope::ScopeToken;
-pub use server::{OAuthParts, OAuthServer, TokenResponse};
+pub use server::{OAuthParts, OAuthServer};
 
 /// The grants a client may use (RFC 6749 §4.1, §4.4, §6), in the spelling of seed 002.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,5 +53,20 @@ impl GrantType {
             GrantType::AuthorizationCode => "AUTHORIZATION_CODE",
             GrantType::RefreshToken => "REFRESH_TOKEN",
         }
+    }
+
+    /// The `grant_type` value of the token endpoint (RFC 6749 §4.1.3, §4.4.2, §6).
+    pub fn grant_type(self) -> &'static str {
+        match self {
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+        }
+    }
+
+    pub fn from_grant_type(raw: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|grant| grant.grant_type() == raw)
     }
 }

@@ -1,55 +1,39 @@
-//! The OAuth endpoints' logic: `/oauth/token` (RFC 6749 §4.4, §5), `/oauth/introspect`
-//! (RFC 7662) and `/oauth/revoke` (RFC 7009), each from the raw form body and
+//! [`OAuthServer`]: what the OAuth endpoints share — configuration, keys, the client
+//! authenticator, limiters — and the one place a request's client is authenticated
+//! (RFC 6749 §2.3). Each endpoint's logic has its own file: `grants/` (`/oauth/token`),
+//! `introspection.rs` and `revocation.rs`; each goes from the raw form body and
 //! `Authorization` header to a response value or an [`OAuthError`].
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::Value;
 
-use super::resource::audiences;
-use super::scope::grant_scopes;
-use super::{presented_client, Form, GrantType, OAuthError};
+use super::{presented_client, Form, OAuthError};
 use crate::clients::secrets::ClientSecret;
 use crate::clients::{AuthenticatedClient, ClientAuthError, ClientAuthenticator};
 use crate::config::OAuthSettings;
 use crate::keys::KeyService;
 use crate::rate_limit::RequestLimiter;
 use crate::store::Store;
-use crate::tokens::access::issue_for_client;
-use crate::tokens::DenyList;
-use crate::tokens::{AccessClaims, Purpose, TokenVerifier};
-
-/// The grants `/oauth/token` serves, as `grant_type` values (RFC 6749).
-pub const SUPPORTED_GRANTS: &[&str] = &["client_credentials"];
-
-/// RFC 6749 §5.1.
-#[derive(Debug, Serialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub token_type: &'static str,
-    pub expires_in: i64,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub scope: String,
-}
+use crate::tokens::{DenyList, TokenVerifier};
 
 pub struct OAuthServer {
-    issuer: String,
-    default_audience: String,
-    resources: Vec<String>,
-    scopes_supported: Vec<String>,
-    store: Store,
-    keys: Arc<KeyService>,
-    clients: Arc<ClientAuthenticator>,
-    deny_list: Arc<DenyList>,
-    verifier: Arc<TokenVerifier>,
-    token_limiter: RequestLimiter,
-    introspection_limiter: RequestLimiter,
-    revocation_limiter: RequestLimiter,
+    pub(super) issuer: String,
+    pub(super) default_audience: String,
+    pub(super) resources: Vec<String>,
+    pub(super) scopes_supported: Vec<String>,
+    pub(super) store: Store,
+    pub(super) keys: Arc<KeyService>,
+    pub(super) clients: Arc<ClientAuthenticator>,
+    pub(super) deny_list: Arc<DenyList>,
+    pub(super) verifier: Arc<TokenVerifier>,
+    pub(super) token_limiter: RequestLimiter,
+    pub(super) introspection_limiter: RequestLimiter,
+    pub(super) revocation_limiter: RequestLimiter,
     /// No token outlives the retention of the key that signed it
     /// (`signing.max_token_lifetime_seconds`).
-    max_token_lifetime: i64,
+    pub(super) max_token_lifetime: i64,
 }
 
 pub struct OAuthParts {
@@ -99,182 +83,9 @@ impl OAuthServer {
         self.clients.forget_idle_failures();
     }
 
-    /// `POST /oauth/token`.
-    #[tracing::instrument(skip_all, fields(grant_type, client_id))]
-    pub async fn token(
-        &self,
-        authorization: Option<&str>,
-        body: &[u8],
-        now: DateTime<Utc>,
-    ) -> Result<TokenResponse, OAuthError> {
-        let form = Form::parse(body)?;
-        let grant_type = form.require("grant_type")?;
-        tracing::Span::current().record("grant_type", grant_type);
-        let caller = self
-            .authenticate(authorization, &form, &self.token_limiter, now)
-            .await?;
-        let response = self.grant(&caller, &form, grant_type, now);
-        self.succeeded(&caller, response, now).await
-    }
-
-    fn grant(
-        &self,
-        caller: &AuthenticatedClient,
-        form: &Form,
-        grant_type: &str,
-        now: DateTime<Utc>,
-    ) -> Result<TokenResponse, OAuthError> {
-        let client = &caller.client;
-        match grant_type {
-            "client_credentials" => {
-                if !client
-                    .settings
-                    .grant_types
-                    .contains(&GrantType::ClientCredentials)
-                {
-                    return Err(OAuthError::UnauthorizedClient(
-                        "This client may not use the client_credentials grant.".into(),
-                    ));
-                }
-                let scopes = grant_scopes(form.get("scope"), &client.settings.allowed_scopes)?;
-                let audiences = audiences(form, &self.resources, &self.default_audience)?;
-                let lifetime = i64::from(client.settings.access_token_validity_seconds)
-                    .min(self.max_token_lifetime);
-                let issued = issue_for_client(
-                    &self.keys,
-                    &self.issuer,
-                    client,
-                    &scopes,
-                    &audiences,
-                    lifetime,
-                    now,
-                )
-                .map_err(server_error)?;
-                Ok(TokenResponse {
-                    access_token: issued.access_token,
-                    token_type: "Bearer",
-                    expires_in: issued.expires_in,
-                    scope: issued.scope,
-                })
-            }
-            other => Err(OAuthError::UnsupportedGrantType(format!(
-                "The grant type '{}' is not supported; use one of: {}.",
-                other
-                    .chars()
-                    .filter(|c| !c.is_control())
-                    .take(40)
-                    .collect::<String>(),
-                SUPPORTED_GRANTS.join(", ")
-            ))),
-        }
-    }
-
-    /// `POST /oauth/introspect`: the claims of an active token of the caller's tenant,
-    /// else `{"active": false}` and nothing more.
-    #[tracing::instrument(skip_all, fields(client_id))]
-    pub async fn introspect(
-        &self,
-        authorization: Option<&str>,
-        body: &[u8],
-        now: DateTime<Utc>,
-    ) -> Result<Value, OAuthError> {
-        let form = Form::parse(body)?;
-        let caller = self
-            .authenticate(authorization, &form, &self.introspection_limiter, now)
-            .await?;
-        let response = self.inspect(&caller, &form, now).await;
-        self.succeeded(&caller, response, now).await
-    }
-
-    async fn inspect(
-        &self,
-        caller: &AuthenticatedClient,
-        form: &Form,
-        now: DateTime<Utc>,
-    ) -> Result<Value, OAuthError> {
-        let token = form.require("token")?;
-        let claims = match self.active_claims(token, now).await {
-            Some(claims) if claims.tid == caller.client.tenant_id.as_str() => claims,
-            _ => return Ok(serde_json::json!({ "active": false })),
-        };
-        let Ok(Value::Object(mut response)) = serde_json::to_value(claims) else {
-            return Err(server_error(anyhow::anyhow!("claims are not an object")));
-        };
-        response.insert("active".into(), Value::Bool(true));
-        response.insert("token_type".into(), Value::from("Bearer"));
-        Ok(Value::Object(response))
-    }
-
-    /// `POST /oauth/revoke`: an access token of the caller is denied until it expires.
-    /// Anything else (unknown, expired, another client's) is accepted and changes
-    /// nothing (RFC 7009 §2.2). `token_type_hint` is not needed: the token's form says
-    /// what it is.
-    #[tracing::instrument(skip_all, fields(client_id))]
-    pub async fn revoke(
-        &self,
-        authorization: Option<&str>,
-        body: &[u8],
-        now: DateTime<Utc>,
-    ) -> Result<(), OAuthError> {
-        let form = Form::parse(body)?;
-        let caller = self
-            .authenticate(authorization, &form, &self.revocation_limiter, now)
-            .await?;
-        let outcome = self.revoke_own(&caller, &form, now).await;
-        self.succeeded(&caller, outcome, now).await
-    }
-
-    async fn revoke_own(
-        &self,
-        caller: &AuthenticatedClient,
-        form: &Form,
-        now: DateTime<Utc>,
-    ) -> Result<(), OAuthError> {
-        let token = form.require("token")?;
-        let Ok(verified) = self
-            .verifier
-            .verify(token, Purpose::ClientAccess, now)
-            .await
-        else {
-            // Not an access token of ours that is still valid: refresh tokens are opaque,
-            // and none are issued yet, so there is nothing to revoke.
-            return Ok(());
-        };
-        let AccessClaims {
-            jti,
-            exp,
-            client_id,
-            ..
-        } = &verified.claims;
-        if client_id != caller.client.id.as_str() {
-            return Ok(());
-        }
-        self.store
-            .revoke_token(jti, client_id, exp * 1000, now.timestamp_millis())
-            .await
-            .map_err(server_error)?;
-        self.deny_list.deny(jti, *exp);
-        tracing::info!(%client_id, "access token revoked");
-        Ok(())
-    }
-
-    /// The claims of a valid access token Tessera issued (see [`TokenVerifier`]) to an
-    /// enabled client that still exists in the tenant the token names.
-    async fn active_claims(&self, token: &str, now: DateTime<Utc>) -> Option<AccessClaims> {
-        let claims = self
-            .verifier
-            .verify(token, Purpose::ClientAccess, now)
-            .await
-            .ok()?
-            .claims;
-        let client = self.clients.client(&claims.client_id).await.ok()??;
-        let current = client.settings.enabled && claims.tid == client.tenant_id.as_str();
-        current.then_some(claims)
-    }
-
     /// Records the client's use of its secret once its request has succeeded, so a
     /// refused request changes nothing stored.
-    async fn succeeded<T>(
+    pub(super) async fn succeeded<T>(
         &self,
         caller: &AuthenticatedClient,
         outcome: Result<T, OAuthError>,
@@ -286,7 +97,7 @@ impl OAuthServer {
         outcome
     }
 
-    async fn authenticate(
+    pub(super) async fn authenticate(
         &self,
         authorization: Option<&str>,
         form: &Form,
@@ -320,7 +131,7 @@ impl OAuthServer {
     }
 }
 
-fn server_error(error: anyhow::Error) -> OAuthError {
+pub(super) fn server_error(error: anyhow::Error) -> OAuthError {
     tracing::error!(error = format!("{error:#}"), "OAuth request failed");
     OAuthError::ServerError
 }

@@ -1,0 +1,104 @@
+//! `POST /oauth/token` (RFC 6749 §3.2, §5): a token request parsed once into a
+//! [`GrantRequest`], the client authenticated, then the grant's own file decides.
+//! [`SUPPORTED_GRANTS`] is the one list of grants served; the metadata reads it.
+
+mod client_credentials;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::server::OAuthServer;
+use super::{Form, GrantType, OAuthError};
+use crate::clients::AuthenticatedClient;
+
+/// The grants `/oauth/token` serves, in the order the metadata lists them.
+pub const SUPPORTED_GRANTS: &[GrantType] = &[GrantType::ClientCredentials];
+
+/// RFC 6749 §5.1.
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+}
+
+/// A token request: which grant, with that grant's parameters.
+#[derive(Debug)]
+pub enum GrantRequest {
+    ClientCredentials(client_credentials::Request),
+}
+
+impl GrantRequest {
+    /// The request of the `grant_type` named, when Tessera serves that grant.
+    pub fn parse(grant_type: &str, form: &Form) -> Result<Self, OAuthError> {
+        match GrantType::from_grant_type(grant_type).filter(|g| SUPPORTED_GRANTS.contains(g)) {
+            Some(GrantType::ClientCredentials) => Ok(GrantRequest::ClientCredentials(
+                client_credentials::Request::parse(form),
+            )),
+            _ => Err(OAuthError::UnsupportedGrantType(format!(
+                "The grant type '{}' is not supported; use one of: {}.",
+                grant_type
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(40)
+                    .collect::<String>(),
+                SUPPORTED_GRANTS
+                    .iter()
+                    .map(|grant| grant.grant_type())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    pub fn grant_type(&self) -> GrantType {
+        match self {
+            GrantRequest::ClientCredentials(_) => GrantType::ClientCredentials,
+        }
+    }
+}
+
+impl OAuthServer {
+    /// `POST /oauth/token`. A grant this server does not serve is reported once the
+    /// client has authenticated, so an unauthenticated caller learns nothing but
+    /// `invalid_client`.
+    #[tracing::instrument(skip_all, fields(grant_type, client_id))]
+    pub async fn token(
+        &self,
+        authorization: Option<&str>,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let form = Form::parse(body)?;
+        let grant_type = form.require("grant_type")?;
+        tracing::Span::current().record("grant_type", grant_type);
+        let request = GrantRequest::parse(grant_type, &form);
+        let caller = self
+            .authenticate(authorization, &form, &self.token_limiter, now)
+            .await?;
+        let response = self.grant(&caller, request?, now);
+        self.succeeded(&caller, response, now).await
+    }
+
+    fn grant(
+        &self,
+        caller: &AuthenticatedClient,
+        request: GrantRequest,
+        now: DateTime<Utc>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let grant_type = request.grant_type();
+        if !caller.client.settings.grant_types.contains(&grant_type) {
+            return Err(OAuthError::UnauthorizedClient(format!(
+                "This client may not use the {} grant.",
+                grant_type.grant_type()
+            )));
+        }
+        match request {
+            GrantRequest::ClientCredentials(request) => {
+                client_credentials::grant(self, caller, request, now)
+            }
+        }
+    }
+}
