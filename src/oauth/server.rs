@@ -2,6 +2,7 @@
 //! (RFC 7662) and `/oauth/revoke` (RFC 7009), each from the raw form body and
 //! `Authorization` header to a response value or an [`OAuthError`].
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -101,13 +102,14 @@ impl OAuthServer {
         &self,
         authorization: Option<&str>,
         body: &[u8],
+        source: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<TokenResponse, OAuthError> {
         let form = Form::parse(body)?;
         let grant_type = form.require("grant_type")?;
         tracing::Span::current().record("grant_type", grant_type);
         let caller = self
-            .authenticate(authorization, &form, &self.token_limiter, now)
+            .authenticate(authorization, &form, source, &self.token_limiter, now)
             .await?;
         let response = self.grant(&caller, &form, grant_type, now);
         self.succeeded(&caller, response, now).await
@@ -172,11 +174,18 @@ impl OAuthServer {
         &self,
         authorization: Option<&str>,
         body: &[u8],
+        source: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<Value, OAuthError> {
         let form = Form::parse(body)?;
         let caller = self
-            .authenticate(authorization, &form, &self.introspection_limiter, now)
+            .authenticate(
+                authorization,
+                &form,
+                source,
+                &self.introspection_limiter,
+                now,
+            )
             .await?;
         let response = self.inspect(&caller, &form, now).await;
         self.succeeded(&caller, response, now).await
@@ -212,11 +221,12 @@ impl OAuthServer {
         &self,
         authorization: Option<&str>,
         body: &[u8],
+        source: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<(), OAuthError> {
         let form = Form::parse(body)?;
         let caller = self
-            .authenticate(authorization, &form, &self.revocation_limiter, now)
+            .authenticate(authorization, &form, source, &self.revocation_limiter, now)
             .await?;
         let outcome = self.revoke_own(&caller, &form, now).await;
         self.succeeded(&caller, outcome, now).await
@@ -281,7 +291,7 @@ impl OAuthServer {
     }
 
     /// Records the client's use of its secret once its request has succeeded, so a
-    /// refused request changes nothing stored.
+    /// refused request changes nothing stored (see [`ClientAuthenticator::record_use`]).
     async fn succeeded<T>(
         &self,
         caller: &AuthenticatedClient,
@@ -298,6 +308,7 @@ impl OAuthServer {
         &self,
         authorization: Option<&str>,
         form: &Form,
+        source: IpAddr,
         limiter: &RequestLimiter,
         now: DateTime<Utc>,
     ) -> Result<AuthenticatedClient, OAuthError> {
@@ -310,7 +321,7 @@ impl OAuthServer {
         let secret = ClientSecret::presented(secrecy::ExposeSecret::expose_secret(&secret));
         let client = self
             .clients
-            .authenticate(&presented.client_id, &secret, now)
+            .authenticate(&presented.client_id, &secret, source, now)
             .await
             .map_err(|error| match error {
                 ClientAuthError::InvalidClient => OAuthError::InvalidClient { used_basic },

@@ -2,6 +2,8 @@
 //! duplicates (also racing), deletion, storage as hashes only, and
 //! `ClientAuthenticator::authenticate`, the check the token endpoint uses.
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use chrono::{Duration, Utc};
@@ -11,6 +13,9 @@ use tessera::clients::secrets::ClientSecret;
 use tessera::clients::ClientAuthError;
 
 use crate::helpers::{assert_api_error, causes, spawn_app, Backend, TestApp};
+
+/// The source address of the checks made directly, without HTTP.
+const CALLER: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 crate::on_both_backends!(
     the_seed_view_masks_every_secret,
@@ -208,14 +213,23 @@ async fn authenticate_client_accepts_any_live_secret(backend: Backend) {
     let next = ClientSecret::presented(added["token"].as_str().unwrap());
 
     let now = Utc::now();
-    let by_initial = app.clients.authenticate(id, &initial, now).await.unwrap();
+    let by_initial = app
+        .clients
+        .authenticate(id, &initial, CALLER, now)
+        .await
+        .unwrap();
     assert_eq!(by_initial.client.id.as_str(), id);
     assert_eq!(by_initial.client.tenant_id.as_str(), "acme");
-    let by_next = app.clients.authenticate(id, &next, now).await.unwrap();
+    let by_next = app
+        .clients
+        .authenticate(id, &next, CALLER, now)
+        .await
+        .unwrap();
     assert_eq!(by_next.secret_id, added["id"].as_i64().unwrap());
     assert_ne!(by_initial.secret_id, by_next.secret_id);
     app.clients.record_use(&by_initial, now).await;
     app.clients.record_use(&by_next, now).await;
+    app.clients.flush_uses().await.unwrap();
 
     let (_, view) = app.get_json(&format!("/api/v1/tenants/clients/{id}")).await;
     for secret in view["secrets"].as_array().unwrap() {
@@ -246,28 +260,34 @@ async fn authenticate_client_rejects_what_it_must(backend: Backend) {
     let after_expiry = "2030-01-31T00:00:00Z".parse().unwrap();
     assert!(rejected(
         app.clients
-            .authenticate(id, &expiring_secret, after_expiry)
+            .authenticate(id, &expiring_secret, CALLER, after_expiry)
             .await
     ));
     let before_expiry = after_expiry - Duration::seconds(1);
     assert!(app
         .clients
-        .authenticate(id, &expiring_secret, before_expiry)
+        .authenticate(id, &expiring_secret, CALLER, before_expiry)
         .await
         .is_ok());
 
     let wrong = ClientSecret::generate();
-    assert!(rejected(app.clients.authenticate(id, &wrong, now).await));
+    assert!(rejected(
+        app.clients.authenticate(id, &wrong, CALLER, now).await
+    ));
     let same_prefix = ClientSecret::presented(format!("{}wrong", initial.display_prefix()));
     assert!(rejected(
-        app.clients.authenticate(id, &same_prefix, now).await
-    ));
-    assert!(rejected(
-        app.clients.authenticate("unknown", &initial, now).await
+        app.clients
+            .authenticate(id, &same_prefix, CALLER, now)
+            .await
     ));
     assert!(rejected(
         app.clients
-            .authenticate("not a client id!", &initial, now)
+            .authenticate("unknown", &initial, CALLER, now)
+            .await
+    ));
+    assert!(rejected(
+        app.clients
+            .authenticate("not a client id!", &initial, CALLER, now)
             .await
     ));
 
@@ -282,16 +302,24 @@ async fn authenticate_client_rejects_what_it_must(backend: Backend) {
     .await
     .unwrap();
     assert!(rejected(
-        app.clients.authenticate(id, &expiring_secret, now).await
+        app.clients
+            .authenticate(id, &expiring_secret, CALLER, now)
+            .await
     ));
 
-    assert!(app.clients.authenticate(id, &initial, now).await.is_ok());
+    assert!(app
+        .clients
+        .authenticate(id, &initial, CALLER, now)
+        .await
+        .is_ok());
     app.admin(Method::PATCH, &format!("/api/v1/oauth-clients/{id}"))
         .json(&json!({"enabled": false}))
         .send()
         .await
         .unwrap();
-    assert!(rejected(app.clients.authenticate(id, &initial, now).await));
+    assert!(rejected(
+        app.clients.authenticate(id, &initial, CALLER, now).await
+    ));
 }
 
 async fn no_secret_is_stored_in_clear(backend: Backend) {
@@ -304,7 +332,11 @@ async fn no_secret_is_stored_in_clear(backend: Backend) {
         .await
         .unwrap();
     let text = app.database_text().await;
-    assert!(text.contains("$argon2id$"), "hashes are stored");
+    assert!(text.contains("hmac-sha256$"), "hashes are stored");
+    assert!(
+        !text.contains("$argon2id$"),
+        "new secrets are not hashed with argon2"
+    );
     for secret in [&created["secret"], &added["token"]] {
         let secret = secret.as_str().unwrap();
         let bytes = URL_SAFE_NO_PAD.decode(secret).unwrap();
@@ -320,7 +352,8 @@ async fn no_secret_is_stored_in_clear(backend: Backend) {
 }
 
 /// A token request refused after authentication (here: a scope the client may not
-/// have) leaves `lastUsedAt` alone; the first successful one sets it.
+/// have) leaves `lastUsedAt` alone; a successful one sets it, written by the periodic
+/// flush or, at the latest, when the server stops.
 async fn last_used_at_follows_successful_requests_only(backend: Backend) {
     let app = spawn_app(backend).await;
     let created = app
@@ -339,11 +372,21 @@ async fn last_used_at_follows_successful_requests_only(backend: Backend) {
         view["secrets"][0]["lastUsedAt"].clone()
     };
     assert_eq!(token("admin").await.unwrap().status(), 400);
+    app.clients.flush_uses().await.unwrap();
     assert_eq!(
         last_used().await,
         Value::Null,
         "a refused request writes nothing"
     );
+    let before = Utc::now();
     assert_eq!(token("read").await.unwrap().status(), 200);
-    assert!(last_used().await.is_string());
+    let id = id.to_owned();
+    let app = app.restart().await;
+    let (_, view) = app.get_json(&format!("/api/v1/tenants/clients/{id}")).await;
+    let used: chrono::DateTime<Utc> = view["secrets"][0]["lastUsedAt"]
+        .as_str()
+        .expect("lastUsedAt is written when the server stops")
+        .parse()
+        .unwrap();
+    assert!(used >= before - Duration::seconds(1), "{used} {before}");
 }
