@@ -8,11 +8,14 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use chrono::{Duration, Utc};
 use reqwest::Method;
+use secrecy::SecretString;
 use serde_json::{json, Value};
-use tessera::clients::secrets::ClientSecret;
-use tessera::clients::ClientAuthError;
+use tessera::audit::AuditContext;
+use tessera::clients::secrets::{ClientSecret, NewSecret, SecretName, HMAC_PREFIX};
+use tessera::clients::{ClientAuthError, ClientId};
+use tessera::store::InsertSecret;
 
-use crate::helpers::{assert_api_error, causes, spawn_app, Backend, TestApp};
+use crate::helpers::{assert_api_error, causes, spawn_app, spawn_app_with, Backend, TestApp};
 
 /// The source address of the checks made directly, without HTTP.
 const CALLER: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -27,6 +30,8 @@ crate::on_both_backends!(
     authenticate_client_rejects_what_it_must,
     no_secret_is_stored_in_clear,
     last_used_at_follows_successful_requests_only,
+    a_legacy_argon2_secret_is_rehashed_on_its_first_successful_use,
+    the_caps_on_clients_and_secrets_hold_under_concurrent_creation,
 );
 
 async fn add_secret(app: &TestApp, client: &str, body: Value) -> reqwest::Response {
@@ -389,4 +394,156 @@ async fn last_used_at_follows_successful_requests_only(backend: Backend) {
         .parse()
         .unwrap();
     assert!(used >= before - Duration::seconds(1), "{used} {before}");
+}
+
+/// A database as the code before HMAC hashing left it: a secret stored as argon2id.
+/// It authenticates, is rewritten in the HMAC form by its first successful request
+/// (not by a refused one), and keeps working, also after a restart.
+async fn a_legacy_argon2_secret_is_rehashed_on_its_first_successful_use(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = app
+        .create_client("acme", json!({"allowedScopes": ["read"]}))
+        .await;
+    let id = ClientId::parse(created["id"].as_str().unwrap()).unwrap();
+    let client = app
+        .store
+        .client(&id, &tessera::access::TenantScope::All)
+        .await
+        .unwrap()
+        .unwrap();
+    let legacy = ClientSecret::generate();
+    let argon2 = tessera::password::hash_password(&SecretString::from(legacy.expose().to_owned()))
+        .await
+        .unwrap();
+    let row = NewSecret {
+        name: SecretName::parse("legacy").unwrap(),
+        display_prefix: legacy.display_prefix(),
+        hash: argon2.clone(),
+        expires_at: None,
+    };
+    let inserted = app
+        .store
+        .insert_secret(&client, &row, 20, &AuditContext::system(), Utc::now())
+        .await
+        .unwrap();
+    let InsertSecret::Inserted(stored) = inserted else {
+        panic!("{inserted:?}");
+    };
+    let stored_hash = || async {
+        let secrets = app.store.client_secrets(&id).await.unwrap();
+        let row = secrets.into_iter().find(|s| s.id == stored.id).unwrap();
+        row.hash
+    };
+    let token = |scope: &'static str| {
+        app.client
+            .post(app.url("/oauth/token"))
+            .basic_auth(id.as_str(), Some(legacy.expose()))
+            .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+            .send()
+    };
+
+    assert_eq!(token("admin").await.unwrap().status(), 400);
+    assert_eq!(
+        stored_hash().await,
+        argon2,
+        "a refused request rewrites nothing"
+    );
+    assert_eq!(token("read").await.unwrap().status(), 200);
+    let upgraded = stored_hash().await;
+    assert!(upgraded.starts_with(HMAC_PREFIX), "{upgraded}");
+    assert_eq!(upgraded, app.clients.hasher().hash(&legacy));
+    assert_eq!(token("read").await.unwrap().status(), 200);
+
+    let app = app.restart().await;
+    let response = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth(id.as_str(), Some(legacy.expose()))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "the new form verifies from a fresh start"
+    );
+}
+
+/// `limits.clients_per_tenant` and `limits.secrets_per_client`: creations racing for
+/// the last places get exactly the cap, the rest a clear 409, and nothing more is stored.
+async fn the_caps_on_clients_and_secrets_hold_under_concurrent_creation(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.limits.clients_per_tenant = 3;
+        s.limits.secrets_per_client = 2;
+    })
+    .await;
+    let first = app.create_client("acme", json!({})).await;
+    let body = crate::helpers::client_body("acme");
+    let attempts = (0..5)
+        .map(|_| app.admin(Method::POST, "/api/v1/oauth-clients").json(&body))
+        .collect();
+    let mut created = 0;
+    for response in all_at_once(attempts).await {
+        match response.status().as_u16() {
+            200 => created += 1,
+            409 => {
+                let error = assert_api_error(response, 409).await;
+                assert!(
+                    error.to_string().contains("limits.clients_per_tenant"),
+                    "{error}"
+                );
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(created, 2, "one client existed; the cap is 3");
+    let refused = app.post_client(&body).await;
+    assert_api_error(refused, 409).await;
+    // Another tenant has a cap of its own.
+    app.create_client("other", json!({})).await;
+
+    let id = first["id"].as_str().unwrap();
+    let path = format!("/api/v1/tenants/clients/{id}/tokens");
+    let adds = (0..4)
+        .map(|n| {
+            app.admin(Method::POST, &path)
+                .json(&json!({"name": format!("extra-{n}")}))
+        })
+        .collect();
+    let statuses: Vec<u16> = all_at_once(adds)
+        .await
+        .iter()
+        .map(|response| response.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|status| **status == 200).count(),
+        1,
+        "the initial secret and one more: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|status| [200, 409].contains(status)),
+        "{statuses:?}"
+    );
+    let (_, view) = app.get_json(&format!("/api/v1/tenants/clients/{id}")).await;
+    assert_eq!(view["secrets"].as_array().unwrap().len(), 2);
+    let refused = add_secret(&app, id, json!({"name": "one-more"})).await;
+    let error = assert_api_error(refused, 409).await;
+    assert!(
+        error.to_string().contains("limits.secrets_per_client"),
+        "{error}"
+    );
+}
+
+/// Sends the requests at the same time; their responses in order.
+async fn all_at_once(requests: Vec<reqwest::RequestBuilder>) -> Vec<reqwest::Response> {
+    let sent: Vec<_> = requests
+        .into_iter()
+        .map(|request| tokio::spawn(request.send()))
+        .collect();
+    let mut responses = Vec::new();
+    for response in sent {
+        responses.push(response.await.unwrap().unwrap());
+    }
+    responses
 }
