@@ -25,7 +25,16 @@ pub struct Settings {
     pub signing: SigningSettings,
     pub oauth: OAuthSettings,
     pub rate_limit: RateLimitSettings,
+    pub limits: LimitSettings,
     pub log: LogSettings,
+}
+
+/// Caps on what one tenant or client may accumulate.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    pub clients_per_tenant: usize,
+    pub secrets_per_client: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -35,7 +44,6 @@ pub struct OAuthSettings {
     pub resources: Vec<String>,
     pub scopes_supported: Vec<String>,
     pub sync_interval_millis: u64,
-    pub verified_secret_ttl_seconds: u64,
     pub client_cache_entries: usize,
 }
 
@@ -44,8 +52,8 @@ pub struct OAuthSettings {
 pub struct RateLimitSettings {
     pub requests_per_second: u32,
     pub burst: u32,
-    pub failed_auth_per_minute: u32,
-    pub failed_auth_burst: u32,
+    pub failed_auth_per_address_per_minute: u32,
+    pub failed_auth_per_address_burst: u32,
     pub clients: std::collections::BTreeMap<String, ClientRateLimit>,
 }
 
@@ -229,9 +237,6 @@ impl Settings {
         if oauth.sync_interval_millis == 0 || oauth.sync_interval_millis > 1000 {
             bail!("oauth.sync_interval_millis: between 1 and 1000, so changes reach every process within a second");
         }
-        if oauth.verified_secret_ttl_seconds == 0 || oauth.verified_secret_ttl_seconds > 86_400 {
-            bail!("oauth.verified_secret_ttl_seconds: between 1 and 86400");
-        }
         if self.server.shutdown_timeout_seconds > 3_600 {
             bail!("server.shutdown_timeout_seconds: at most 3600");
         }
@@ -256,8 +261,16 @@ impl Settings {
                 bail!("{key}: requests_per_second and burst must be at least 1");
             }
         }
-        if limits.failed_auth_per_minute == 0 || limits.failed_auth_burst == 0 {
-            bail!("rate_limit.failed_auth_per_minute and failed_auth_burst: must be at least 1");
+        if limits.failed_auth_per_address_per_minute == 0
+            || limits.failed_auth_per_address_burst == 0
+        {
+            bail!(
+                "rate_limit.failed_auth_per_address_per_minute and \
+                 failed_auth_per_address_burst: must be at least 1"
+            );
+        }
+        if self.limits.clients_per_tenant == 0 || self.limits.secrets_per_client == 0 {
+            bail!("limits.clients_per_tenant and limits.secrets_per_client: must be at least 1");
         }
         Ok(())
     }

@@ -1,8 +1,9 @@
-//! Token buckets (`governor`): requests per client on the OAuth endpoints, and failed
-//! client authentications per client id, so guessing a secret is slow for everyone
-//! without slowing other clients.
+//! Token buckets: requests per client on the OAuth endpoints (`governor`), and failed
+//! client authentications per source address, so guessing secrets is slow without an
+//! attacker being able to slow down the client whose id it names.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -70,18 +71,20 @@ impl RequestLimiter {
     }
 }
 
-/// Failed authentications per client id: a token bucket of `failed_auth_burst` cells
-/// refilled at `failed_auth_per_minute`. A secret check is allowed while a cell is left
-/// and each failure takes one, so after `failed_auth_burst` failures no more checks run
-/// until the bucket refills. Checks of one client id run one at a time (see the client
-/// authenticator), so each failure is counted before the next attempt is judged.
+/// Failed client authentications per source address: a token bucket of
+/// `failed_auth_per_address_burst` cells refilled at `failed_auth_per_address_per_minute`,
+/// a brake on guessing secrets that never slows a client down because of what other
+/// addresses did with its id.
 ///
-/// `governor` cannot tell whether a cell is left without taking it, which this needs
-/// (only failures take cells), hence this small bucket of its own.
+/// Each secret check takes a cell up front ([`FailureLimiter::begin`]) and gives it
+/// back unless it failed, so checks running at the same time cannot all pass on the
+/// last cell. Only addresses with failures (or a check in progress) are kept.
+///
+/// `governor` cannot give a cell back, which this needs, hence this small bucket.
 pub struct FailureLimiter {
     capacity: f64,
     per_second: f64,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
 }
 
 struct Bucket {
@@ -89,54 +92,115 @@ struct Bucket {
     updated: Instant,
 }
 
+/// One secret check's cell: given back when dropped, unless [`Attempt::failed`].
+#[must_use]
+pub struct Attempt<'a> {
+    limiter: &'a FailureLimiter,
+    source: IpAddr,
+    failed: bool,
+}
+
+impl Attempt<'_> {
+    /// The check failed: its cell stays taken.
+    pub fn failed(mut self) {
+        self.failed = true;
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.failed {
+            self.limiter.give_back(self.source, Instant::now());
+        }
+    }
+}
+
+/// The key of an address: IPv4 as is (also when mapped into IPv6), IPv6 by its /64,
+/// the block one host normally holds.
+fn address_key(source: IpAddr) -> IpAddr {
+    match source {
+        IpAddr::V4(_) => source,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let network = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(Ipv6Addr::from(network))
+            }
+        },
+    }
+}
+
 impl FailureLimiter {
     pub fn new(settings: &RateLimitSettings) -> Self {
         FailureLimiter {
-            capacity: f64::from(settings.failed_auth_burst.max(1)),
-            per_second: f64::from(settings.failed_auth_per_minute.max(1)) / 60.0,
+            capacity: f64::from(settings.failed_auth_per_address_burst.max(1)),
+            per_second: f64::from(settings.failed_auth_per_address_per_minute.max(1)) / 60.0,
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
     fn refilled(&self, bucket: &mut Bucket, now: Instant) {
-        let elapsed = now.duration_since(bucket.updated).as_secs_f64();
+        let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
         bucket.cells = (bucket.cells + elapsed * self.per_second).min(self.capacity);
         bucket.updated = now;
     }
 
-    /// Whether `key` may try a secret check now.
-    pub fn check(&self, key: &str) -> Result<(), RetryAfter> {
-        let now = Instant::now();
+    fn wait_for_a_cell(&self, bucket: &Bucket) -> RetryAfter {
+        let wait = (1.0 - bucket.cells) / self.per_second;
+        RetryAfter::from_wait(Duration::from_secs_f64(wait.max(0.0)))
+    }
+
+    /// Whether `source` may try a secret check now, taking nothing: what runs before
+    /// any work is done for a request.
+    pub fn check(&self, source: IpAddr, now: Instant) -> Result<(), RetryAfter> {
         let mut buckets = self.buckets.lock().expect("not poisoned");
-        let Some(bucket) = buckets.get_mut(key) else {
+        let Some(bucket) = buckets.get_mut(&address_key(source)) else {
             return Ok(());
         };
         self.refilled(bucket, now);
         if bucket.cells >= 1.0 {
             Ok(())
         } else {
-            let wait = (1.0 - bucket.cells) / self.per_second;
-            Err(RetryAfter::from_wait(Duration::from_secs_f64(wait)))
+            Err(self.wait_for_a_cell(bucket))
         }
     }
 
-    pub fn record_failure(&self, key: &str) {
-        let now = Instant::now();
+    /// Takes a cell for one secret check from `source`, or says how long to wait.
+    pub fn begin(&self, source: IpAddr, now: Instant) -> Result<Attempt<'_>, RetryAfter> {
+        let source = address_key(source);
         let mut buckets = self.buckets.lock().expect("not poisoned");
-        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
+        let bucket = buckets.entry(source).or_insert(Bucket {
             cells: self.capacity,
             updated: now,
         });
         self.refilled(bucket, now);
-        bucket.cells = (bucket.cells - 1.0).max(0.0);
+        if bucket.cells < 1.0 {
+            return Err(self.wait_for_a_cell(bucket));
+        }
+        bucket.cells -= 1.0;
+        Ok(Attempt {
+            limiter: self,
+            source,
+            failed: false,
+        })
     }
 
-    /// Forgets client ids whose buckets are full again.
-    pub fn forget_idle(&self) {
-        let now = Instant::now();
+    fn give_back(&self, source: IpAddr, now: Instant) {
+        let mut buckets = self.buckets.lock().expect("not poisoned");
+        if let Some(bucket) = buckets.get_mut(&source) {
+            self.refilled(bucket, now);
+            bucket.cells = (bucket.cells + 1.0).min(self.capacity);
+            if bucket.cells >= self.capacity {
+                buckets.remove(&source);
+            }
+        }
+    }
+
+    /// Forgets addresses whose buckets are full again.
+    pub fn forget_idle(&self, now: Instant) {
         let mut buckets = self.buckets.lock().expect("not poisoned");
         buckets.retain(|_, bucket| {
-            let elapsed = now.duration_since(bucket.updated).as_secs_f64();
+            let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
             bucket.cells + elapsed * self.per_second < self.capacity
         });
     }
@@ -150,8 +214,8 @@ mod tests {
         RateLimitSettings {
             requests_per_second: per_second,
             burst,
-            failed_auth_per_minute: 1,
-            failed_auth_burst: 2,
+            failed_auth_per_address_per_minute: 1,
+            failed_auth_per_address_burst: 2,
             clients: [(
                 "vip".to_owned(),
                 crate::config::ClientRateLimit {
@@ -177,15 +241,74 @@ mod tests {
         assert!(limiter.check("vip").is_err());
     }
 
+    fn address(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
     #[test]
-    fn failures_block_after_the_burst() {
+    fn failures_block_an_address_after_the_burst() {
         let failures = FailureLimiter::new(&settings(1, 1));
-        assert!(failures.check("a").is_ok());
-        failures.record_failure("a");
-        assert!(failures.check("a").is_ok(), "the burst is allowed");
-        failures.record_failure("a");
-        let RetryAfter(seconds) = failures.check("a").unwrap_err();
+        let (a, b) = (address("192.0.2.1"), address("192.0.2.2"));
+        let start = Instant::now();
+        assert!(failures.check(a, start).is_ok());
+        failures.begin(a, start).unwrap().failed();
+        failures.begin(a, start).unwrap().failed();
+        let RetryAfter(seconds) = failures.check(a, start).unwrap_err();
         assert!((1..=60).contains(&seconds), "{seconds}");
-        assert!(failures.check("b").is_ok());
+        assert!(failures.begin(a, start).is_err());
+        assert!(
+            failures.check(b, start).is_ok(),
+            "other addresses are unaffected"
+        );
+        // One cell a minute comes back.
+        let later = start + Duration::from_secs(61);
+        assert!(failures.check(a, later).is_ok());
+        failures.begin(a, later).unwrap().failed();
+        assert!(failures.check(a, later).is_err());
+    }
+
+    #[test]
+    fn successes_give_their_cell_back_and_leave_nothing_behind() {
+        let failures = FailureLimiter::new(&settings(1, 1));
+        let a = address("192.0.2.1");
+        let now = Instant::now();
+        for _ in 0..10 {
+            drop(failures.begin(a, now).unwrap());
+        }
+        assert!(failures.buckets.lock().unwrap().is_empty());
+        // Checks in progress hold their cells: no more run at once than the burst.
+        let first = failures.begin(a, now).unwrap();
+        let second = failures.begin(a, now).unwrap();
+        assert!(failures.begin(a, now).is_err());
+        drop(first);
+        second.failed();
+        assert!(
+            failures.begin(a, now).is_ok(),
+            "the success gave its cell back"
+        );
+    }
+
+    #[test]
+    fn an_ipv6_host_counts_by_its_64_and_mapped_ipv4_as_ipv4() {
+        let failures = FailureLimiter::new(&settings(1, 1));
+        let now = Instant::now();
+        failures
+            .begin(address("2001:db8::1"), now)
+            .unwrap()
+            .failed();
+        failures
+            .begin(address("2001:db8::ffff:2"), now)
+            .unwrap()
+            .failed();
+        assert!(failures.check(address("2001:db8::3"), now).is_err());
+        assert!(failures.check(address("2001:db8:0:1::1"), now).is_ok());
+        failures
+            .begin(address("::ffff:192.0.2.7"), now)
+            .unwrap()
+            .failed();
+        failures.begin(address("192.0.2.7"), now).unwrap().failed();
+        assert!(failures.check(address("192.0.2.7"), now).is_err());
+        failures.forget_idle(now + Duration::from_secs(3600));
+        assert!(failures.buckets.lock().unwrap().is_empty());
     }
 }

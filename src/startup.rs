@@ -1,7 +1,8 @@
-//! Application: opens storage, resolves the admin key, loads the signing keys, wires the
-//! OAuth server with its caches and the change-feed poller, binds the listener and
-//! builds the HTTP server, with the background jobs stopped when it stops. Tests build
-//! it on port 0 exactly as `tessera serve` does.
+//! Application: opens storage, resolves the admin key, loads the signing keys (and the
+//! master key, from which the client secret hasher is derived), wires the OAuth server
+//! with its caches, the change-feed poller and the lastUsedAt flush, binds the listener
+//! and builds the HTTP server, with the background jobs stopped when it stops (and the
+//! last uses written). Tests build it on port 0 exactly as `tessera serve` does.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -14,7 +15,8 @@ use anyhow::Context;
 use chrono::Utc;
 
 use crate::admin_key::{AdminKeySource, AdminKeyVerifier};
-use crate::clients::ClientAuthenticator;
+use crate::clients::secrets::SecretHasher;
+use crate::clients::{self, ClientAuthenticator, ClientPolicy, LAST_USED_FLUSH_INTERVAL};
 use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::keys::{self, KeyService};
@@ -48,12 +50,17 @@ impl Application {
             keys.clone(),
             Duration::from_secs(settings.signing.refresh_seconds),
         );
+        let client_policy = ClientPolicy {
+            hasher: SecretHasher::from_keys(&keys),
+            limits: settings.limits,
+        };
         let clients = Arc::new(ClientAuthenticator::new(
             store.clone(),
+            client_policy.hasher.clone(),
             FailureLimiter::new(&settings.rate_limit),
-            chrono::Duration::seconds(settings.oauth.verified_secret_ttl_seconds as i64),
-            settings.oauth.client_cache_entries,
+            settings.oauth.client_cache_entries as u64,
         ));
+        let use_flush = clients::spawn_use_flush(clients.clone(), LAST_USED_FLUSH_INTERVAL);
         let deny_list = Arc::new(DenyList::default());
         let sync = Sync::start(
             store.clone(),
@@ -107,6 +114,7 @@ impl Application {
             tenant_token_seconds: settings.admin.tenant_token_seconds,
             oauth,
             sync,
+            client_policy,
         });
         let mut server = HttpServer::new(move || {
             App::new()
@@ -128,7 +136,7 @@ impl Application {
             store,
             keys,
             clients,
-            background: vec![key_refresh, sync_task],
+            background: vec![key_refresh, sync_task, use_flush],
             server,
         })
     }
@@ -165,6 +173,9 @@ impl Application {
         let served = self.server.await.context("HTTP server failed");
         for task in &self.background {
             task.abort();
+        }
+        if let Err(error) = self.clients.flush_uses().await {
+            tracing::warn!(error = format!("{error:#}"), "cannot record lastUsedAt");
         }
         served?;
         tokio::time::timeout(Duration::from_secs(5), self.store.close())

@@ -18,11 +18,14 @@ use serde::{Deserialize, Serialize};
 use crate::oauth::{GrantType, RedirectUri, ScopeToken};
 use crate::tenants::TenantId;
 
-pub use authenticator::{AuthenticatedClient, ClientAuthError, ClientAuthenticator};
+pub use authenticator::{
+    spawn_use_flush, AuthenticatedClient, ClientAuthError, ClientAuthenticator,
+    LAST_USED_FLUSH_INTERVAL,
+};
 pub use draft::ClientDraft;
 pub use service::{
-    add_secret, create_client, update_client, AddSecretError, CreateClientError, CreatedClient,
-    UpdateClientError,
+    add_secret, create_client, update_client, AddSecretError, ClientPolicy, CreateClientError,
+    CreatedClient, UpdateClientError,
 };
 
 pub const MAX_ACCESS_TOKEN_VALIDITY_SECONDS: u32 = 86_400;

@@ -1,22 +1,29 @@
 //! Client secrets (seed 004): 256 random bits from the OS generator as URL-safe base64,
-//! shown once, stored only as an argon2id hash (PHC string, the `argon2` crate's
-//! defaults: m = 19 MiB, t = 2, p = 1) beside a six-character display prefix. Hashing
-//! and verification run on the blocking pool, at most one per core at a time.
-
-use std::sync::{LazyLock, Mutex};
+//! shown once, stored only as a keyed hash beside a six-character display prefix.
+//!
+//! A stored hash says its form: `hmac-sha256$<base64url>` (HMAC-SHA-256 under the key
+//! [`SECRET_KEY_LABEL`] derives from the master key), or, for rows written before that
+//! form existed, an argon2id PHC string (`$argon2id$...`), which still verifies through
+//! [`crate::password`] and is replaced by the HMAC form on its next successful use.
 
 use anyhow::Context;
-use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use rand::RngCore;
+use ring::hmac;
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Semaphore;
+
+use crate::keys::KeyService;
+use crate::password;
 
 /// Characters of a secret kept in clear, to tell secrets apart (`"SMWvD7..."`).
 pub const DISPLAY_PREFIX_LEN: usize = 6;
 pub const MAX_SECRET_NAME_LEN: usize = 128;
-pub const MAX_SECRETS_PER_CLIENT: usize = 20;
+/// The HKDF label of the key client secrets are hashed with.
+pub const SECRET_KEY_LABEL: &str = "tessera/client-secret/v1";
+/// How a hash in the HMAC form starts.
+pub const HMAC_PREFIX: &str = "hmac-sha256$";
 /// The name of the secret a confidential client gets when it is created.
 pub const INITIAL_SECRET_NAME: &str = "default";
 
@@ -108,19 +115,19 @@ pub struct NewSecret {
 
 impl NewSecret {
     /// Generates a secret and hashes it: what to store, and the secret to show once.
-    pub async fn generate(
+    pub fn generate(
         name: SecretName,
         expires_at: Option<DateTime<Utc>>,
-    ) -> anyhow::Result<(NewSecret, ClientSecret)> {
+        hasher: &SecretHasher,
+    ) -> (NewSecret, ClientSecret) {
         let secret = ClientSecret::generate();
-        let hash = hash_secret(&secret).await?;
         let stored = NewSecret {
             name,
             display_prefix: secret.display_prefix(),
-            hash,
+            hash: hasher.hash(&secret),
             expires_at,
         };
-        Ok((stored, secret))
+        (stored, secret)
     }
 }
 
@@ -142,117 +149,82 @@ impl StoredSecret {
     }
 }
 
-/// One argon2 computation per core at a time; the rest wait here, off the workers.
-static ARGON2_SLOTS: LazyLock<Semaphore> = LazyLock::new(|| {
-    Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
-});
-
-/// Argon2's working memory (19 MiB each), one per slot, reused. Allocated per check,
-/// freed blocks of that size stay with the allocator's per-thread arenas, and a flood
-/// of checks grows the process by gigabytes; reused, it stays at slots × 19 MiB.
-static ARGON2_MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
-
-/// The hash an unknown client's secret is checked against, so it costs the same.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
-    let mut memory = vec![Block::default(); Params::default().block_count()];
-    argon2_hash(ClientSecret::generate().expose(), &mut memory)
-        .expect("argon2 hashes a generated secret")
-});
-
-async fn on_argon2_pool<T: Send + 'static>(
-    work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
-) -> anyhow::Result<T> {
-    let _slot = ARGON2_SLOTS.acquire().await.context("argon2 pool closed")?;
-    tokio::task::spawn_blocking(move || {
-        let spare = ARGON2_MEMORY.lock().expect("not poisoned").pop();
-        let mut memory = spare.unwrap_or_default();
-        let outcome = work(&mut memory);
-        ARGON2_MEMORY.lock().expect("not poisoned").push(memory);
-        outcome
-    })
-    .await
-    .context("argon2 task failed")
+/// Hashes client secrets and checks presented ones: HMAC-SHA-256 under a key derived
+/// from the master key, so a copy of the database alone cannot even test a guess.
+/// Secrets are 256 random bits, which a slow hash would not make any harder to find.
+#[derive(Clone)]
+pub struct SecretHasher {
+    key: hmac::Key,
 }
 
-/// Argon2id of `secret` under `params` and `salt`, computed in `memory` (grown once if
-/// it is too small).
-fn argon2_output(
-    secret: &str,
-    salt: &Salt<'_>,
-    params: Params,
-    out_len: usize,
-    memory: &mut Vec<Block>,
-) -> anyhow::Result<Output> {
-    let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
-    let salt = salt
-        .decode_b64(&mut salt_bytes)
-        .map_err(|error| anyhow::anyhow!("bad salt: {error}"))?;
-    if memory.len() < params.block_count() {
-        memory.resize(params.block_count(), Block::default());
+impl std::fmt::Debug for SecretHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretHasher(..)")
     }
-    let blocks = params.block_count();
-    let mut out = vec![0u8; out_len];
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-        .hash_password_into_with_memory(secret.as_bytes(), salt, &mut out, &mut memory[..blocks])
-        .map_err(|error| anyhow::anyhow!("argon2 failed: {error}"))?;
-    Output::new(&out).map_err(|error| anyhow::anyhow!("argon2 output: {error}"))
 }
 
-fn argon2_hash(secret: &str, memory: &mut Vec<Block>) -> anyhow::Result<String> {
-    let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    let params = Params::default();
-    let output = argon2_output(
-        secret,
-        &salt.as_salt(),
-        params.clone(),
-        Params::DEFAULT_OUTPUT_LEN,
-        memory,
-    )?;
-    let hash = PasswordHash {
-        algorithm: Algorithm::Argon2id.ident(),
-        version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(&params).map_err(|error| anyhow::anyhow!("{error}"))?,
-        salt: Some(salt.as_salt()),
-        hash: Some(output),
-    };
-    Ok(hash.to_string())
+/// The outcome of checking a presented secret against one stored hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretCheck {
+    Mismatch,
+    Matches,
+    /// Matches a hash in the legacy argon2id form; `upgraded` is what to store instead.
+    MatchesLegacy {
+        upgraded: String,
+    },
 }
 
-/// Whether `secret` matches the PHC string `hash` (compared in constant time).
-fn argon2_matches(secret: &str, hash: &str, memory: &mut Vec<Block>) -> anyhow::Result<bool> {
-    let parsed = PasswordHash::new(hash)
-        .map_err(|error| anyhow::anyhow!("stored secret hash is corrupt: {error}"))?;
-    if Algorithm::try_from(parsed.algorithm).ok() != Some(Algorithm::Argon2id) {
-        anyhow::bail!("stored secret hash is not argon2id");
+impl SecretHasher {
+    pub fn new(key: hmac::Key) -> Self {
+        SecretHasher { key }
     }
-    let params = Params::try_from(&parsed).map_err(|error| anyhow::anyhow!("{error}"))?;
-    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
-        anyhow::bail!("stored secret hash has no salt or no output");
-    };
-    let output = argon2_output(secret, &salt, params, expected.len(), memory)?;
-    Ok(output == expected)
-}
 
-pub async fn hash_secret(secret: &ClientSecret) -> anyhow::Result<String> {
-    let secret = secret.clone();
-    on_argon2_pool(move |memory| argon2_hash(secret.expose(), memory)).await?
-}
+    /// The hasher of this installation, keyed from its master key.
+    pub fn from_keys(keys: &KeyService) -> Self {
+        Self::new(keys.derive_hmac_key(SECRET_KEY_LABEL))
+    }
 
-/// Whether `secret` matches `hash`; with no hash, the work of a check against a dummy
-/// and `false`.
-pub(crate) async fn verify_secret(
-    secret: &ClientSecret,
-    hash: Option<String>,
-) -> anyhow::Result<bool> {
-    let secret = secret.clone();
-    on_argon2_pool(move |memory| {
-        let (hash, real) = match &hash {
-            Some(hash) => (hash.as_str(), true),
-            None => (DUMMY_HASH.as_str(), false),
-        };
-        Ok(argon2_matches(secret.expose(), hash, memory)? && real)
-    })
-    .await?
+    /// `hmac-sha256$` and the URL-safe base64 of the tag.
+    pub fn hash(&self, secret: &ClientSecret) -> String {
+        let tag = hmac::sign(&self.key, secret.expose().as_bytes());
+        format!("{HMAC_PREFIX}{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+    }
+
+    /// Checks `secret` against a stored hash of either form, in constant time. Only a
+    /// legacy argon2id hash costs more than an HMAC (and waits for the argon2 pool).
+    pub async fn check(&self, secret: &ClientSecret, stored: &str) -> anyhow::Result<SecretCheck> {
+        if let Some(encoded) = stored.strip_prefix(HMAC_PREFIX) {
+            let tag = URL_SAFE_NO_PAD
+                .decode(encoded)
+                .context("stored secret hash is corrupt")?;
+            let matches = hmac::verify(&self.key, secret.expose().as_bytes(), &tag).is_ok();
+            return Ok(if matches {
+                SecretCheck::Matches
+            } else {
+                SecretCheck::Mismatch
+            });
+        }
+        if stored.starts_with(password::ARGON2ID_PREFIX) {
+            let presented = SecretString::from(secret.expose().to_owned());
+            return Ok(
+                if password::verify_password(&presented, Some(stored)).await? {
+                    SecretCheck::MatchesLegacy {
+                        upgraded: self.hash(secret),
+                    }
+                } else {
+                    SecretCheck::Mismatch
+                },
+            );
+        }
+        anyhow::bail!("stored secret hash has an unknown form")
+    }
+
+    /// The work of one check that cannot match, for a client id that has no candidate
+    /// secret, so that it costs what a wrong secret of a real client costs.
+    pub fn check_nothing(&self, secret: &ClientSecret) {
+        let never = [0u8; 32];
+        let _ = hmac::verify(&self.key, secret.expose().as_bytes(), &never);
+    }
 }
 
 #[cfg(test)]
@@ -291,47 +263,54 @@ mod tests {
         assert!(parse_expiration("tomorrow", now).is_err());
     }
 
-    #[tokio::test]
-    async fn hashes_verify_only_their_secret() {
-        let secret = ClientSecret::generate();
-        let hash = hash_secret(&secret).await.unwrap();
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(!hash.contains(secret.expose()));
-        assert!(verify_secret(&secret, Some(hash.clone())).await.unwrap());
-        let other = ClientSecret::generate();
-        assert!(!verify_secret(&other, Some(hash)).await.unwrap());
-        assert!(!verify_secret(&secret, None).await.unwrap());
+    fn keyed(byte: u8) -> SecretHasher {
+        SecretHasher::new(hmac::Key::new(hmac::HMAC_SHA256, &[byte; 32]))
     }
 
-    #[test]
-    fn hashes_are_standard_phc_argon2id_both_ways() {
-        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-        let mut memory = Vec::new();
-        let ours = argon2_hash("s3cret", &mut memory).unwrap();
-        assert!(
-            ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{ours}"
-        );
-        let parsed = PasswordHash::new(&ours).unwrap();
-        assert!(Argon2::default()
-            .verify_password(b"s3cret", &parsed)
-            .is_ok());
-        assert!(Argon2::default()
-            .verify_password(b"other", &parsed)
-            .is_err());
-
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        let theirs = Argon2::default()
-            .hash_password(b"s3cret", &salt)
-            .unwrap()
-            .to_string();
-        assert!(argon2_matches("s3cret", &theirs, &mut memory).unwrap());
-        assert!(!argon2_matches("other", &theirs, &mut memory).unwrap());
-        assert!(argon2_matches("x", "not a hash", &mut memory).is_err());
+    #[tokio::test]
+    async fn hashes_are_tagged_hmacs_that_verify_only_their_secret() {
+        let hasher = keyed(1);
+        let secret = ClientSecret::generate();
+        let hash = hasher.hash(&secret);
+        assert!(hash.starts_with(HMAC_PREFIX), "{hash}");
+        assert!(!hash.contains(secret.expose()));
+        assert_eq!(hash, hasher.hash(&secret));
         assert_eq!(
-            memory.len(),
-            Params::default().block_count(),
-            "one buffer, reused"
+            hasher.check(&secret, &hash).await.unwrap(),
+            SecretCheck::Matches
+        );
+        let other = ClientSecret::generate();
+        assert_eq!(
+            hasher.check(&other, &hash).await.unwrap(),
+            SecretCheck::Mismatch
+        );
+        // Under another master key the same database tests nothing.
+        assert_eq!(
+            keyed(2).check(&secret, &hash).await.unwrap(),
+            SecretCheck::Mismatch
+        );
+        assert!(hasher.check(&secret, "hmac-sha256$!!!").await.is_err());
+        assert!(hasher.check(&secret, "plain text").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn legacy_argon2_hashes_verify_and_offer_the_new_form() {
+        let hasher = keyed(1);
+        let secret = ClientSecret::generate();
+        let legacy = password::hash_password(&SecretString::from(secret.expose().to_owned()))
+            .await
+            .unwrap();
+        let SecretCheck::MatchesLegacy { upgraded } = hasher.check(&secret, &legacy).await.unwrap()
+        else {
+            panic!("a legacy hash of the secret matches");
+        };
+        assert_eq!(upgraded, hasher.hash(&secret));
+        assert_eq!(
+            hasher
+                .check(&ClientSecret::generate(), &legacy)
+                .await
+                .unwrap(),
+            SecretCheck::Mismatch
         );
     }
 }

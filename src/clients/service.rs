@@ -4,16 +4,25 @@
 
 use chrono::{DateTime, Utc};
 
-use super::secrets::{ClientSecret, NewSecret, SecretName, StoredSecret};
+use super::secrets::{ClientSecret, NewSecret, SecretHasher, SecretName, StoredSecret};
 use super::{Client, ClientDraft, ClientId, ClientSettings, ClientType};
 use crate::access::TenantScope;
 use crate::audit::AuditContext;
+use crate::config::LimitSettings;
 use crate::store::{InsertClient, InsertSecret, Store};
 use crate::tenants::TenantId;
 
 /// Instants are stored in milliseconds; what is returned should equal what is read back.
 fn millis(now: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}
+
+/// How new clients and secrets are made: the hasher of their secrets and the caps on
+/// how many there may be.
+#[derive(Debug, Clone)]
+pub struct ClientPolicy {
+    pub hasher: SecretHasher,
+    pub limits: LimitSettings,
 }
 
 /// A new client and, for a confidential one, its first secret: the only time it is known.
@@ -27,6 +36,8 @@ pub struct CreatedClient {
 pub enum CreateClientError {
     #[error("tenant '{0}' does not exist")]
     TenantMissing(TenantId),
+    #[error("a tenant has at most {0} clients")]
+    TooMany(usize),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -34,6 +45,7 @@ pub enum CreateClientError {
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
 pub async fn create_client(
     store: &Store,
+    policy: &ClientPolicy,
     tenant_id: TenantId,
     settings: ClientSettings,
     audit: &AuditContext,
@@ -42,7 +54,8 @@ pub async fn create_client(
     let now = millis(now);
     let (initial, secret) = match settings.client_type {
         ClientType::Confidential => {
-            let (initial, secret) = NewSecret::generate(SecretName::initial(), None).await?;
+            let (initial, secret) =
+                NewSecret::generate(SecretName::initial(), None, &policy.hasher);
             (Some(initial), Some(secret))
         }
         ClientType::Public => (None, None),
@@ -56,11 +69,18 @@ pub async fn create_client(
         version: 1,
     };
     match store
-        .insert_client(&client, initial.as_ref(), audit, now)
+        .insert_client(
+            &client,
+            initial.as_ref(),
+            policy.limits.clients_per_tenant,
+            audit,
+            now,
+        )
         .await?
     {
         InsertClient::Inserted => Ok(CreatedClient { client, secret }),
         InsertClient::TenantMissing => Err(CreateClientError::TenantMissing(client.tenant_id)),
+        InsertClient::TooMany(max) => Err(CreateClientError::TooMany(max)),
     }
 }
 
@@ -125,6 +145,7 @@ pub enum AddSecretError {
 #[tracing::instrument(skip_all, fields(client_id = %client.id))]
 pub async fn add_secret(
     store: &Store,
+    policy: &ClientPolicy,
     client: &Client,
     name: SecretName,
     expires_at: Option<DateTime<Utc>>,
@@ -134,9 +155,15 @@ pub async fn add_secret(
     if client.settings.client_type == ClientType::Public {
         return Err(AddSecretError::PublicClient);
     }
-    let (new, secret) = NewSecret::generate(name, expires_at).await?;
+    let (new, secret) = NewSecret::generate(name, expires_at, &policy.hasher);
     match store
-        .insert_secret(client, &new, audit, millis(now))
+        .insert_secret(
+            client,
+            &new,
+            policy.limits.secrets_per_client,
+            audit,
+            millis(now),
+        )
         .await?
     {
         InsertSecret::Inserted(stored) => Ok((stored, secret)),

@@ -159,16 +159,26 @@ async fn create(
         return Err(ApiError::invalid("The client is invalid.", problems));
     };
     let audit = audit_context(&caller);
-    let created =
-        clients::create_client(&state.store, tenant, settings.clone(), &audit, Utc::now())
-            .await
-            .map_err(|error| match error {
-                CreateClientError::TenantMissing(tenant) => ApiError::invalid(
-                    "The tenant named by tenantId does not exist.",
-                    vec![format!("tenantId: no tenant '{tenant}'")],
-                ),
-                CreateClientError::Unexpected(error) => from_store(error),
-            })?;
+    let created = clients::create_client(
+        &state.store,
+        &state.client_policy,
+        tenant,
+        settings.clone(),
+        &audit,
+        Utc::now(),
+    )
+    .await
+    .map_err(|error| match error {
+        CreateClientError::TenantMissing(tenant) => ApiError::invalid(
+            "The tenant named by tenantId does not exist.",
+            vec![format!("tenantId: no tenant '{tenant}'")],
+        ),
+        CreateClientError::TooMany(max) => ApiError::Conflict(format!(
+            "The tenant has {max} OAuth clients, the most it may have \
+             (limits.clients_per_tenant); delete one first."
+        )),
+        CreateClientError::Unexpected(error) => from_store(error),
+    })?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(CreatedResponse {

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use crate::access::Caller;
 use crate::admin_key::AdminKeyVerifier;
 use crate::audit::AuditContext;
+use crate::clients::ClientPolicy;
 use crate::keys::KeyService;
 use crate::oauth::OAuthServer;
 use crate::store::Store;
@@ -40,6 +41,7 @@ pub struct AppState {
     pub tenant_token_seconds: u64,
     pub oauth: Arc<OAuthServer>,
     pub sync: Arc<Sync>,
+    pub client_policy: ClientPolicy,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -1,6 +1,8 @@
 //! `/oauth/token`, `/oauth/introspect`, `/oauth/revoke` and the server metadata
 //! (RFC 8414), with the one mapping of [`OAuthError`] to HTTP (RFC 6749 §5.2).
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -68,6 +70,12 @@ fn authorization(req: &HttpRequest) -> Option<&str> {
         .and_then(|value| value.to_str().ok())
 }
 
+/// The address the request came from, which failed authentications are counted by.
+fn source_address(req: &HttpRequest) -> IpAddr {
+    req.peer_addr()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |peer| peer.ip())
+}
+
 fn no_store(mut response: HttpResponse) -> HttpResponse {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -82,7 +90,7 @@ async fn token(
 ) -> Result<HttpResponse, OAuthError> {
     let response = state
         .oauth
-        .token(authorization(&req), &body, Utc::now())
+        .token(authorization(&req), &body, source_address(&req), Utc::now())
         .await?;
     Ok(no_store(HttpResponse::Ok().json(response)))
 }
@@ -94,7 +102,7 @@ async fn introspect(
 ) -> Result<HttpResponse, OAuthError> {
     let response = state
         .oauth
-        .introspect(authorization(&req), &body, Utc::now())
+        .introspect(authorization(&req), &body, source_address(&req), Utc::now())
         .await?;
     Ok(no_store(HttpResponse::Ok().json(response)))
 }
@@ -106,7 +114,7 @@ async fn revoke(
 ) -> Result<HttpResponse, OAuthError> {
     state
         .oauth
-        .revoke(authorization(&req), &body, Utc::now())
+        .revoke(authorization(&req), &body, source_address(&req), Utc::now())
         .await?;
     Ok(no_store(HttpResponse::Ok().finish()))
 }

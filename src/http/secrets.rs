@@ -145,22 +145,30 @@ async fn add(
     let (name, expiration) = parse_add(&body, now)?;
     let client = visible_client(&caller, &state, &path).await?;
     let audit = audit_context(&caller);
-    let (stored, secret) =
-        clients::add_secret(&state.store, &client, name, expiration, &audit, now)
-            .await
-            .map_err(|error| match error {
-                AddSecretError::PublicClient => {
-                    ApiError::bad_request("A PUBLIC client has no secrets: it uses PKCE.")
-                }
-                AddSecretError::TooMany(max) => {
-                    ApiError::bad_request(format!("A client has at most {max} secrets."))
-                }
-                AddSecretError::DuplicateName(name) => {
-                    ApiError::Conflict(format!("The client already has a secret named '{name}'."))
-                }
-                AddSecretError::ClientMissing => client_not_found(&client.id),
-                AddSecretError::Unexpected(error) => from_store(error),
-            })?;
+    let (stored, secret) = clients::add_secret(
+        &state.store,
+        &state.client_policy,
+        &client,
+        name,
+        expiration,
+        &audit,
+        now,
+    )
+    .await
+    .map_err(|error| match error {
+        AddSecretError::PublicClient => {
+            ApiError::bad_request("A PUBLIC client has no secrets: it uses PKCE.")
+        }
+        AddSecretError::TooMany(max) => ApiError::Conflict(format!(
+            "The client has {max} secrets, the most it may have \
+                     (limits.secrets_per_client); delete one first."
+        )),
+        AddSecretError::DuplicateName(name) => {
+            ApiError::Conflict(format!("The client already has a secret named '{name}'."))
+        }
+        AddSecretError::ClientMissing => client_not_found(&client.id),
+        AddSecretError::Unexpected(error) => from_store(error),
+    })?;
     let mut response = SecretResponse::from(stored);
     response.token = secret.expose().to_owned();
     Ok(HttpResponse::Ok()

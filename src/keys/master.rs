@@ -5,6 +5,9 @@
 //! It comes from `signing.master_key` (base64 of 32 bytes, normally set as
 //! `TESSERA_SIGNING__MASTER_KEY`) or from the file `signing.master_key_file`, which the
 //! first start creates with mode 0600.
+//!
+//! Other uses of the master key (client secret hashes) get keys of their own, derived
+//! with HKDF-SHA-256 (RFC 5869) under a label per use; the key itself never leaves.
 
 use std::io::Write;
 use std::path::Path;
@@ -14,12 +17,15 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use rand::RngCore;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use ring::{hkdf, hmac};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::Algorithm;
 
 pub struct MasterKey {
     key: LessSafeKey,
+    /// HKDF's pseudorandom key from the master key, for [`MasterKey::derive_hmac_key`].
+    derivation: hkdf::Prk,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -42,7 +48,19 @@ impl MasterKey {
             .map_err(|_| anyhow!("a master key is exactly 32 bytes"))?;
         Ok(Self {
             key: LessSafeKey::new(unbound),
+            derivation: hkdf::Salt::new(hkdf::HKDF_SHA256, &[]).extract(bytes),
         })
+    }
+
+    /// An HMAC-SHA-256 key for the use `label` names (e.g. `"tessera/client-secret/v1"`):
+    /// a different label gives an unrelated key, the same label always the same one.
+    pub fn derive_hmac_key(&self, label: &str) -> hmac::Key {
+        let info = [label.as_bytes()];
+        let okm = self
+            .derivation
+            .expand(&info, hmac::HMAC_SHA256)
+            .expect("32 bytes is within HKDF-SHA-256's output limit");
+        hmac::Key::from(okm)
     }
 
     fn from_base64(text: &str) -> anyhow::Result<Self> {
@@ -162,6 +180,21 @@ mod tests {
         assert!(master.open("kid-a", Algorithm::RS256, &sealed).is_err());
         let other = MasterKey::from_bytes(&[8; 32]).unwrap();
         assert!(other.open("kid-a", Algorithm::ES256, &sealed).is_err());
+    }
+
+    #[test]
+    fn derived_keys_depend_on_the_label_and_the_master_key() {
+        let tag = |master: &MasterKey, label: &str| {
+            hmac::sign(&master.derive_hmac_key(label), b"message")
+                .as_ref()
+                .to_vec()
+        };
+        let master = MasterKey::from_bytes(&[7; 32]).unwrap();
+        let same = MasterKey::from_bytes(&[7; 32]).unwrap();
+        let other = MasterKey::from_bytes(&[8; 32]).unwrap();
+        assert_eq!(tag(&master, "a"), tag(&same, "a"));
+        assert_ne!(tag(&master, "a"), tag(&master, "b"));
+        assert_ne!(tag(&master, "a"), tag(&other, "a"));
     }
 
     #[test]

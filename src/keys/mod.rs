@@ -92,6 +92,12 @@ pub struct KeyService {
 }
 
 impl KeyService {
+    /// A key derived from the master key for the use `label` names (see
+    /// [`MasterKey::derive_hmac_key`]).
+    pub fn derive_hmac_key(&self, label: &str) -> ring::hmac::Key {
+        self.master.derive_hmac_key(label)
+    }
+
     /// Loads the master key and the stored keys (every one must decrypt), then makes
     /// sure a key is active. Fails rather than replace keys it cannot read.
     pub async fn start(

@@ -1,6 +1,8 @@
 //! `POST /oauth/introspect` (RFC 7662): is this token active, and its claims — for a
 //! caller of the token's own tenant only.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -17,11 +19,18 @@ impl OAuthServer {
         &self,
         authorization: Option<&str>,
         body: &[u8],
+        source: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<Value, OAuthError> {
         let form = Form::parse(body)?;
         let caller = self
-            .authenticate(authorization, &form, &self.introspection_limiter, now)
+            .authenticate(
+                authorization,
+                &form,
+                source,
+                &self.introspection_limiter,
+                now,
+            )
             .await?;
         let response = self.inspect(&caller, &form, now).await;
         self.succeeded(&caller, response, now).await

@@ -1,5 +1,7 @@
 //! `POST /oauth/revoke` (RFC 7009): a client's own access token denied until it expires.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
 
 use super::server::{server_error, OAuthServer};
@@ -17,11 +19,12 @@ impl OAuthServer {
         &self,
         authorization: Option<&str>,
         body: &[u8],
+        source: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<(), OAuthError> {
         let form = Form::parse(body)?;
         let caller = self
-            .authenticate(authorization, &form, &self.revocation_limiter, now)
+            .authenticate(authorization, &form, source, &self.revocation_limiter, now)
             .await?;
         let outcome = self.revoke_own(&caller, &form, now).await;
         self.succeeded(&caller, outcome, now).await

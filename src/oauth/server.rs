@@ -4,6 +4,7 @@
 //! `introspection.rs` and `revocation.rs`; each goes from the raw form body and
 //! `Authorization` header to a response value or an [`OAuthError`].
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -84,7 +85,7 @@ impl OAuthServer {
     }
 
     /// Records the client's use of its secret once its request has succeeded, so a
-    /// refused request changes nothing stored.
+    /// refused request changes nothing stored (see [`ClientAuthenticator::record_use`]).
     pub(super) async fn succeeded<T>(
         &self,
         caller: &AuthenticatedClient,
@@ -101,6 +102,7 @@ impl OAuthServer {
         &self,
         authorization: Option<&str>,
         form: &Form,
+        source: IpAddr,
         limiter: &RequestLimiter,
         now: DateTime<Utc>,
     ) -> Result<AuthenticatedClient, OAuthError> {
@@ -113,7 +115,7 @@ impl OAuthServer {
         let secret = ClientSecret::presented(secrecy::ExposeSecret::expose_secret(&secret));
         let client = self
             .clients
-            .authenticate(&presented.client_id, &secret, now)
+            .authenticate(&presented.client_id, &secret, source, now)
             .await
             .map_err(|error| match error {
                 ClientAuthError::InvalidClient => OAuthError::InvalidClient { used_basic },

@@ -150,15 +150,19 @@ macro_rules! bind_settings {
 pub enum InsertClient {
     Inserted,
     TenantMissing,
+    /// The tenant has this many clients already, its cap.
+    TooMany(usize),
 }
 
 impl Store {
-    /// Stores a new client with its first secret, if any.
+    /// Stores a new client with its first secret, if any, unless its tenant has
+    /// `max_clients` already.
     #[tracing::instrument(skip_all, fields(client_id = %client.id))]
     pub async fn insert_client(
         &self,
         client: &Client,
         initial_secret: Option<&NewSecret>,
+        max_clients: usize,
         audit: &AuditContext,
         now: DateTime<Utc>,
     ) -> anyhow::Result<InsertClient> {
@@ -166,6 +170,25 @@ impl Store {
         let now = to_millis(now);
         let outcome = on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            // Lock the tenant's row first (PostgreSQL's READ COMMITTED would let two
+            // creations both count one under the cap), so the cap holds on both databases.
+            let tenant_exists = sqlx::query("UPDATE tenants SET updated_at = updated_at WHERE id = $1")
+                .bind(client.tenant_id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                > 0;
+            if !tenant_exists {
+                return Ok(InsertClient::TenantMissing);
+            }
+            let count: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM oauth_clients WHERE tenant_id = $1")
+                    .bind(client.tenant_id.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if count >= i64::try_from(max_clients).unwrap_or(i64::MAX) {
+                return Ok(InsertClient::TooMany(max_clients));
+            }
             let inserted = bind_settings!(
                 sqlx::query(concat!(
                     "INSERT INTO oauth_clients (", columns!(), ") VALUES \

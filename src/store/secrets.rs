@@ -1,11 +1,12 @@
-//! Client secret rows: names, display prefixes and argon2id hashes, never secrets.
+//! Client secret rows: names, display prefixes and hashes (see `clients::secrets`),
+//! never secrets.
 
 use chrono::{DateTime, Utc};
 
 use super::audit::record_audit;
 use super::{from_millis, on_pool, to_millis, BeginWrite, Store};
 use crate::audit::{Action, AuditContext};
-use crate::clients::secrets::{NewSecret, StoredSecret, MAX_SECRETS_PER_CLIENT};
+use crate::clients::secrets::{NewSecret, StoredSecret};
 use crate::clients::{Client, ClientId};
 
 macro_rules! columns {
@@ -67,6 +68,7 @@ impl Store {
         &self,
         client: &Client,
         secret: &NewSecret,
+        max_secrets: usize,
         audit: &AuditContext,
         now: DateTime<Utc>,
     ) -> anyhow::Result<InsertSecret> {
@@ -74,7 +76,7 @@ impl Store {
         let outcome = on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             // Lock the client's row first (PostgreSQL's READ COMMITTED would let two adds
-            // both count 19), so the limit holds on both databases.
+            // both count one under the limit), so the limit holds on both databases.
             sqlx::query("UPDATE oauth_clients SET version = version WHERE id = $1")
                 .bind(client.id.as_str())
                 .execute(&mut *tx)
@@ -83,8 +85,8 @@ impl Store {
                 .bind(client.id.as_str())
                 .fetch_one(&mut *tx)
                 .await?;
-            if count >= MAX_SECRETS_PER_CLIENT as i64 {
-                return Ok(InsertSecret::TooMany(MAX_SECRETS_PER_CLIENT));
+            if count >= i64::try_from(max_secrets).unwrap_or(i64::MAX) {
+                return Ok(InsertSecret::TooMany(max_secrets));
             }
             let inserted: Result<SecretRow, sqlx::Error> = sqlx::query_as(concat!(
                 "INSERT INTO client_secrets \
@@ -147,16 +149,47 @@ impl Store {
         Ok(deleted)
     }
 
-    /// Records that a secret authenticated its client at `now`.
-    pub async fn touch_secret(&self, secret_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+    /// Records when each secret last authenticated its client, in one transaction; a
+    /// row never moves back in time (another process may have written a later use).
+    #[tracing::instrument(skip_all, fields(secrets = uses.len()))]
+    pub async fn record_secret_uses(&self, uses: &[(i64, DateTime<Utc>)]) -> anyhow::Result<()> {
         on_pool!(self, pool => {
-            sqlx::query("UPDATE client_secrets SET last_used_at = $1 WHERE id = $2")
-                .bind(to_millis(now))
+            let mut tx = pool.begin_write().await?;
+            for (secret_id, used) in uses {
+                sqlx::query(
+                    "UPDATE client_secrets SET last_used_at = $1 \
+                     WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+                )
+                .bind(to_millis(*used))
                 .bind(secret_id)
-                .execute(pool)
-                .await
-                .map(drop)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
         })?;
         Ok(())
+    }
+
+    /// Replaces a secret's hash by another form of it, only if it is still `legacy`;
+    /// returns whether it was replaced.
+    #[tracing::instrument(skip_all, fields(secret_id))]
+    pub async fn upgrade_secret_hash(
+        &self,
+        secret_id: i64,
+        legacy: &str,
+        upgraded: &str,
+    ) -> anyhow::Result<bool> {
+        let replaced = on_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE client_secrets SET secret_hash = $1 WHERE id = $2 AND secret_hash = $3",
+            )
+            .bind(upgraded)
+            .bind(secret_id)
+            .bind(legacy)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected() > 0)
+        })?;
+        Ok(replaced)
     }
 }

@@ -142,6 +142,7 @@ pub struct TestApp {
     pub clients: std::sync::Arc<tessera::clients::ClientAuthenticator>,
     pub issuer: String,
     handle: actix_web::dev::ServerHandle,
+    running: tokio::task::JoinHandle<anyhow::Result<()>>,
     pub database: TestDatabase,
 }
 
@@ -198,7 +199,7 @@ async fn start(settings: Settings, admin_key: String, database: TestDatabase) ->
     let clients = app.clients();
     let issuer = app.issuer().to_owned();
     let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
+    let running = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         admin_key,
@@ -209,6 +210,7 @@ async fn start(settings: Settings, admin_key: String, database: TestDatabase) ->
         clients,
         issuer,
         handle,
+        running,
         database,
     }
 }
@@ -235,6 +237,8 @@ impl TestApp {
     /// Stops the server gracefully; returns what a new start on the same database needs.
     pub async fn stop(self) -> (Settings, String, TestDatabase) {
         self.handle.stop(true).await;
+        // What the application does as it stops (writing the last uses) is done.
+        self.running.await.ok();
         self.store.close().await;
         (self.settings, self.admin_key, self.database)
     }

@@ -1,8 +1,10 @@
 //! Rate limits on the OAuth endpoints: a token bucket per client (with per-client
 //! overrides) on `/oauth/token` and, separately, `/oauth/introspect`; and a limit on
-//! failed authentications per client id that slows guessing without touching other
-//! clients or a client whose secret check is remembered.
+//! failed authentications per source address that slows guessing without ever locking
+//! out the client whose id is guessed at, and that answers unknown and known client
+//! ids alike.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -14,7 +16,8 @@ use crate::token_client::{assert_invalid_client, assert_oauth_error, Credentials
 crate::on_both_backends!(
     each_client_has_its_own_bucket,
     a_per_client_override_lets_one_client_go_further,
-    failed_authentications_are_limited_per_client_id,
+    failed_authentications_are_limited_per_address_never_per_client,
+    unknown_and_known_client_ids_answer_alike_in_every_state,
     concurrent_guesses_get_no_more_than_the_burst,
 );
 
@@ -133,48 +136,51 @@ async fn a_per_client_override_lets_one_client_go_further(backend: Backend) {
     assert_rate_limited(limited).await;
 }
 
-async fn failed_authentications_are_limited_per_client_id(backend: Backend) {
+fn loopback(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+}
+
+async fn failed_authentications_are_limited_per_address_never_per_client(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
-        s.rate_limit.failed_auth_burst = 3;
-        s.rate_limit.failed_auth_per_minute = 1;
+        s.rate_limit.failed_auth_per_address_burst = 3;
+        s.rate_limit.failed_auth_per_address_per_minute = 1;
     })
     .await;
-    let oauth = OAuthEndpoints::of(&app);
+    let real = OAuthEndpoints::of(&app).from_address(loopback(1));
+    let sprayer = real.from_address(loopback(2));
     let target = Credentials::of(&app.create_client("acme", json!({})).await);
     let bystander = Credentials::of(&app.create_client("acme", json!({})).await);
-    // The target's secret check is remembered from here on.
-    oauth.access_token(&target).await;
+    real.access_token(&target).await;
 
     let guess = |n: usize| Credentials::new(&target.id, &format!("guess-{n}"));
     let mut refusals = 0;
     let limited = loop {
-        let response = oauth.token(&guess(refusals), &[]).await;
+        let response = sprayer.token(&guess(refusals), &[]).await;
         if response.status() == 429 {
             break response;
         }
         assert_invalid_client(response, true).await;
         refusals += 1;
-        assert!(refusals <= 4, "{refusals} wrong secrets and not limited");
+        assert!(refusals <= 3, "{refusals} wrong secrets and not limited");
     };
-    assert!(
-        refusals >= 3,
-        "the burst of failures is allowed: {refusals}"
-    );
+    assert_eq!(refusals, 3, "the burst of failures is allowed");
     assert_rate_limited(limited).await;
     for n in 0..3 {
-        let response = oauth.token(&guess(100 + n), &[]).await;
-        assert_rate_limited(response).await;
-        // Meanwhile the target itself, whose check is remembered, carries on.
-        oauth.access_token(&target).await;
+        // While the sprayer is limited, whatever it sends, even the right secret...
+        assert_rate_limited(sprayer.token(&guess(100 + n), &[]).await).await;
+        assert_rate_limited(sprayer.token(&target, &[]).await).await;
+        // ...the client whose id it sprays carries on from its own address.
+        real.access_token(&target).await;
     }
-
     // Other clients are unaffected, even when checked for the first time.
-    oauth.access_token(&bystander).await;
-    // Unknown client ids share a bucket of their own.
+    real.access_token(&bystander).await;
+
+    // Guessing client ids is limited the same way, per address.
+    let stranger = real.from_address(loopback(3));
     let mut unknown_limited = false;
-    for n in 0..6 {
-        let stranger = Credentials::new(&format!("unknown-{n}"), "secret");
-        let response = oauth.token(&stranger, &[]).await;
+    for n in 0..5 {
+        let invented = Credentials::new(&format!("unknown-{n}"), "secret");
+        let response = stranger.token(&invented, &[]).await;
         if response.status() == 429 {
             unknown_limited = true;
             assert_rate_limited(response).await;
@@ -183,16 +189,84 @@ async fn failed_authentications_are_limited_per_client_id(backend: Backend) {
         assert_invalid_client(response, true).await;
     }
     assert!(unknown_limited, "guessing client ids is limited too");
-    oauth.access_token(&bystander).await;
-    oauth.access_token(&target).await;
+    real.access_token(&target).await;
+}
+
+/// What a caller sees of one refused request.
+#[derive(Debug, PartialEq, Eq)]
+struct Refusal {
+    status: u16,
+    www_authenticate: Option<String>,
+    has_retry_after: bool,
+    body: Vec<u8>,
+}
+
+async fn refusal(response: reqwest::Response) -> Refusal {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|value| value.to_str().unwrap().to_owned())
+    };
+    Refusal {
+        status: response.status().as_u16(),
+        www_authenticate: header("www-authenticate"),
+        has_retry_after: header("retry-after").is_some(),
+        body: response.bytes().await.unwrap().to_vec(),
+    }
+}
+
+async fn token_by_post(oauth: &OAuthEndpoints, client: &Credentials) -> reqwest::Response {
+    let [id, secret] = client.post();
+    let params = [("grant_type", "client_credentials"), id, secret];
+    oauth.post("/oauth/token", None, &params).await
+}
+
+/// An unknown client id and a real one with a wrong secret get byte-identical answers
+/// with either authentication method: for a client not yet cached, for one that is,
+/// and after the failure limiter has tripped.
+async fn unknown_and_known_client_ids_answer_alike_in_every_state(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.rate_limit.failed_auth_per_address_burst = 4;
+        s.rate_limit.failed_auth_per_address_per_minute = 1;
+    })
+    .await;
+    let oauth = OAuthEndpoints::of(&app);
+    let cold = Credentials::of(&app.create_client("acme", json!({})).await);
+    let warm = Credentials::of(&app.create_client("acme", json!({})).await);
+    oauth.access_token(&warm).await;
+
+    for (round, known) in [(4, &cold), (5, &warm)] {
+        let prober = oauth.from_address(loopback(round));
+        // A well-formed id no client has, and a wrong secret with the right prefix.
+        let unknown = Credentials::new(&"0".repeat(known.id.len()), &known.secret);
+        let wrong_secret = format!("{}{}", &known.secret[..6], "A".repeat(37));
+        let wrong = Credentials::new(&known.id, &wrong_secret);
+        let mut states = Vec::new();
+        for _ in 0..2 {
+            let basic_unknown = refusal(prober.token(&unknown, &[]).await).await;
+            let basic_known = refusal(prober.token(&wrong, &[]).await).await;
+            assert_eq!(basic_unknown, basic_known, "client_secret_basic");
+            let post_unknown = refusal(token_by_post(&prober, &unknown).await).await;
+            let post_known = refusal(token_by_post(&prober, &wrong).await).await;
+            assert_eq!(post_unknown, post_known, "client_secret_post");
+            states.push((basic_known.status, post_known.status));
+        }
+        assert_eq!(
+            states,
+            [(401, 401), (429, 429)],
+            "before and after the limiter trips"
+        );
+    }
+    oauth.access_token(&cold).await;
 }
 
 /// Guesses sent all at once are judged one after the other, so no more of them reach a
 /// secret check than the burst allows.
 async fn concurrent_guesses_get_no_more_than_the_burst(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
-        s.rate_limit.failed_auth_burst = 3;
-        s.rate_limit.failed_auth_per_minute = 1;
+        s.rate_limit.failed_auth_per_address_burst = 3;
+        s.rate_limit.failed_auth_per_address_per_minute = 1;
     })
     .await;
     let target = Credentials::of(&app.create_client("acme", json!({})).await);

@@ -2,15 +2,23 @@
 //! duplicates (also racing), deletion, storage as hashes only, and
 //! `ClientAuthenticator::authenticate`, the check the token endpoint uses.
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use chrono::{Duration, Utc};
 use reqwest::Method;
+use secrecy::SecretString;
 use serde_json::{json, Value};
-use tessera::clients::secrets::ClientSecret;
-use tessera::clients::ClientAuthError;
+use tessera::audit::AuditContext;
+use tessera::clients::secrets::{ClientSecret, NewSecret, SecretName, HMAC_PREFIX};
+use tessera::clients::{ClientAuthError, ClientId};
+use tessera::store::InsertSecret;
 
-use crate::helpers::{assert_api_error, causes, spawn_app, Backend, TestApp};
+use crate::helpers::{assert_api_error, causes, spawn_app, spawn_app_with, Backend, TestApp};
+
+/// The source address of the checks made directly, without HTTP.
+const CALLER: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 crate::on_both_backends!(
     the_seed_view_masks_every_secret,
@@ -22,6 +30,8 @@ crate::on_both_backends!(
     authenticate_client_rejects_what_it_must,
     no_secret_is_stored_in_clear,
     last_used_at_follows_successful_requests_only,
+    a_legacy_argon2_secret_is_rehashed_on_its_first_successful_use,
+    the_caps_on_clients_and_secrets_hold_under_concurrent_creation,
 );
 
 async fn add_secret(app: &TestApp, client: &str, body: Value) -> reqwest::Response {
@@ -208,14 +218,23 @@ async fn authenticate_client_accepts_any_live_secret(backend: Backend) {
     let next = ClientSecret::presented(added["token"].as_str().unwrap());
 
     let now = Utc::now();
-    let by_initial = app.clients.authenticate(id, &initial, now).await.unwrap();
+    let by_initial = app
+        .clients
+        .authenticate(id, &initial, CALLER, now)
+        .await
+        .unwrap();
     assert_eq!(by_initial.client.id.as_str(), id);
     assert_eq!(by_initial.client.tenant_id.as_str(), "acme");
-    let by_next = app.clients.authenticate(id, &next, now).await.unwrap();
+    let by_next = app
+        .clients
+        .authenticate(id, &next, CALLER, now)
+        .await
+        .unwrap();
     assert_eq!(by_next.secret_id, added["id"].as_i64().unwrap());
     assert_ne!(by_initial.secret_id, by_next.secret_id);
     app.clients.record_use(&by_initial, now).await;
     app.clients.record_use(&by_next, now).await;
+    app.clients.flush_uses().await.unwrap();
 
     let (_, view) = app.get_json(&format!("/api/v1/tenants/clients/{id}")).await;
     for secret in view["secrets"].as_array().unwrap() {
@@ -246,28 +265,34 @@ async fn authenticate_client_rejects_what_it_must(backend: Backend) {
     let after_expiry = "2030-01-31T00:00:00Z".parse().unwrap();
     assert!(rejected(
         app.clients
-            .authenticate(id, &expiring_secret, after_expiry)
+            .authenticate(id, &expiring_secret, CALLER, after_expiry)
             .await
     ));
     let before_expiry = after_expiry - Duration::seconds(1);
     assert!(app
         .clients
-        .authenticate(id, &expiring_secret, before_expiry)
+        .authenticate(id, &expiring_secret, CALLER, before_expiry)
         .await
         .is_ok());
 
     let wrong = ClientSecret::generate();
-    assert!(rejected(app.clients.authenticate(id, &wrong, now).await));
+    assert!(rejected(
+        app.clients.authenticate(id, &wrong, CALLER, now).await
+    ));
     let same_prefix = ClientSecret::presented(format!("{}wrong", initial.display_prefix()));
     assert!(rejected(
-        app.clients.authenticate(id, &same_prefix, now).await
-    ));
-    assert!(rejected(
-        app.clients.authenticate("unknown", &initial, now).await
+        app.clients
+            .authenticate(id, &same_prefix, CALLER, now)
+            .await
     ));
     assert!(rejected(
         app.clients
-            .authenticate("not a client id!", &initial, now)
+            .authenticate("unknown", &initial, CALLER, now)
+            .await
+    ));
+    assert!(rejected(
+        app.clients
+            .authenticate("not a client id!", &initial, CALLER, now)
             .await
     ));
 
@@ -282,16 +307,24 @@ async fn authenticate_client_rejects_what_it_must(backend: Backend) {
     .await
     .unwrap();
     assert!(rejected(
-        app.clients.authenticate(id, &expiring_secret, now).await
+        app.clients
+            .authenticate(id, &expiring_secret, CALLER, now)
+            .await
     ));
 
-    assert!(app.clients.authenticate(id, &initial, now).await.is_ok());
+    assert!(app
+        .clients
+        .authenticate(id, &initial, CALLER, now)
+        .await
+        .is_ok());
     app.admin(Method::PATCH, &format!("/api/v1/oauth-clients/{id}"))
         .json(&json!({"enabled": false}))
         .send()
         .await
         .unwrap();
-    assert!(rejected(app.clients.authenticate(id, &initial, now).await));
+    assert!(rejected(
+        app.clients.authenticate(id, &initial, CALLER, now).await
+    ));
 }
 
 async fn no_secret_is_stored_in_clear(backend: Backend) {
@@ -304,7 +337,11 @@ async fn no_secret_is_stored_in_clear(backend: Backend) {
         .await
         .unwrap();
     let text = app.database_text().await;
-    assert!(text.contains("$argon2id$"), "hashes are stored");
+    assert!(text.contains("hmac-sha256$"), "hashes are stored");
+    assert!(
+        !text.contains("$argon2id$"),
+        "new secrets are not hashed with argon2"
+    );
     for secret in [&created["secret"], &added["token"]] {
         let secret = secret.as_str().unwrap();
         let bytes = URL_SAFE_NO_PAD.decode(secret).unwrap();
@@ -320,7 +357,8 @@ async fn no_secret_is_stored_in_clear(backend: Backend) {
 }
 
 /// A token request refused after authentication (here: a scope the client may not
-/// have) leaves `lastUsedAt` alone; the first successful one sets it.
+/// have) leaves `lastUsedAt` alone; a successful one sets it, written by the periodic
+/// flush or, at the latest, when the server stops.
 async fn last_used_at_follows_successful_requests_only(backend: Backend) {
     let app = spawn_app(backend).await;
     let created = app
@@ -339,11 +377,173 @@ async fn last_used_at_follows_successful_requests_only(backend: Backend) {
         view["secrets"][0]["lastUsedAt"].clone()
     };
     assert_eq!(token("admin").await.unwrap().status(), 400);
+    app.clients.flush_uses().await.unwrap();
     assert_eq!(
         last_used().await,
         Value::Null,
         "a refused request writes nothing"
     );
+    let before = Utc::now();
     assert_eq!(token("read").await.unwrap().status(), 200);
-    assert!(last_used().await.is_string());
+    let id = id.to_owned();
+    let app = app.restart().await;
+    let (_, view) = app.get_json(&format!("/api/v1/tenants/clients/{id}")).await;
+    let used: chrono::DateTime<Utc> = view["secrets"][0]["lastUsedAt"]
+        .as_str()
+        .expect("lastUsedAt is written when the server stops")
+        .parse()
+        .unwrap();
+    assert!(used >= before - Duration::seconds(1), "{used} {before}");
+}
+
+/// A database as the code before HMAC hashing left it: a secret stored as argon2id.
+/// It authenticates, is rewritten in the HMAC form by its first successful request
+/// (not by a refused one), and keeps working, also after a restart.
+async fn a_legacy_argon2_secret_is_rehashed_on_its_first_successful_use(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = app
+        .create_client("acme", json!({"allowedScopes": ["read"]}))
+        .await;
+    let id = ClientId::parse(created["id"].as_str().unwrap()).unwrap();
+    let client = app
+        .store
+        .client(&id, &tessera::access::TenantScope::All)
+        .await
+        .unwrap()
+        .unwrap();
+    let legacy = ClientSecret::generate();
+    let argon2 = tessera::password::hash_password(&SecretString::from(legacy.expose().to_owned()))
+        .await
+        .unwrap();
+    let row = NewSecret {
+        name: SecretName::parse("legacy").unwrap(),
+        display_prefix: legacy.display_prefix(),
+        hash: argon2.clone(),
+        expires_at: None,
+    };
+    let inserted = app
+        .store
+        .insert_secret(&client, &row, 20, &AuditContext::system(), Utc::now())
+        .await
+        .unwrap();
+    let InsertSecret::Inserted(stored) = inserted else {
+        panic!("{inserted:?}");
+    };
+    let stored_hash = || async {
+        let secrets = app.store.client_secrets(&id).await.unwrap();
+        let row = secrets.into_iter().find(|s| s.id == stored.id).unwrap();
+        row.hash
+    };
+    let token = |scope: &'static str| {
+        app.client
+            .post(app.url("/oauth/token"))
+            .basic_auth(id.as_str(), Some(legacy.expose()))
+            .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+            .send()
+    };
+
+    assert_eq!(token("admin").await.unwrap().status(), 400);
+    assert_eq!(
+        stored_hash().await,
+        argon2,
+        "a refused request rewrites nothing"
+    );
+    assert_eq!(token("read").await.unwrap().status(), 200);
+    let upgraded = stored_hash().await;
+    assert!(upgraded.starts_with(HMAC_PREFIX), "{upgraded}");
+    assert_eq!(upgraded, app.clients.hasher().hash(&legacy));
+    assert_eq!(token("read").await.unwrap().status(), 200);
+
+    let app = app.restart().await;
+    let response = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth(id.as_str(), Some(legacy.expose()))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "the new form verifies from a fresh start"
+    );
+}
+
+/// `limits.clients_per_tenant` and `limits.secrets_per_client`: creations racing for
+/// the last places get exactly the cap, the rest a clear 409, and nothing more is stored.
+async fn the_caps_on_clients_and_secrets_hold_under_concurrent_creation(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.limits.clients_per_tenant = 3;
+        s.limits.secrets_per_client = 2;
+    })
+    .await;
+    let first = app.create_client("acme", json!({})).await;
+    let body = crate::helpers::client_body("acme");
+    let attempts = (0..5)
+        .map(|_| app.admin(Method::POST, "/api/v1/oauth-clients").json(&body))
+        .collect();
+    let mut created = 0;
+    for response in all_at_once(attempts).await {
+        match response.status().as_u16() {
+            200 => created += 1,
+            409 => {
+                let error = assert_api_error(response, 409).await;
+                assert!(
+                    error.to_string().contains("limits.clients_per_tenant"),
+                    "{error}"
+                );
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(created, 2, "one client existed; the cap is 3");
+    let refused = app.post_client(&body).await;
+    assert_api_error(refused, 409).await;
+    // Another tenant has a cap of its own.
+    app.create_client("other", json!({})).await;
+
+    let id = first["id"].as_str().unwrap();
+    let path = format!("/api/v1/tenants/clients/{id}/tokens");
+    let adds = (0..4)
+        .map(|n| {
+            app.admin(Method::POST, &path)
+                .json(&json!({"name": format!("extra-{n}")}))
+        })
+        .collect();
+    let statuses: Vec<u16> = all_at_once(adds)
+        .await
+        .iter()
+        .map(|response| response.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|status| **status == 200).count(),
+        1,
+        "the initial secret and one more: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|status| [200, 409].contains(status)),
+        "{statuses:?}"
+    );
+    let (_, view) = app.get_json(&format!("/api/v1/tenants/clients/{id}")).await;
+    assert_eq!(view["secrets"].as_array().unwrap().len(), 2);
+    let refused = add_secret(&app, id, json!({"name": "one-more"})).await;
+    let error = assert_api_error(refused, 409).await;
+    assert!(
+        error.to_string().contains("limits.secrets_per_client"),
+        "{error}"
+    );
+}
+
+/// Sends the requests at the same time; their responses in order.
+async fn all_at_once(requests: Vec<reqwest::RequestBuilder>) -> Vec<reqwest::Response> {
+    let sent: Vec<_> = requests
+        .into_iter()
+        .map(|request| tokio::spawn(request.send()))
+        .collect();
+    let mut responses = Vec::new();
+    for response in sent {
+        responses.push(response.await.unwrap().unwrap());
+    }
+    responses
 }

@@ -78,6 +78,18 @@ impl OAuthEndpoints {
         }
     }
 
+    /// The same endpoints called from `source` (a loopback address such as
+    /// 127.0.0.2), to act as another caller.
+    pub fn from_address(&self, source: std::net::IpAddr) -> Self {
+        OAuthEndpoints {
+            http: reqwest::Client::builder()
+                .local_address(source)
+                .build()
+                .expect("an HTTP client"),
+            base: self.base.clone(),
+        }
+    }
+
     /// POSTs `params` as `application/x-www-form-urlencoded` to `path`.
     pub async fn post(
         &self,

@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use tessera::access::TenantScope;
 use tessera::audit::AuditContext;
-use tessera::clients::secrets::{hash_secret, ClientSecret, NewSecret, SecretName};
+use tessera::clients::secrets::{ClientSecret, NewSecret, SecretName};
 use tessera::clients::ClientId;
 use tessera::config::Settings;
 use tessera::store::InsertClient;
@@ -40,8 +40,8 @@ crate::on_both_backends!(
 /// Tests that fail authentication on purpose many times must not meet the
 /// failed-authentication limiter (tested in `rate_limits`).
 fn no_failure_limit(settings: &mut Settings) {
-    settings.rate_limit.failed_auth_burst = 1000;
-    settings.rate_limit.failed_auth_per_minute = 1000;
+    settings.rate_limit.failed_auth_per_address_burst = 1000;
+    settings.rate_limit.failed_auth_per_address_per_minute = 1000;
 }
 
 fn names(object: &Value) -> BTreeSet<String> {
@@ -186,12 +186,18 @@ async fn client_with_unsafe_credentials(app: &TestApp) -> Credentials {
     let stored = NewSecret {
         name: SecretName::initial(),
         display_prefix: presented.display_prefix(),
-        hash: hash_secret(&presented).await.unwrap(),
+        hash: app.clients.hasher().hash(&presented),
         expires_at: None,
     };
     let inserted = app
         .store
-        .insert_client(&client, Some(&stored), &AuditContext::system(), Utc::now())
+        .insert_client(
+            &client,
+            Some(&stored),
+            app.settings.limits.clients_per_tenant,
+            &AuditContext::system(),
+            Utc::now(),
+        )
         .await
         .unwrap();
     assert!(matches!(inserted, InsertClient::Inserted));

@@ -4,6 +4,8 @@
 
 mod client_credentials;
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -69,6 +71,7 @@ impl OAuthServer {
         &self,
         authorization: Option<&str>,
         body: &[u8],
+        source: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<TokenResponse, OAuthError> {
         let form = Form::parse(body)?;
@@ -76,7 +79,7 @@ impl OAuthServer {
         tracing::Span::current().record("grant_type", grant_type);
         let request = GrantRequest::parse(grant_type, &form);
         let caller = self
-            .authenticate(authorization, &form, &self.token_limiter, now)
+            .authenticate(authorization, &form, source, &self.token_limiter, now)
             .await?;
         let response = self.grant(&caller, request?, now);
         self.succeeded(&caller, response, now).await
