@@ -3,6 +3,8 @@
 --   BENCH_BODY          the request body, sent as application/x-www-form-urlencoded
 --   BENCH_AUTH          Authorization header values, one per line; several alternate
 --                       request by request (e.g. two clients' Basic credentials)
+--   BENCH_AUTH_FILE     the same from a file (for thousands of clients, more than the
+--                       environment holds); used when BENCH_AUTH is empty
 --   BENCH_COUNT_STATUS  when set, count responses per status code and print them as
 --                       "status NNN: COUNT" after wrk's report (costs wrk some speed)
 -- With one Authorization value the request is static: wrk sends it with no Lua call.
@@ -12,6 +14,14 @@ local body = os.getenv("BENCH_BODY")
 local auths = {}
 for line in (os.getenv("BENCH_AUTH") or ""):gmatch("[^\n]+") do
   auths[#auths + 1] = line
+end
+local auth_file = os.getenv("BENCH_AUTH_FILE")
+if #auths == 0 and auth_file and auth_file ~= "" then
+  for line in io.lines(auth_file) do
+    if line ~= "" then
+      auths[#auths + 1] = line
+    end
+  end
 end
 
 wrk.method = method

@@ -19,6 +19,7 @@
 #   POSTGRES_BENCH_URL        a PostgreSQL server to create the databases on, e.g.
 #                             postgres://postgres@127.0.0.1:5432/postgres (falls back to
 #                             POSTGRES_TEST_URL)
+#   BENCH_MANY_CLIENTS=10000  clients the many_clients scenario creates and round-robins
 #   BENCH_SERVER_ENV="..."    more NAME=VALUE settings for the server, space-separated,
 #                             e.g. "TESSERA_SERVER__WORKERS=1" to compare worker counts
 #   TESSERA_BIN               use this binary instead of building one
@@ -64,6 +65,7 @@ SCENARIOS=(
     "client_credentials ES256 scenario_client_credentials"
     "introspect         ES256 scenario_introspect"
     "flood              ES256 scenario_flood"
+    "many_clients       ES256 scenario_many_clients"
     "client_credentials RS256 scenario_client_credentials"
 )
 
@@ -218,7 +220,9 @@ start_server() {
     BASE_URL="http://127.0.0.1:$PORT"
     ADMIN_KEY=$(random_text 24)
     SERVER_LOG=$dir/server.log
-    local env=(
+    SERVER_DIR=$dir
+    SERVER_NAME="$database, $alg"
+    SERVER_ENV=(
         "PATH=$PATH"
         "TESSERA_SERVER__LISTEN=127.0.0.1:$PORT"
         "TESSERA_SERVER__SHUTDOWN_TIMEOUT_SECONDS=5"
@@ -232,25 +236,36 @@ start_server() {
     )
     local line extra
     while IFS= read -r line; do
-        env+=("$line")
+        SERVER_ENV+=("$line")
     done < <(rate_limit_env)
     read -r -a extra <<<"${BENCH_SERVER_ENV:-}"
-    env+=("${extra[@]}")
+    SERVER_ENV+=("${extra[@]}")
+    launch_server
+}
+
+# launch_server: starts the server start_server described, on its database and port.
+launch_server() {
     # A clean environment: no DATABASE_URL, RUST_LOG or TESSERA_* of the caller.
-    (cd "$dir" && exec env -i "${env[@]}" "$BIN" serve) >"$SERVER_LOG" 2>&1 &
+    (cd "$SERVER_DIR" && exec env -i "${SERVER_ENV[@]}" "$BIN" serve) >>"$SERVER_LOG" 2>&1 &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
     local waited=0
     until curl -sf -o /dev/null --max-time 2 "$BASE_URL/healthz"; do
         if ! kill -0 "$SERVER_PID" 2>/dev/null || ((waited >= 120)); then # 30 s
-            say "--- server log ($database, $alg) ---"
+            say "--- server log ($SERVER_NAME) ---"
             tail -n 30 "$SERVER_LOG" >&2
-            die "Tessera did not start on $database with $alg"
+            die "Tessera did not start ($SERVER_NAME)"
         fi
         sleep 0.25
         waited=$((waited + 1))
     done
-    say "Tessera ($alg) on $database at $BASE_URL, pid $SERVER_PID"
+    say "Tessera ($SERVER_NAME) at $BASE_URL, pid $SERVER_PID"
+}
+
+# restart_server: the same server stopped and started again: same database, empty caches.
+restart_server() {
+    stop_server
+    launch_server
 }
 
 stop_server() {
@@ -526,6 +541,43 @@ scenario_flood() {
     fi
     record "$attacker" "$RPS" "$P50" "$P99" $((REQUESTS - expected + SOCKET_ERRORS)) \
         "$(mib "$peak")" "statuses ${STATUSES//,/ }; errors = not 401/429"
+}
+
+# Issue 9: BENCH_MANY_CLIENTS clients created through the API (the creation rate is a
+# row), then the server restarted (empty caches) and client_credentials round-robined
+# over all of them from that fresh start, with no warm-up, to compare with the one-client
+# row. The clients live in a tenant of their own, beside the cap of the "bench" one.
+scenario_many_clients() { # ALG
+    local count=${BENCH_MANY_CLIENTS:-10000}
+    local creation="many clients: creation through the API"
+    local name="client_credentials $1, many clients, fresh start"
+    if [[ -n $CLIENTS_MISSING ]]; then
+        skip "$creation" "$CLIENTS_MISSING"
+        skip "$name" "$CLIENTS_MISSING"
+        return 0
+    fi
+    local auth_file=$WORK/many-clients.auth created seconds
+    say "  $creation: $count clients ..."
+    if ! read -r created seconds < <(python3 "$BENCH_DIR/many_clients.py" "$BASE_URL" \
+        "$ADMIN_KEY" many "$count" "$auth_file" 2>"$WORK/many-clients.err"); then
+        fail "$creation" "$(head -c 300 "$WORK/many-clients.err")"
+        return 0
+    fi
+    local rate
+    rate=$(awk -v n="$created" -v s="$seconds" 'BEGIN {printf "%.0f", n / s}')
+    say "  created $created clients in ${seconds}s: $rate/s"
+    record "$creation" "$rate" - - 0 "$(mib "$(rss_kib VmHWM)")" \
+        "clients/s over 8 connections; $created in ${seconds}s"
+
+    say "  $name: restarting the server, then ${SECONDS_PER_RUN}s with no warm-up ..."
+    restart_server
+    RUN=$((RUN + 1))
+    local out=$WORK/wrk-$RUN.txt
+    BENCH_AUTH_FILE=$auth_file wrk_run "$out" "$SECONDS_PER_RUN" /oauth/token POST \
+        grant_type=client_credentials ""
+    parse "$name" "$out" || return 0
+    record "$name" "$RPS" "$P50" "$P99" "$ERRORS" "$(mib "$(rss_kib VmHWM)")" \
+        "$count clients round-robin from a fresh start"
 }
 
 # ---- Main ----------------------------------------------------------------------------------

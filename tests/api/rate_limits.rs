@@ -146,8 +146,8 @@ async fn failed_authentications_are_limited_per_address_never_per_client(backend
         s.rate_limit.failed_auth_per_address_per_minute = 1;
     })
     .await;
-    let real = OAuthEndpoints::of(&app).from_address(loopback(1));
-    let sprayer = real.from_address(loopback(2));
+    let real = OAuthEndpoints::of(&app).called_from(loopback(1));
+    let sprayer = real.called_from(loopback(2));
     let target = Credentials::of(&app.create_client("acme", json!({})).await);
     let bystander = Credentials::of(&app.create_client("acme", json!({})).await);
     real.access_token(&target).await;
@@ -176,7 +176,7 @@ async fn failed_authentications_are_limited_per_address_never_per_client(backend
     real.access_token(&bystander).await;
 
     // Guessing client ids is limited the same way, per address.
-    let stranger = real.from_address(loopback(3));
+    let stranger = real.called_from(loopback(3));
     let mut unknown_limited = false;
     for n in 0..5 {
         let invented = Credentials::new(&format!("unknown-{n}"), "secret");
@@ -237,7 +237,7 @@ async fn unknown_and_known_client_ids_answer_alike_in_every_state(backend: Backe
     oauth.access_token(&warm).await;
 
     for (round, known) in [(4, &cold), (5, &warm)] {
-        let prober = oauth.from_address(loopback(round));
+        let prober = oauth.called_from(loopback(round));
         // A well-formed id no client has, and a wrong secret with the right prefix.
         let unknown = Credentials::new(&"0".repeat(known.id.len()), &known.secret);
         let wrong_secret = format!("{}{}", &known.secret[..6], "A".repeat(37));

@@ -80,7 +80,7 @@ impl OAuthEndpoints {
 
     /// The same endpoints called from `source` (a loopback address such as
     /// 127.0.0.2), to act as another caller.
-    pub fn from_address(&self, source: std::net::IpAddr) -> Self {
+    pub fn called_from(&self, source: std::net::IpAddr) -> Self {
         OAuthEndpoints {
             http: reqwest::Client::builder()
                 .local_address(source)
