@@ -95,7 +95,8 @@ pub enum UpdateClientError {
 }
 
 /// Lays `changes` over the stored client, validates the result as a whole and stores
-/// it, unless another update got there first (then it starts over from that one).
+/// it, in one transaction that holds the client from the read to the write: two
+/// concurrent updates apply one after the other, neither losing the other's changes.
 #[tracing::instrument(skip_all, fields(client_id = %id))]
 pub async fn update_client(
     store: &Store,
@@ -106,25 +107,21 @@ pub async fn update_client(
     now: DateTime<Utc>,
 ) -> Result<Client, UpdateClientError> {
     let now = millis(now);
-    for _ in 0..5 {
-        let current = store
-            .client(id, scope)
-            .await?
-            .ok_or(UpdateClientError::NotFound)?;
-        let settings = changes
-            .clone()
-            .over(ClientDraft::from(&current.settings))
-            .validate()
-            .map_err(UpdateClientError::Invalid)?;
-        let problems = current.settings.update_problems(&settings);
-        if !problems.is_empty() {
-            return Err(UpdateClientError::Invalid(problems));
-        }
-        if let Some(updated) = store.update_client(&current, &settings, audit, now).await? {
-            return Ok(updated);
-        }
+    let mut tx = store.begin_write().await?;
+    let current = Store::client_for_update(&mut tx, id, scope)
+        .await?
+        .ok_or(UpdateClientError::NotFound)?;
+    let settings = changes
+        .over(ClientDraft::from(&current.settings))
+        .validate()
+        .map_err(UpdateClientError::Invalid)?;
+    let problems = current.settings.update_problems(&settings);
+    if !problems.is_empty() {
+        return Err(UpdateClientError::Invalid(problems));
     }
-    Err(anyhow::anyhow!("client {id} kept changing during an update").into())
+    let updated = Store::update_client(&mut tx, &current, &settings, audit, now).await?;
+    tx.commit().await?;
+    Ok(updated)
 }
 
 #[derive(Debug, thiserror::Error)]

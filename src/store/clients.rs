@@ -5,7 +5,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use super::audit::record_audit;
-use super::{from_millis, on_pool, to_millis, BeginWrite, Store};
+use super::{for_update, from_millis, on_pool, on_tx, to_millis, BeginWrite, Store, WriteTx};
 use crate::access::TenantScope;
 use crate::audit::{Action, AuditContext};
 use crate::clients::secrets::NewSecret;
@@ -280,21 +280,40 @@ impl Store {
         rows.into_iter().map(Client::try_from).collect()
     }
 
-    /// Stores `settings` for `current` unless the client changed (or went) since
-    /// `current` was read: then `None`.
+    /// The client in `scope`, locked until `tx` ends, so an update reads what it
+    /// replaces.
+    pub async fn client_for_update(
+        tx: &mut WriteTx,
+        id: &ClientId,
+        scope: &TenantScope,
+    ) -> anyhow::Result<Option<Client>> {
+        let row: Option<ClientRow> = for_update!(tx, concat!(
+            "SELECT ", columns!(), " FROM oauth_clients \
+             WHERE id = $1 AND ($2 IS NULL OR tenant_id = $2)"
+        ), conn => |query| {
+            sqlx::query_as(query)
+                .bind(id.as_str())
+                .bind(scope.tenant().map(TenantId::as_str))
+                .fetch_optional(conn)
+                .await
+        })?;
+        row.map(Client::try_from).transpose()
+    }
+
+    /// Writes `settings` over `current` (read with [`Store::client_for_update`] in the
+    /// same `tx`), with its audit event.
     #[tracing::instrument(skip_all, fields(client_id = %current.id))]
     pub async fn update_client(
-        &self,
+        tx: &mut WriteTx,
         current: &Client,
         settings: &ClientSettings,
         audit: &AuditContext,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<Option<Client>> {
+    ) -> anyhow::Result<Client> {
         let columns = SettingsColumns::of(settings)?;
         let now = to_millis(now);
-        let row: Option<ClientRow> = on_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let row: Option<ClientRow> = bind_settings!(
+        let row: ClientRow = on_tx!(tx, conn => {
+            let row: ClientRow = bind_settings!(
                 sqlx::query_as(concat!(
                     "UPDATE oauth_clients SET \
                        name = $1, description = $2, business_name = $3, homepage_url = $4, \
@@ -303,24 +322,20 @@ impl Store {
                        internal = $11, enabled = $12, strong_auth_supported = $13, \
                        claims_supported = $14, allowed_scopes = $15, claims = $16, \
                        version = version + 1, updated_at = $17 \
-                     WHERE id = $18 AND version = $19 RETURNING ", columns!(), ""
+                     WHERE id = $18 RETURNING ", columns!(), ""
                 )),
                 settings,
                 columns
             )
             .bind(now)
             .bind(current.id.as_str())
-            .bind(current.version)
-            .fetch_optional(&mut *tx)
+            .fetch_one(&mut *conn)
             .await?;
-            if row.is_some() {
-                record_audit!(tx, audit, Action::ClientUpdated, current.id.as_str(),
-                              Some(current.tenant_id.as_str()), now)?;
-                tx.commit().await?;
-            }
+            record_audit!(conn, audit, Action::ClientUpdated, current.id.as_str(),
+                          Some(current.tenant_id.as_str()), now)?;
             Ok::<_, sqlx::Error>(row)
         })?;
-        row.map(Client::try_from).transpose()
+        Client::try_from(row)
     }
 
     /// Deletes the client in `scope` and, through foreign keys, its secrets. Returns

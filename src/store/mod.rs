@@ -125,6 +125,74 @@ impl Store {
     }
 }
 
+/// A write transaction that services compose: several store steps ("read the current
+/// row, check it, write its successor") committed or rolled back as one unit. On SQLite
+/// it holds the write lock from its first statement (`BEGIN IMMEDIATE`), so what it read
+/// cannot change before it writes; on PostgreSQL its reads that lock a row say so
+/// (`SELECT … FOR UPDATE`, see [`for_update`]). Dropped without
+/// [`WriteTx::commit`], it rolls back.
+pub enum WriteTx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs `$body` with `$conn` bound to the connection of `$tx` (a `&mut WriteTx`): the
+/// same query text, type-checked once per backend.
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::store::WriteTx::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::store::WriteTx::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_tx;
+
+/// `$select` (a string literal) as a row-locking read: `FOR UPDATE` on PostgreSQL; on
+/// SQLite the transaction already holds the write lock.
+macro_rules! for_update {
+    ($tx:expr, $select:expr, $conn:ident => |$query:ident| $body:expr) => {
+        match $tx {
+            $crate::store::WriteTx::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                let $query = $select;
+                $body
+            }
+            $crate::store::WriteTx::Postgres(tx) => {
+                let $conn = &mut **tx;
+                let $query = concat!($select, " FOR UPDATE");
+                $body
+            }
+        }
+    };
+}
+pub(crate) use for_update;
+
+impl Store {
+    pub async fn begin_write(&self) -> anyhow::Result<WriteTx> {
+        Ok(match self {
+            Store::Sqlite(pool) => WriteTx::Sqlite(pool.begin_write().await?),
+            Store::Postgres(pool) => WriteTx::Postgres(pool.begin_write().await?),
+        })
+    }
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> anyhow::Result<()> {
+        match self {
+            WriteTx::Sqlite(tx) => tx.commit().await,
+            WriteTx::Postgres(tx) => tx.commit().await,
+        }
+        .context("cannot commit")
+    }
+}
+
 /// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: concurrent
 /// writers then queue on the busy timeout instead of failing when a read lock has to
 /// become a write lock.
