@@ -81,6 +81,8 @@ pub struct AdminSettings {
     /// Empty means "not configured": a key is generated on the first start.
     pub api_key: SecretString,
     pub tenant_token_seconds: u64,
+    /// How long a chain of renewed tenant admin tokens may last from its first issuance.
+    pub tenant_token_max_lifetime_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -290,6 +292,12 @@ impl Settings {
             bail!(
                 "admin.tenant_token_seconds: must be between 1 and \
                  signing.max_token_lifetime_seconds"
+            );
+        }
+        if self.admin.tenant_token_max_lifetime_seconds < self.admin.tenant_token_seconds {
+            bail!(
+                "admin.tenant_token_max_lifetime_seconds: must be at least \
+                 admin.tenant_token_seconds"
             );
         }
         if signing.prepublish_seconds >= signing.rotation_interval_seconds {

@@ -14,6 +14,7 @@ use anyhow::Context;
 use chrono::Utc;
 
 use crate::admin_key::{AdminKeySource, AdminKeyVerifier};
+use crate::changes::{self, ChangeFeed, FeedTargets};
 use crate::clients::ClientAuthenticator;
 use crate::config::Settings;
 use crate::http::{self, AppState};
@@ -22,7 +23,7 @@ use crate::oauth::revocation::DenyList;
 use crate::oauth::{OAuthParts, OAuthServer};
 use crate::rate_limit::{FailureLimiter, RequestLimiter};
 use crate::store::Store;
-use crate::sync::{self, Sync};
+use crate::tenant_token::{TenantTokenRevocations, TenantTokenService};
 
 pub struct Application {
     port: u16,
@@ -55,10 +56,18 @@ impl Application {
             settings.oauth.client_cache_entries,
         ));
         let deny_list = Arc::new(DenyList::default());
-        let sync = Sync::start(
+        let tenant_tokens = Arc::new(TenantTokenRevocations::default());
+        let tenant_token_max_lifetime =
+            chrono::Duration::seconds(settings.admin.tenant_token_max_lifetime_seconds as i64);
+        let feed = ChangeFeed::start(
             store.clone(),
-            clients.clone(),
-            deny_list.clone(),
+            FeedTargets {
+                clients: clients.clone(),
+                keys: keys.clone(),
+                deny_list: deny_list.clone(),
+                tenant_tokens: tenant_tokens.clone(),
+                tenant_token_max_lifetime,
+            },
             Utc::now(),
         )
         .await?;
@@ -84,8 +93,8 @@ impl Application {
                 max_token_lifetime_seconds: settings.signing.max_token_lifetime_seconds,
             },
         ));
-        let sync_task = sync::spawn(
-            sync.clone(),
+        let feed_task = changes::spawn(
+            feed.clone(),
             oauth.clone(),
             Duration::from_millis(settings.oauth.sync_interval_millis),
         );
@@ -98,13 +107,19 @@ impl Application {
             body_limit,
             keys: keys.clone(),
             jwks_max_age_seconds: settings.signing.jwks_max_age_seconds,
-            tenant_token_seconds: settings.admin.tenant_token_seconds,
             oauth,
-            sync,
+            changes: feed,
+            tenant_tokens: TenantTokenService {
+                store: store.clone(),
+                keys: keys.clone(),
+                issuer: issuer.clone(),
+                lifetime: chrono::Duration::seconds(settings.admin.tenant_token_seconds as i64),
+                max_lifetime: tenant_token_max_lifetime,
+                revocations: tenant_tokens,
+            },
         });
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(from_fn(http::sync_after_change))
                 .wrap(from_fn(http::request_context))
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
@@ -122,7 +137,7 @@ impl Application {
             store,
             keys,
             clients,
-            background: vec![key_refresh, sync_task],
+            background: vec![key_refresh, feed_task],
             server,
         })
     }

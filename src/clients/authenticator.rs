@@ -6,7 +6,7 @@
 //! per-process key (never the secret itself), so a warmed-up client costs no database
 //! round trip and no argon2. [`ClientAuthenticator::forget`] drops what is known of a
 //! client: at once in the process that changed it, and within
-//! `oauth.sync_interval_millis` in the others (see [`crate::sync`]).
+//! `oauth.sync_interval_millis` in the others (see [`crate::changes`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -12,6 +12,7 @@ use super::page::{ListQuery, Page};
 use super::tenants::present;
 use super::{audit_context, rfc3339, AppState};
 use crate::access::TenantScope;
+use crate::changes::Change;
 use crate::clients::{
     self, Claim, Client, ClientChanges, ClientDraft, ClientId, ClientPosition, CreateClientError,
     UpdateClientError,
@@ -235,6 +236,9 @@ async fn create(
                 ),
                 CreateClientError::Unexpected(error) => from_store(error),
             })?;
+    state
+        .applied(Change::Client(created.client.id.clone()))
+        .await;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(CreatedResponse {
@@ -308,7 +312,10 @@ async fn update(
     )
     .await
     {
-        Ok(client) => Ok(HttpResponse::Ok().json(ClientResponse::from(client))),
+        Ok(client) => {
+            state.applied(Change::Client(client.id.clone())).await;
+            Ok(HttpResponse::Ok().json(ClientResponse::from(client)))
+        }
         Err(UpdateClientError::NotFound) => Err(client_not_found(&id)),
         Err(UpdateClientError::Invalid(problems)) => {
             Err(ApiError::invalid("The client is invalid.", problems))
@@ -331,6 +338,7 @@ async fn delete(
         .await
         .map_err(from_store)?
     {
+        state.applied(Change::Client(id)).await;
         Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
     } else {
         Err(client_not_found(&id))

@@ -25,6 +25,7 @@ use sqlx::sqlite::{
 
 use crate::config::DatabaseSettings;
 
+pub use changes::{ChangeRecord, FeedBounds, TenantTokenRevocationRows};
 pub use clients::InsertClient;
 pub use keys::{KeyChanges, StoredKey};
 pub use secrets::InsertSecret;
