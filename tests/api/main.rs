@@ -6,6 +6,7 @@ mod token_client;
 
 mod audit;
 mod cache_sync;
+mod change_feed;
 mod cli;
 mod clients;
 mod errors;
