@@ -221,7 +221,7 @@ impl Store {
         };
         let exists = on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM tenants WHERE id = $1")
+            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM tenants WHERE id = $1")
                 .bind(tenant.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;

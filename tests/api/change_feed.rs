@@ -19,6 +19,8 @@ crate::on_both_backends!(
 
 /// The issue: changes reach every other process within one second.
 pub const PROPAGATION: Duration = Duration::from_secs(1);
+/// The issuer of an app and its [`Replica`]s, as behind a load balancer.
+pub const SHARED_ISSUER: &str = "http://tessera.test";
 
 /// Another Tessera process on `app`'s database (same keys, same admin key), as a
 /// replica behind a load balancer would be; stopped when the handle is dropped.

@@ -20,6 +20,7 @@ mod revocation;
 mod secrets;
 mod stock_client;
 mod tenant_admin;
+mod tenant_token_chains;
 mod tenant_tokens;
 mod tenants;
 mod token_endpoint;
