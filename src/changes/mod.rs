@@ -28,7 +28,10 @@
 //! newest; a process whose `last_seen` is older than the oldest row left was away
 //! too long and rebuilds: it drops every cached client and reloads the keys and the
 //! revocation lists. The former per-minute reload of the deny-list is gone: with
-//! commit-ordered sequence numbers and this rebuild, no revocation can be skipped.
+//! commit-ordered sequence numbers and this rebuild, no revocation can be skipped. The
+//! client cache's one-minute re-read (in [`ClientAuthenticator`]) no longer guards
+//! against skew or late commits either; it stays there only as a bound on staleness
+//! should a bug ever lose an event, and is the authenticator's to keep or drop.
 
 mod event;
 mod plan;
