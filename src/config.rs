@@ -435,4 +435,22 @@ mod tests {
             assert!(format!("{error:#}").contains(key), "{name}: {error:#}");
         }
     }
+
+    #[test]
+    fn a_tenant_token_chain_lasts_at_least_one_token() {
+        let settings = Settings::load_from(None, &[]).unwrap();
+        assert_eq!(settings.admin.tenant_token_max_lifetime_seconds, 8 * 3600);
+        let error = Settings::load_from(
+            None,
+            &env(&[
+                ("TESSERA_ADMIN__TENANT_TOKEN_SECONDS", "900"),
+                ("TESSERA_ADMIN__TENANT_TOKEN_MAX_LIFETIME_SECONDS", "600"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("admin.tenant_token_max_lifetime_seconds"),
+            "{error:#}"
+        );
+    }
 }

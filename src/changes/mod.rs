@@ -79,8 +79,9 @@ struct FeedState {
 }
 
 impl ChangeFeed {
-    /// Notes where the feed stands, then loads the revocation lists: a change committed
-    /// in between is both loaded and applied, which is harmless.
+    /// Notes where the feed stands, then loads the keys again (they were loaded before
+    /// this point) and the revocation lists: a change committed in between is both
+    /// loaded and applied, which is harmless.
     pub async fn start(
         store: Store,
         targets: FeedTargets,
@@ -95,6 +96,7 @@ impl ChangeFeed {
                 last_housekeeping: now,
             }),
         };
+        feed.targets.keys.reload(now).await?;
         feed.load_revocations(now).await?;
         Ok(Arc::new(feed))
     }
