@@ -15,6 +15,7 @@ crate::on_both_backends!(
     every_client_and_secret_write_is_on_the_feed,
     keys_and_revocations_are_on_the_feed,
     a_key_change_reaches_the_other_process_within_a_second,
+    a_process_that_missed_purged_changes_rebuilds,
 );
 
 /// The issue: changes reach every other process within one second.
@@ -243,4 +244,76 @@ async fn a_poll_never_passes_an_uncommitted_change() {
     // The row drawn first is the one committed first.
     let bounds = app.store.change_feed_bounds().await.unwrap();
     assert_eq!(bounds.newest, Some(rows[1].seq));
+}
+
+/// A process whose next change was purged unread (it was away longer than the feed's
+/// retention) cannot know what it missed: it drops every cached client. Simulated by
+/// disabling a warmed-up client and removing the feed's rows, with the sequence moved
+/// on, in one transaction.
+async fn a_process_that_missed_purged_changes_rebuilds(backend: Backend) {
+    use sqlx::Connection;
+    let app = spawn_app(backend).await;
+    let oauth = OAuthEndpoints::of(&app);
+    let created = app.create_client("acme", json!({})).await;
+    let client = Credentials::of(&created);
+    oauth.access_token(&client).await;
+    oauth.access_token(&client).await;
+
+    let disable = "UPDATE oauth_clients SET enabled = false WHERE id = $1";
+    let dummy = "INSERT INTO changes (kind, subject, recorded_at) VALUES ('key', '', 0)";
+    if app.store.backend() == "postgres" {
+        let mut connection = sqlx::PgConnection::connect(&app.database.url)
+            .await
+            .unwrap();
+        let mut tx = connection.begin().await.unwrap();
+        // Fire the deferred client trigger now, so its row is purged below too.
+        sqlx::query("SET CONSTRAINTS ALL IMMEDIATE")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query(disable)
+            .bind(&client.id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM changes")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query("SELECT setval('changes_seq', nextval('changes_seq') + 100)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query(dummy).execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+    } else {
+        let mut connection = sqlx::SqliteConnection::connect(&app.database.url)
+            .await
+            .unwrap();
+        let mut tx = connection.begin().await.unwrap();
+        sqlx::query(disable)
+            .bind(&client.id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM changes")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE sqlite_sequence SET seq = seq + 100 WHERE name = 'changes'")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query(dummy).execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    // Without the rebuild the cached client would be served for another minute.
+    let refused = eventually(PROPAGATION, || async {
+        oauth.token(&client, &[]).await.status() == 401
+    })
+    .await;
+    assert!(
+        refused.is_some(),
+        "the process kept serving a client it missed changes of"
+    );
 }
