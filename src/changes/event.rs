@@ -3,7 +3,8 @@
 use crate::clients::ClientId;
 use crate::tenants::TenantId;
 
-/// One change other processes must apply to what they hold in memory.
+/// One change other processes must apply to what they hold in memory. The next
+/// events (sessions, users) join here, each with its kind in [`Change::to_row`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A client or any of its secrets changed (created, updated, deleted).
