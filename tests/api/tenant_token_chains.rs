@@ -72,8 +72,8 @@ async fn actions(app: &TestApp, action: &str) -> Vec<Value> {
 
 async fn renewals_keep_the_chain_and_end_at_its_max_lifetime(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
-        s.admin.tenant_token_seconds = 3;
-        s.admin.tenant_token_max_lifetime_seconds = 4;
+        s.admin.tenant_token_seconds = 5;
+        s.admin.tenant_token_max_lifetime_seconds = 6;
     })
     .await;
     let first = tenant_token(&app, "acme").await;
@@ -82,16 +82,17 @@ async fn renewals_keep_the_chain_and_end_at_its_max_lifetime(backend: Backend) {
     let chain = claims["sid"].as_str().expect("sid").to_owned();
     assert_eq!(auth_time, claims["iat"].as_i64().unwrap());
 
-    // Renewed once more than a second in, a full lifetime would pass the chain's end.
-    let deadline = std::time::Instant::now() + Duration::from_millis(2500);
+    // Renewed more than a second in (the first token lives 5 s), a full lifetime would
+    // pass the chain's end.
+    let deadline = std::time::Instant::now() + Duration::from_secs(4);
     let latest = loop {
         let latest = renewed(&app, &first).await;
         let claims = verify_independently(&app, &latest).await;
         assert_eq!(claims["auth_time"].as_i64(), Some(auth_time));
         assert_eq!(claims["sid"].as_str(), Some(chain.as_str()));
         let exp = claims["exp"].as_i64().unwrap();
-        assert!(exp <= auth_time + 4, "a renewal outlives its chain");
-        if exp == auth_time + 4 {
+        assert!(exp <= auth_time + 6, "a renewal outlives its chain");
+        if exp == auth_time + 6 {
             break latest;
         }
         assert!(
@@ -101,7 +102,7 @@ async fn renewals_keep_the_chain_and_end_at_its_max_lifetime(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     // Past the end, renewal answers 401, however fresh the token renewed from.
-    let ended = eventually(Duration::from_secs(6), || async {
+    let ended = eventually(Duration::from_secs(10), || async {
         renew(&app, &latest).await.status() == 401
     })
     .await;
