@@ -21,6 +21,9 @@ pub enum Action {
     SigningKeyImported,
     SigningKeyRevoked,
     SigningKeyDeleted,
+    TenantTokenIssued,
+    TenantTokenRevoked,
+    TenantTokensRevoked,
 }
 
 impl Action {
@@ -38,6 +41,9 @@ impl Action {
             Action::SigningKeyImported => "signing_key.imported",
             Action::SigningKeyRevoked => "signing_key.revoked",
             Action::SigningKeyDeleted => "signing_key.deleted",
+            Action::TenantTokenIssued => "tenant_token.issued",
+            Action::TenantTokenRevoked => "tenant_token.revoked",
+            Action::TenantTokensRevoked => "tenant_tokens.revoked",
         }
     }
 }

@@ -89,6 +89,8 @@ pub struct AdminSettings {
     /// Empty means "not configured": a key is generated on the first start.
     pub api_key: SecretString,
     pub tenant_token_seconds: u64,
+    /// How long a chain of renewed tenant admin tokens may last from its first issuance.
+    pub tenant_token_max_lifetime_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -305,6 +307,12 @@ impl Settings {
                  signing.max_token_lifetime_seconds"
             );
         }
+        if self.admin.tenant_token_max_lifetime_seconds < self.admin.tenant_token_seconds {
+            bail!(
+                "admin.tenant_token_max_lifetime_seconds: must be at least \
+                 admin.tenant_token_seconds"
+            );
+        }
         if signing.prepublish_seconds >= signing.rotation_interval_seconds {
             bail!("signing.prepublish_seconds: must be shorter than signing.rotation_interval_seconds");
         }
@@ -439,5 +447,23 @@ mod tests {
             let error = Settings::load_from(None, &env(&[(name, value)])).unwrap_err();
             assert!(format!("{error:#}").contains(key), "{name}: {error:#}");
         }
+    }
+
+    #[test]
+    fn a_tenant_token_chain_lasts_at_least_one_token() {
+        let settings = Settings::load_from(None, &[]).unwrap();
+        assert_eq!(settings.admin.tenant_token_max_lifetime_seconds, 8 * 3600);
+        let error = Settings::load_from(
+            None,
+            &env(&[
+                ("TESSERA_ADMIN__TENANT_TOKEN_SECONDS", "900"),
+                ("TESSERA_ADMIN__TENANT_TOKEN_MAX_LIFETIME_SECONDS", "600"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("admin.tenant_token_max_lifetime_seconds"),
+            "{error:#}"
+        );
     }
 }

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod admin_key;
 pub mod audit;
+pub mod changes;
 pub mod clients;
 pub mod config;
 pub mod http;
@@ -16,7 +17,6 @@ pub mod patch;
 pub mod rate_limit;
 pub mod startup;
 pub mod store;
-pub mod sync;
 pub mod telemetry;
 pub mod tenant_token;
 pub mod tenants;

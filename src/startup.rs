@@ -15,6 +15,7 @@ use anyhow::Context;
 use chrono::Utc;
 
 use crate::admin_key::{AdminKeySource, AdminKeyVerifier};
+use crate::changes::{self, ChangeFeed, FeedTargets};
 use crate::clients::secrets::SecretHasher;
 use crate::clients::{self, ClientAuthenticator, ClientPolicy, LAST_USED_FLUSH_INTERVAL};
 use crate::config::Settings;
@@ -23,7 +24,7 @@ use crate::keys::{self, KeyService};
 use crate::oauth::{OAuthParts, OAuthServer};
 use crate::rate_limit::{FailureLimiter, RequestLimiter};
 use crate::store::Store;
-use crate::sync::{self, Sync};
+use crate::tenant_token::{TenantTokenRevocations, TenantTokenService};
 use crate::tokens::{DenyList, TokenVerifier};
 
 pub struct Application {
@@ -62,10 +63,18 @@ impl Application {
         ));
         let use_flush = clients::spawn_use_flush(clients.clone(), LAST_USED_FLUSH_INTERVAL);
         let deny_list = Arc::new(DenyList::default());
-        let sync = Sync::start(
+        let tenant_tokens = Arc::new(TenantTokenRevocations::default());
+        let tenant_token_max_lifetime =
+            chrono::Duration::seconds(settings.admin.tenant_token_max_lifetime_seconds as i64);
+        let feed = ChangeFeed::start(
             store.clone(),
-            clients.clone(),
-            deny_list.clone(),
+            FeedTargets {
+                clients: clients.clone(),
+                keys: keys.clone(),
+                deny_list: deny_list.clone(),
+                tenant_tokens: tenant_tokens.clone(),
+                tenant_token_max_lifetime,
+            },
             Utc::now(),
         )
         .await?;
@@ -97,8 +106,8 @@ impl Application {
                 max_token_lifetime_seconds: settings.signing.max_token_lifetime_seconds,
             },
         ));
-        let sync_task = sync::spawn(
-            sync.clone(),
+        let feed_task = changes::spawn(
+            feed.clone(),
             oauth.clone(),
             Duration::from_millis(settings.oauth.sync_interval_millis),
         );
@@ -111,14 +120,20 @@ impl Application {
             body_limit,
             keys: keys.clone(),
             jwks_max_age_seconds: settings.signing.jwks_max_age_seconds,
-            tenant_token_seconds: settings.admin.tenant_token_seconds,
             oauth,
-            sync,
             client_policy,
+            changes: feed,
+            tenant_tokens: TenantTokenService {
+                store: store.clone(),
+                keys: keys.clone(),
+                issuer: issuer.clone(),
+                lifetime: chrono::Duration::seconds(settings.admin.tenant_token_seconds as i64),
+                max_lifetime: tenant_token_max_lifetime,
+                revocations: tenant_tokens,
+            },
         });
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(from_fn(http::sync_after_change))
                 .wrap(from_fn(http::request_context))
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
@@ -136,7 +151,7 @@ impl Application {
             store,
             keys,
             clients,
-            background: vec![key_refresh, sync_task, use_flush],
+            background: vec![key_refresh, feed_task, use_flush],
             server,
         })
     }

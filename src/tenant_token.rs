@@ -1,11 +1,23 @@
 //! Tenant admin tokens (seed 000): short-lived JWTs, signed with the active key, that
 //! act as an admin of one tenant only, so browsers and scripts need not hold the global
 //! admin key. They are RFC 9068 access tokens for Tessera's own API.
+//!
+//! They end: each token belongs to a chain (`sid`) started when the global admin asked
+//! for it (`auth_time`, RFC 9068 §2.2.1); renewals copy both and never outlive
+//! `auth_time` + `admin.tenant_token_max_lifetime_seconds`. A chain can be revoked
+//! (by its holder), and so can every token of a tenant issued before an instant (by the
+//! global admin): [`TenantTokenRevocations`] holds both in memory, kept current on
+//! every process by the change feed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::audit::AuditContext;
 use crate::keys::{JwtError, KeyService, Origin};
+use crate::store::Store;
 use crate::tenants::TenantId;
 use crate::tokens::ACCESS_TOKEN_TYPE;
 
@@ -26,6 +38,48 @@ struct TenantTokenClaims {
     client_id: String,
     scope: String,
     tid: String,
+    /// When the chain began: the issuance by the global admin. Tokens issued before
+    /// chains existed have none; their own `iat` stands in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    auth_time: Option<i64>,
+    /// The chain's id; without one, the token is a chain of its own (`jti`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+}
+
+/// The chain a tenant admin token belongs to: renewals share its id and first issuance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenChain {
+    pub id: String,
+    /// Unix seconds.
+    pub auth_time: i64,
+}
+
+impl TokenChain {
+    /// A new chain, started by the global admin at `now`.
+    pub fn start(now: DateTime<Utc>) -> Self {
+        Self {
+            id: crate::ids::random_id(),
+            auth_time: now.timestamp(),
+        }
+    }
+
+    /// The instant (Unix seconds) after which no token of the chain may live.
+    pub fn ends_at(&self, max_lifetime: Duration) -> i64 {
+        self.auth_time + max_lifetime.num_seconds()
+    }
+}
+
+/// How long a token issued at `now` in `chain` lives: `lifetime`, capped at the chain's
+/// end; `None` once the chain has ended.
+pub fn expiry_in_chain(
+    chain: &TokenChain,
+    lifetime: Duration,
+    max_lifetime: Duration,
+    now: DateTime<Utc>,
+) -> Option<i64> {
+    let ends_at = chain.ends_at(max_lifetime);
+    (now.timestamp() < ends_at).then(|| (now + lifetime).timestamp().min(ends_at))
 }
 
 /// The audience of tokens for Tessera's own API.
@@ -33,26 +87,168 @@ pub fn api_audience(issuer: &str) -> String {
     format!("{}/api", issuer.trim_end_matches('/'))
 }
 
-pub fn issue(
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("the token chain reached admin.tenant_token_max_lifetime_seconds")]
+    ChainEnded,
+    #[error("tenant '{0}' does not exist")]
+    TenantMissing(TenantId),
+    #[error("not a valid tenant admin token")]
+    Invalid(#[from] TenantTokenError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Issues, renews, verifies and revokes tenant admin tokens; every issuance and
+/// revocation is an audit event, every revocation a change on the feed.
+pub struct TenantTokenService {
+    pub store: Store,
+    pub keys: Arc<KeyService>,
+    pub issuer: String,
+    /// `admin.tenant_token_seconds`.
+    pub lifetime: Duration,
+    /// `admin.tenant_token_max_lifetime_seconds`.
+    pub max_lifetime: Duration,
+    /// Shared with the change feed, which keeps it current from other processes.
+    pub revocations: Arc<TenantTokenRevocations>,
+}
+
+impl TenantTokenService {
+    /// A token of a new chain, for the global admin.
+    pub async fn issue(
+        &self,
+        tenant: &TenantId,
+        audit: &AuditContext,
+        now: DateTime<Utc>,
+    ) -> Result<String, IssueError> {
+        if self.store.tenant(tenant).await?.is_none() {
+            return Err(IssueError::TenantMissing(tenant.clone()));
+        }
+        self.issue_in(tenant, &TokenChain::start(now), audit, now)
+            .await
+    }
+
+    /// A renewal of the valid tenant admin token `token`, in its chain.
+    pub async fn renew(
+        &self,
+        token: &str,
+        audit: &AuditContext,
+        now: DateTime<Utc>,
+    ) -> Result<(TenantId, String), IssueError> {
+        let verified = self.verify(token, now).await?;
+        let renewed = self
+            .issue_in(&verified.tenant, &verified.chain, audit, now)
+            .await?;
+        Ok((verified.tenant, renewed))
+    }
+
+    async fn issue_in(
+        &self,
+        tenant: &TenantId,
+        chain: &TokenChain,
+        audit: &AuditContext,
+        now: DateTime<Utc>,
+    ) -> Result<String, IssueError> {
+        let token = issue(
+            &self.keys,
+            &self.issuer,
+            tenant,
+            chain,
+            self.lifetime,
+            self.max_lifetime,
+            now,
+        )?;
+        self.store
+            .record_tenant_token_issued(tenant, &chain.id, audit, now.timestamp_millis())
+            .await?;
+        Ok(token)
+    }
+
+    pub async fn verify(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedTenantToken, TenantTokenError> {
+        verify(&self.keys, &self.revocations, &self.issuer, token, now).await
+    }
+
+    /// Revokes the chain of the valid tenant admin token `token`: it and its renewals.
+    pub async fn revoke_chain(
+        &self,
+        token: &str,
+        audit: &AuditContext,
+        now: DateTime<Utc>,
+    ) -> Result<(), IssueError> {
+        let verified = self.verify(token, now).await?;
+        let ends_at_millis = verified.chain.ends_at(self.max_lifetime) * 1000;
+        self.store
+            .revoke_tenant_token_chain(
+                &verified.tenant,
+                &verified.chain.id,
+                ends_at_millis,
+                audit,
+                now.timestamp_millis(),
+            )
+            .await?;
+        self.revocations
+            .revoke_chain(&verified.chain.id, ends_at_millis);
+        Ok(())
+    }
+
+    /// Revokes every tenant admin token of `tenant` issued until now.
+    pub async fn revoke_all(
+        &self,
+        tenant: &TenantId,
+        audit: &AuditContext,
+        now: DateTime<Utc>,
+    ) -> Result<(), IssueError> {
+        let not_before_millis = now.timestamp_millis();
+        let expires_millis = (now + self.max_lifetime).timestamp_millis();
+        if !self
+            .store
+            .revoke_tenant_tokens(
+                tenant,
+                not_before_millis,
+                expires_millis,
+                audit,
+                not_before_millis,
+            )
+            .await?
+        {
+            return Err(IssueError::TenantMissing(tenant.clone()));
+        }
+        self.revocations.cut_off(tenant, not_before_millis);
+        Ok(())
+    }
+}
+
+/// A token of `chain` for `tenant`, living `lifetime` but not past the chain's end.
+fn issue(
     keys: &KeyService,
     issuer: &str,
     tenant: &TenantId,
+    chain: &TokenChain,
     lifetime: Duration,
+    max_lifetime: Duration,
     now: DateTime<Utc>,
-) -> anyhow::Result<String> {
+) -> Result<String, IssueError> {
+    let exp = expiry_in_chain(chain, lifetime, max_lifetime, now).ok_or(IssueError::ChainEnded)?;
     let claims = TenantTokenClaims {
         iss: issuer.to_owned(),
         sub: format!("tenant-admin:{tenant}"),
         aud: api_audience(issuer),
-        exp: (now + lifetime).timestamp(),
+        exp,
         iat: now.timestamp(),
         nbf: now.timestamp(),
         jti: crate::ids::random_id(),
         client_id: SELF_CLIENT_ID.to_owned(),
         scope: TENANT_ADMIN_SCOPE.to_owned(),
         tid: tenant.to_string(),
+        auth_time: Some(chain.auth_time),
+        sid: Some(chain.id.clone()),
     };
     keys.sign(ACCESS_TOKEN_TYPE, &claims, now)
+        .map_err(IssueError::Unexpected)
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -61,20 +257,25 @@ pub enum TenantTokenError {
     Jwt(#[from] JwtError),
     #[error("not a tenant admin token of this server")]
     NotATenantToken,
+    #[error("the tenant admin token was revoked")]
+    Revoked,
 }
 
-/// A valid tenant admin token: the tenant it administers and when it was issued.
+/// A valid tenant admin token: the tenant it administers, when it was issued and the
+/// chain it belongs to.
 #[derive(Debug, PartialEq, Eq)]
 pub struct VerifiedTenantToken {
     pub tenant: TenantId,
     /// Unix seconds; a token older than its tenant belongs to a deleted namesake.
     pub issued_at: i64,
+    pub chain: TokenChain,
 }
 
-/// The tenant a valid tenant admin token administers. Whether the tenant still exists,
-/// and existed when the token was issued, is the caller's check.
+/// The tenant a valid, unrevoked tenant admin token administers. Whether the tenant
+/// still exists, and existed when the token was issued, is the caller's check.
 pub async fn verify(
     keys: &KeyService,
+    revocations: &TenantTokenRevocations,
     issuer: &str,
     token: &str,
     now: DateTime<Utc>,
@@ -102,8 +303,134 @@ pub async fn verify(
         return Err(TenantTokenError::Jwt(JwtError::Expired));
     }
     let tenant = TenantId::parse(&claims.tid).map_err(|_| TenantTokenError::NotATenantToken)?;
+    let chain = TokenChain {
+        id: claims.sid.unwrap_or(claims.jti),
+        auth_time: claims.auth_time.unwrap_or(claims.iat),
+    };
+    if revocations.is_revoked(&tenant, &chain.id, claims.iat) {
+        return Err(TenantTokenError::Revoked);
+    }
     Ok(VerifiedTenantToken {
         tenant,
         issued_at: claims.iat,
+        chain,
     })
+}
+
+/// The revoked chains and the per-tenant cut-offs this process knows, each kept only
+/// while a token it voids could still be unexpired.
+#[derive(Default)]
+pub struct TenantTokenRevocations {
+    /// Chain id → when the chain ends (Unix milliseconds).
+    chains: RwLock<HashMap<String, i64>>,
+    /// Tenant → tokens issued before this instant (Unix milliseconds) are void.
+    cutoffs: RwLock<HashMap<TenantId, i64>>,
+}
+
+impl TenantTokenRevocations {
+    pub fn revoke_chain(&self, chain_id: &str, ends_at_millis: i64) {
+        self.chains
+            .write()
+            .expect("not poisoned")
+            .insert(chain_id.to_owned(), ends_at_millis);
+    }
+
+    /// Voids the tenant's tokens issued before `not_before_millis`; a later cut-off
+    /// replaces an earlier one (it voids more).
+    pub fn cut_off(&self, tenant: &TenantId, not_before_millis: i64) {
+        let mut cutoffs = self.cutoffs.write().expect("not poisoned");
+        let cutoff = cutoffs.entry(tenant.clone()).or_insert(not_before_millis);
+        *cutoff = (*cutoff).max(not_before_millis);
+    }
+
+    /// `issued_at` is the token's `iat` (whole seconds), so a token issued within the
+    /// second of a cut-off counts as issued before it: refused, whichever side it was on.
+    pub fn is_revoked(&self, tenant: &TenantId, chain_id: &str, issued_at: i64) -> bool {
+        if self
+            .chains
+            .read()
+            .expect("not poisoned")
+            .contains_key(chain_id)
+        {
+            return true;
+        }
+        self.cutoffs
+            .read()
+            .expect("not poisoned")
+            .get(tenant)
+            .is_some_and(|not_before| issued_at * 1000 < *not_before)
+    }
+
+    /// Forgets revoked chains that have ended and cut-offs no live token predates.
+    pub fn purge(&self, now: DateTime<Utc>, max_lifetime: Duration) {
+        let now = now.timestamp_millis();
+        self.chains
+            .write()
+            .expect("not poisoned")
+            .retain(|_, ends_at| *ends_at > now);
+        self.cutoffs
+            .write()
+            .expect("not poisoned")
+            .retain(|_, not_before| *not_before + max_lifetime.num_milliseconds() > now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(seconds, 0).unwrap()
+    }
+
+    #[test]
+    fn a_chain_ends_at_its_max_lifetime_from_the_first_issuance() {
+        let chain = TokenChain {
+            id: "c".into(),
+            auth_time: 1_000,
+        };
+        let (lifetime, max) = (Duration::seconds(900), Duration::seconds(2_000));
+        assert_eq!(
+            expiry_in_chain(&chain, lifetime, max, at(1_000)),
+            Some(1_900)
+        );
+        // Renewed late in the chain: capped at its end, not a full lifetime.
+        assert_eq!(
+            expiry_in_chain(&chain, lifetime, max, at(2_500)),
+            Some(3_000)
+        );
+        assert_eq!(
+            expiry_in_chain(&chain, lifetime, max, at(2_999)),
+            Some(3_000)
+        );
+        assert_eq!(expiry_in_chain(&chain, lifetime, max, at(3_000)), None);
+        assert_eq!(expiry_in_chain(&chain, lifetime, max, at(9_000)), None);
+    }
+
+    #[test]
+    fn revocations_void_chains_and_tokens_issued_before_a_cut_off() {
+        let revocations = TenantTokenRevocations::default();
+        let acme = TenantId::parse("acme").unwrap();
+        let other = TenantId::parse("other").unwrap();
+        revocations.revoke_chain("chain", 50_000);
+        assert!(revocations.is_revoked(&acme, "chain", 10));
+        assert!(!revocations.is_revoked(&acme, "another", 10));
+
+        revocations.cut_off(&acme, 20_500);
+        assert!(revocations.is_revoked(&acme, "another", 19));
+        // Issued within the second of the cut-off: it may have been before.
+        assert!(revocations.is_revoked(&acme, "another", 20));
+        assert!(!revocations.is_revoked(&acme, "another", 21));
+        assert!(!revocations.is_revoked(&other, "another", 19));
+        // An earlier cut-off arriving late changes nothing.
+        revocations.cut_off(&acme, 1_000);
+        assert!(revocations.is_revoked(&acme, "another", 20));
+
+        revocations.purge(
+            DateTime::from_timestamp_millis(50_000).unwrap(),
+            Duration::seconds(10),
+        );
+        assert!(!revocations.is_revoked(&acme, "chain", 10));
+        assert!(!revocations.is_revoked(&acme, "another", 19));
+    }
 }

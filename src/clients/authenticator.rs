@@ -6,7 +6,7 @@
 //! cold or warm. Unknown client ids are remembered in a smaller cache of their own, so
 //! inventing ids cannot evict real clients. [`ClientAuthenticator::forget`] drops what
 //! is known of a client: at once in the process that changed it, and within
-//! `oauth.sync_interval_millis` in the others (see [`crate::sync`]).
+//! `oauth.sync_interval_millis` in the others (see [`crate::changes`]).
 //!
 //! Failed checks are limited per source address ([`FailureLimiter`]), never per client
 //! id, so nobody can lock a client out by guessing at its id from elsewhere. An unknown

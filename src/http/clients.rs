@@ -11,6 +11,7 @@ use super::extract::{ApiJson, ApiQuery, Caller};
 use super::page::{ListQuery, Page};
 use super::{audit_context, rfc3339, AppState};
 use crate::access::TenantScope;
+use crate::changes::Change;
 use crate::clients::{
     self, Client, ClientDraft, ClientId, ClientPosition, ClientSettings, CreateClientError,
     UpdateClientError,
@@ -179,6 +180,9 @@ async fn create(
         )),
         CreateClientError::Unexpected(error) => from_store(error),
     })?;
+    state
+        .applied(Change::Client(created.client.id.clone()))
+        .await;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(CreatedResponse {
@@ -244,7 +248,10 @@ async fn update(
     let audit = audit_context(&caller);
     let scope = caller.scope(None);
     match clients::update_client(&state.store, &scope, &id, body.draft, &audit, Utc::now()).await {
-        Ok(client) => Ok(HttpResponse::Ok().json(ClientResponse::from(client))),
+        Ok(client) => {
+            state.applied(Change::Client(client.id.clone())).await;
+            Ok(HttpResponse::Ok().json(ClientResponse::from(client)))
+        }
         Err(UpdateClientError::NotFound) => Err(client_not_found(&id)),
         Err(UpdateClientError::Invalid(problems)) => {
             Err(ApiError::invalid("The client is invalid.", problems))
@@ -267,6 +274,7 @@ async fn delete(
         .await
         .map_err(from_store)?
     {
+        state.applied(Change::Client(id)).await;
         Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
     } else {
         Err(client_not_found(&id))

@@ -128,10 +128,11 @@ impl FromRequest for Caller {
             let refused = ApiError::Unauthorized {
                 token_presented: true,
             };
-            let verified =
-                crate::tenant_token::verify(&state.keys, &state.issuer, &token, Utc::now())
-                    .await
-                    .map_err(|_| refused)?;
+            let verified = state
+                .tenant_tokens
+                .verify(&token, Utc::now())
+                .await
+                .map_err(|_| refused)?;
             // The tenant must exist, and have existed when the token was issued: a tenant
             // deleted and created again does not revive its predecessor's tokens.
             match state

@@ -21,11 +21,12 @@ use std::sync::Arc;
 use crate::access::Caller;
 use crate::admin_key::AdminKeyVerifier;
 use crate::audit::AuditContext;
+use crate::changes::{Change, ChangeFeed};
 use crate::clients::ClientPolicy;
 use crate::keys::KeyService;
 use crate::oauth::OAuthServer;
 use crate::store::Store;
-use crate::sync::Sync;
+use crate::tenant_token::TenantTokenService;
 
 pub use error::ApiError;
 pub use request_context::{request_context, REQUEST_ID_HEADER};
@@ -38,10 +39,18 @@ pub struct AppState {
     pub body_limit: usize,
     pub keys: Arc<KeyService>,
     pub jwks_max_age_seconds: u64,
-    pub tenant_token_seconds: u64,
     pub oauth: Arc<OAuthServer>,
-    pub sync: Arc<Sync>,
     pub client_policy: ClientPolicy,
+    pub changes: Arc<ChangeFeed>,
+    pub tenant_tokens: TenantTokenService,
+}
+
+impl AppState {
+    /// Applies a change this process just committed to its own memory, before the
+    /// response, so it takes effect here at once (other processes poll the feed).
+    pub async fn applied(&self, change: Change) {
+        self.changes.committed(&change, Utc::now()).await;
+    }
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -53,27 +62,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(tenants::routes)
         .configure(clients::routes)
         .configure(audit::routes);
-}
-
-/// After an admin change succeeds, this process applies the change feed before it
-/// answers, so what it caches reflects the change at once.
-pub async fn sync_after_change(
-    req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
-) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    let changes = req.path().starts_with("/api/")
-        && !matches!(
-            *req.method(),
-            actix_web::http::Method::GET | actix_web::http::Method::HEAD
-        );
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let response = next.call(req).await?;
-    if let (true, Some(state)) = (changes && response.status().is_success(), state) {
-        if let Err(error) = state.sync.poll(Utc::now()).await {
-            tracing::warn!(error = format!("{error:#}"), "cannot apply the change feed");
-        }
-    }
-    Ok(response)
 }
 
 /// The fallback for paths no route matches.

@@ -9,6 +9,7 @@ use super::clients::{client_id, client_not_found};
 use super::error::{from_store, ApiError};
 use super::extract::{ApiJson, Caller};
 use super::{audit_context, rfc3339, AppState};
+use crate::changes::Change;
 use crate::clients::secrets::{masked, parse_expiration, SecretName, StoredSecret};
 use crate::clients::{self, AddSecretError, Claim, Client};
 
@@ -169,6 +170,7 @@ async fn add(
         AddSecretError::ClientMissing => client_not_found(&client.id),
         AddSecretError::Unexpected(error) => from_store(error),
     })?;
+    state.applied(Change::Client(client.id.clone())).await;
     let mut response = SecretResponse::from(stored);
     response.token = secret.expose().to_owned();
     Ok(HttpResponse::Ok()
@@ -198,6 +200,7 @@ async fn delete(
         .await
         .map_err(from_store)?
     {
+        state.applied(Change::Client(client.id.clone())).await;
         Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
     } else {
         Err(not_found())

@@ -1,30 +1,53 @@
 //! Tenant admin tokens (seed 000): `GET /api/v1/tenants/{tenantId}/token` for the global
-//! admin, `GET /api/v1/tenant/token` to renew one's own.
+//! admin, `GET /api/v1/tenant/token` to renew one's own; `DELETE` on the same paths
+//! revokes every token of the tenant, or one's own chain.
 
-use actix_web::{web, HttpResponse};
-use chrono::{Duration, Utc};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
 use serde_json::json;
 
 use super::error::{from_store, ApiError};
-use super::extract::Caller;
+use super::extract::{bearer_token, Caller};
 use super::tenants::{tenant_id, tenant_not_found};
-use super::AppState;
-use crate::tenant_token;
+use super::{audit_context, AppState};
+use crate::tenant_token::IssueError;
 use crate::tenants::TenantId;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        super::resource("/api/v1/tenants/{tenantId}/token").route(web::get().to(for_tenant)),
+        super::resource("/api/v1/tenants/{tenantId}/token")
+            .route(web::get().to(for_tenant))
+            .route(web::delete().to(revoke_for_tenant)),
     )
-    .service(super::resource("/api/v1/tenant/token").route(web::get().to(renew)));
+    .service(
+        super::resource("/api/v1/tenant/token")
+            .route(web::get().to(renew))
+            .route(web::delete().to(revoke_own)),
+    );
 }
 
-fn token_response(state: &AppState, tenant: &TenantId) -> Result<HttpResponse, ApiError> {
-    let lifetime = Duration::seconds(state.tenant_token_seconds as i64);
-    let token = tenant_token::issue(&state.keys, &state.issuer, tenant, lifetime, Utc::now())?;
-    Ok(HttpResponse::Ok()
+fn token_response(tenant: &TenantId, token: String) -> HttpResponse {
+    HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({ "token": token, "tenantId": tenant.as_str() })))
+        .json(json!({ "token": token, "tenantId": tenant.as_str() }))
+}
+
+fn issue_error(error: IssueError) -> ApiError {
+    match error {
+        // A chain that reached its end, or a token revoked meanwhile: authenticate again.
+        IssueError::ChainEnded | IssueError::Invalid(_) => ApiError::Unauthorized {
+            token_presented: true,
+        },
+        IssueError::TenantMissing(tenant) => tenant_not_found(&tenant),
+        IssueError::Unexpected(error) => from_store(error),
+    }
+}
+
+fn tenant_token_only() -> ApiError {
+    ApiError::bad_request(
+        "This endpoint acts on the caller's tenant admin token; the admin API key has no \
+         tenant. Use /api/v1/tenants/{tenantId}/token.",
+    )
 }
 
 #[tracing::instrument(skip_all, fields(tenant_id = %path))]
@@ -35,19 +58,60 @@ async fn for_tenant(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_global()?;
     let id = tenant_id(&path)?;
-    if state.store.tenant(&id).await.map_err(from_store)?.is_none() {
-        return Err(tenant_not_found(&id));
-    }
-    token_response(&state, &id)
+    let token = state
+        .tenant_tokens
+        .issue(&id, &audit_context(&caller), Utc::now())
+        .await
+        .map_err(issue_error)?;
+    Ok(token_response(&id, token))
 }
 
 #[tracing::instrument(skip_all)]
-async fn renew(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    match caller {
-        Caller::TenantAdmin(tenant) => token_response(&state, &tenant),
-        Caller::GlobalAdmin => Err(ApiError::bad_request(
-            "This endpoint renews a tenant admin token; the admin API key has no tenant. \
-             Use GET /api/v1/tenants/{tenantId}/token.",
-        )),
-    }
+async fn renew(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (Caller::TenantAdmin(_), Some(token)) = (&caller, bearer_token(&req)) else {
+        return Err(tenant_token_only());
+    };
+    let (tenant, renewed) = state
+        .tenant_tokens
+        .renew(token, &audit_context(&caller), Utc::now())
+        .await
+        .map_err(issue_error)?;
+    Ok(token_response(&tenant, renewed))
+}
+
+#[tracing::instrument(skip_all)]
+async fn revoke_own(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (Caller::TenantAdmin(_), Some(token)) = (&caller, bearer_token(&req)) else {
+        return Err(tenant_token_only());
+    };
+    state
+        .tenant_tokens
+        .revoke_chain(token, &audit_context(&caller), Utc::now())
+        .await
+        .map_err(issue_error)?;
+    Ok(HttpResponse::Ok().json(json!({ "success": true })))
+}
+
+#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+async fn revoke_for_tenant(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_global()?;
+    let id = tenant_id(&path)?;
+    state
+        .tenant_tokens
+        .revoke_all(&id, &audit_context(&caller), Utc::now())
+        .await
+        .map_err(issue_error)?;
+    Ok(HttpResponse::Ok().json(json!({ "success": true })))
 }

@@ -104,6 +104,7 @@ async fn delete(
         .await
         .map_err(from_store)?
     {
+        state.changes.tenant_deleted(Utc::now()).await;
         Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
     } else {
         Err(tenant_not_found(&id))

@@ -1,31 +1,86 @@
-//! The feeds processes poll to stay in step: client changes (written by triggers) and
-//! revoked access tokens.
+//! The change feed's rows (see [`crate::changes`]) and the deny-list of revoked access
+//! tokens it announces.
+//!
+//! Every write that other processes must learn of inserts its [`Change`] row with
+//! [`record_change!`] inside its own transaction, as its last statement before the
+//! commit (on PostgreSQL the insert takes the feed lock, held until the commit).
+//! Client and secret changes are recorded by triggers instead (migration 0005).
 
-use super::{on_pool, Store};
+use super::{on_pool, BeginWrite, Store};
+use crate::changes::Change;
+
+/// Records `change` inside the open transaction `$tx`:
+/// `record_change!(tx, change, now_millis)`.
+macro_rules! record_change {
+    ($tx:expr, $change:expr, $now:expr) => {{
+        let row = $change.to_row();
+        sqlx::query(
+            "INSERT INTO changes (kind, subject, instant, recorded_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(row.kind)
+        .bind(row.subject)
+        .bind(row.instant)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await
+    }};
+}
+pub(crate) use record_change;
+
+/// One row of the feed as read back.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ChangeRecord {
+    pub seq: i64,
+    pub kind: String,
+    pub subject: String,
+    pub instant: Option<i64>,
+}
+
+/// The oldest and newest sequence numbers the feed still holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedBounds {
+    pub oldest: Option<i64>,
+    pub newest: Option<i64>,
+}
 
 impl Store {
-    /// `(id, client_id)` of the client changes recorded at or after `since_millis`.
-    pub async fn client_changes_since(
+    /// Up to `limit` changes after `last_seen`, in sequence order.
+    pub async fn changes_after(
         &self,
-        since_millis: i64,
-    ) -> anyhow::Result<Vec<(i64, String)>> {
+        last_seen: i64,
+        limit: u32,
+    ) -> anyhow::Result<Vec<ChangeRecord>> {
         Ok(on_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT id, client_id FROM client_changes WHERE changed_at >= $1 ORDER BY id",
+                "SELECT seq, kind, subject, instant FROM changes WHERE seq > $1 \
+                 ORDER BY seq LIMIT $2",
             )
-            .bind(since_millis)
+            .bind(last_seen)
+            .bind(i64::from(limit))
             .fetch_all(pool)
             .await
         })?)
     }
 
-    pub async fn purge_client_changes(&self, before_millis: i64) -> anyhow::Result<()> {
+    pub async fn change_feed_bounds(&self) -> anyhow::Result<FeedBounds> {
+        let (oldest, newest): (Option<i64>, Option<i64>) = on_pool!(self, pool => {
+            sqlx::query_as("SELECT MIN(seq), MAX(seq) FROM changes").fetch_one(pool).await
+        })?;
+        Ok(FeedBounds { oldest, newest })
+    }
+
+    /// Deletes changes recorded before `before_millis`, but always keeps the newest, so a
+    /// process that fell behind can tell that rows it never read are gone.
+    pub async fn purge_changes(&self, before_millis: i64) -> anyhow::Result<()> {
         on_pool!(self, pool => {
-            sqlx::query("DELETE FROM client_changes WHERE changed_at < $1")
-                .bind(before_millis)
-                .execute(pool)
-                .await
-                .map(drop)
+            sqlx::query(
+                "DELETE FROM changes WHERE recorded_at < $1 \
+                 AND seq < (SELECT MAX(seq) FROM changes)",
+            )
+            .bind(before_millis)
+            .execute(pool)
+            .await
+            .map(drop)
         })?;
         Ok(())
     }
@@ -38,8 +93,13 @@ impl Store {
         expires_millis: i64,
         now_millis: i64,
     ) -> anyhow::Result<()> {
+        let change = Change::RevokedToken {
+            jti: jti.to_owned(),
+            expires_at_millis: expires_millis,
+        };
         on_pool!(self, pool => {
-            sqlx::query(
+            let mut tx = pool.begin_write().await?;
+            let inserted = sqlx::query(
                 "INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
             )
@@ -47,29 +107,25 @@ impl Store {
             .bind(client_id)
             .bind(expires_millis)
             .bind(now_millis)
-            .execute(pool)
-            .await
-            .map(drop)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                > 0;
+            if inserted {
+                record_change!(tx, change, now_millis)?;
+            }
+            tx.commit().await
         })?;
         Ok(())
     }
 
-    /// `(jti, expires_at)` of tokens revoked at or after `since_millis` and not yet
-    /// expired at `now_millis`.
-    pub async fn revoked_tokens_since(
-        &self,
-        since_millis: i64,
-        now_millis: i64,
-    ) -> anyhow::Result<Vec<(String, i64)>> {
+    /// `(jti, expires_at)` of the revoked tokens not yet expired at `now_millis`.
+    pub async fn revoked_tokens(&self, now_millis: i64) -> anyhow::Result<Vec<(String, i64)>> {
         Ok(on_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT jti, expires_at FROM revoked_tokens \
-                 WHERE revoked_at >= $1 AND expires_at > $2",
-            )
-            .bind(since_millis)
-            .bind(now_millis)
-            .fetch_all(pool)
-            .await
+            sqlx::query_as("SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > $1")
+                .bind(now_millis)
+                .fetch_all(pool)
+                .await
         })?)
     }
 

@@ -1,8 +1,10 @@
 //! Signing-key rows, and the locked transaction every key change runs in.
 
 use super::audit::record_audit;
+use super::changes::record_change;
 use super::{on_pool, Store};
 use crate::audit::{Action, AuditContext};
+use crate::changes::Change;
 
 /// A `signing_keys` row as stored; the private key is sealed.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -125,6 +127,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
+            record_change!(tx, Change::Key, now_millis)?;
             tx.commit().await?;
             Ok(outcome)
         })

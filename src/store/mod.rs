@@ -11,6 +11,7 @@ mod changes;
 mod clients;
 mod keys;
 mod secrets;
+mod tenant_tokens;
 mod tenants;
 
 use std::str::FromStr;
@@ -25,9 +26,11 @@ use sqlx::sqlite::{
 
 use crate::config::DatabaseSettings;
 
+pub use changes::{ChangeRecord, FeedBounds};
 pub use clients::InsertClient;
 pub use keys::{KeyChanges, StoredKey};
 pub use secrets::InsertSecret;
+pub use tenant_tokens::TenantTokenRevocationRows;
 pub use tenants::UpsertOutcome;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

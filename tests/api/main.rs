@@ -6,6 +6,7 @@ mod token_client;
 
 mod audit;
 mod cache_sync;
+mod change_feed;
 mod cli;
 mod clients;
 mod errors;
@@ -19,6 +20,7 @@ mod revocation;
 mod secrets;
 mod stock_client;
 mod tenant_admin;
+mod tenant_token_chains;
 mod tenant_tokens;
 mod tenants;
 mod token_endpoint;

@@ -1,0 +1,130 @@
+//! The events of the change feed and their stored form (`kind`, `subject`, `instant`).
+
+use crate::clients::ClientId;
+use crate::tenants::TenantId;
+
+/// One change other processes must apply to what they hold in memory. The next
+/// events (sessions, users) join here, each with its kind in [`Change::to_row`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A client or any of its secrets changed (created, updated, deleted).
+    Client(ClientId),
+    /// The signing keys changed: reload them now rather than at the next refresh.
+    Key,
+    /// An access token was revoked (RFC 7009); deny it until `expires_at_millis`.
+    RevokedToken { jti: String, expires_at_millis: i64 },
+    /// Every tenant admin token of `tenant` issued before `not_before_millis` is void.
+    TenantTokensRevoked {
+        tenant: TenantId,
+        not_before_millis: i64,
+    },
+    /// A chain of tenant admin tokens (one token and its renewals) is void until
+    /// `expires_at_millis`, after which none of it could be valid anyway.
+    TenantTokenChainRevoked {
+        chain_id: String,
+        expires_at_millis: i64,
+    },
+}
+
+/// The stored form of a [`Change`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRow {
+    pub kind: &'static str,
+    pub subject: String,
+    pub instant: Option<i64>,
+}
+
+const CLIENT: &str = "client";
+const KEY: &str = "key";
+const REVOKED_TOKEN: &str = "revoked_token";
+const TENANT_TOKENS_REVOKED: &str = "tenant_tokens_revoked";
+const TENANT_TOKEN_CHAIN_REVOKED: &str = "tenant_token_chain_revoked";
+
+impl Change {
+    pub fn to_row(&self) -> ChangeRow {
+        let (kind, subject, instant) = match self {
+            Change::Client(id) => (CLIENT, id.as_str().to_owned(), None),
+            Change::Key => (KEY, String::new(), None),
+            Change::RevokedToken {
+                jti,
+                expires_at_millis,
+            } => (REVOKED_TOKEN, jti.clone(), Some(*expires_at_millis)),
+            Change::TenantTokensRevoked {
+                tenant,
+                not_before_millis,
+            } => (
+                TENANT_TOKENS_REVOKED,
+                tenant.as_str().to_owned(),
+                Some(*not_before_millis),
+            ),
+            Change::TenantTokenChainRevoked {
+                chain_id,
+                expires_at_millis,
+            } => (
+                TENANT_TOKEN_CHAIN_REVOKED,
+                chain_id.clone(),
+                Some(*expires_at_millis),
+            ),
+        };
+        ChangeRow {
+            kind,
+            subject,
+            instant,
+        }
+    }
+
+    /// The event a stored row describes; `None` for a kind this version does not know
+    /// (written by a newer process) or a malformed row.
+    pub fn from_row(kind: &str, subject: &str, instant: Option<i64>) -> Option<Self> {
+        Some(match kind {
+            CLIENT => Change::Client(ClientId::parse(subject).ok()?),
+            KEY => Change::Key,
+            REVOKED_TOKEN => Change::RevokedToken {
+                jti: subject.to_owned(),
+                expires_at_millis: instant?,
+            },
+            TENANT_TOKENS_REVOKED => Change::TenantTokensRevoked {
+                tenant: TenantId::parse(subject).ok()?,
+                not_before_millis: instant?,
+            },
+            TENANT_TOKEN_CHAIN_REVOKED => Change::TenantTokenChainRevoked {
+                chain_id: subject.to_owned(),
+                expires_at_millis: instant?,
+            },
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_change_reads_back_as_itself() {
+        let changes = [
+            Change::Client(ClientId::generate()),
+            Change::Key,
+            Change::RevokedToken {
+                jti: "j".into(),
+                expires_at_millis: 5,
+            },
+            Change::TenantTokensRevoked {
+                tenant: TenantId::parse("acme").unwrap(),
+                not_before_millis: 6,
+            },
+            Change::TenantTokenChainRevoked {
+                chain_id: "c".into(),
+                expires_at_millis: 7,
+            },
+        ];
+        for change in changes {
+            let row = change.to_row();
+            assert_eq!(
+                Change::from_row(row.kind, &row.subject, row.instant),
+                Some(change)
+            );
+        }
+        assert_eq!(Change::from_row("session", "s", None), None);
+    }
+}

@@ -1,0 +1,259 @@
+//! The cross-process change feed: keeps every process's memory (cached clients, the
+//! signing keys, the deny-list of revoked access tokens, revoked tenant admin tokens)
+//! in step with the database.
+//!
+//! Each change other processes must apply is a typed [`Change`], stored as a row of
+//! the `changes` table in the same transaction as the change itself, numbered by a
+//! sequence the database assigns. Every `oauth.sync_interval_millis` (250 ms) each
+//! process reads `WHERE seq > last_seen ORDER BY seq`: no wall clock is involved, so
+//! hosts with skewed clocks miss nothing, and a poll that fails just retries from the
+//! same place. On start a process notes the newest `seq`, then loads its state.
+//!
+//! Reading by sequence is only safe if sequence order is commit order. SQLite has one
+//! writer at a time, so it is. On PostgreSQL a number is drawn at insert, and
+//! transactions commit in any order: a reader could see 11 committed, move past it,
+//! and never see 10 commit. So every insert into `changes` first takes one advisory
+//! lock (`pg_advisory_xact_lock`, in a trigger, migration 0005) held to the end of
+//! its transaction: nobody draws 11 until the holder of 10 has committed or rolled
+//! back. We chose this over tracking gaps: it is a few lines, readers stay trivial,
+//! and the cost (writers that record a change commit one at a time) falls only on
+//! admin writes. Client and secret changes are recorded by (deferred) triggers, so no
+//! write path can forget them; the rest are written explicitly by the store.
+//!
+//! The process that makes a change applies it to its own memory after the commit,
+//! before it answers ([`ChangeFeed::committed`]), so its own changes take effect at
+//! once.
+//!
+//! Housekeeping (every minute) purges rows older than an hour, always keeping the
+//! newest; a process whose `last_seen` is older than the oldest row left was away
+//! too long and rebuilds: it drops every cached client and reloads the keys and the
+//! revocation lists. The former per-minute reload of the deny-list is gone: with
+//! commit-ordered sequence numbers and this rebuild, no revocation can be skipped. The
+//! client cache's one-minute re-read (in [`ClientAuthenticator`]) no longer guards
+//! against skew or late commits either; it stays there only as a bound on staleness
+//! should a bug ever lose an event, and is the authenticator's to keep or drop.
+
+mod event;
+mod plan;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use tokio::sync::Mutex;
+
+pub use event::{Change, ChangeRow};
+pub use plan::{plan, Step};
+
+use crate::clients::ClientAuthenticator;
+use crate::keys::KeyService;
+use crate::oauth::OAuthServer;
+use crate::store::Store;
+use crate::tenant_token::TenantTokenRevocations;
+use crate::tenants::TenantId;
+use crate::tokens::DenyList;
+
+/// Rows read per poll; more wait for the next.
+const BATCH: u32 = 1000;
+
+/// What the feed keeps current, in this process.
+pub struct FeedTargets {
+    pub clients: Arc<ClientAuthenticator>,
+    pub keys: Arc<KeyService>,
+    pub deny_list: Arc<DenyList>,
+    pub tenant_tokens: Arc<TenantTokenRevocations>,
+    /// `admin.tenant_token_max_lifetime_seconds`: how long a tenant cut-off matters.
+    pub tenant_token_max_lifetime: chrono::Duration,
+}
+
+pub struct ChangeFeed {
+    store: Store,
+    targets: FeedTargets,
+    state: Mutex<FeedState>,
+}
+
+struct FeedState {
+    last_seen: i64,
+    last_housekeeping: DateTime<Utc>,
+}
+
+impl ChangeFeed {
+    /// Notes where the feed stands, then loads the keys again (they were loaded before
+    /// this point) and the revocation lists: a change committed in between is both
+    /// loaded and applied, which is harmless.
+    pub async fn start(
+        store: Store,
+        targets: FeedTargets,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Arc<Self>> {
+        let last_seen = store.change_feed_bounds().await?.newest.unwrap_or(0);
+        let feed = ChangeFeed {
+            store,
+            targets,
+            state: Mutex::new(FeedState {
+                last_seen,
+                last_housekeeping: now,
+            }),
+        };
+        feed.targets.keys.reload(now).await?;
+        feed.load_revocations(now).await?;
+        Ok(Arc::new(feed))
+    }
+
+    /// Applies one change to this process's memory: what a service calls after its own
+    /// commit, and what a poll does for each row.
+    pub async fn apply(&self, change: &Change, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let targets = &self.targets;
+        match change {
+            Change::Client(id) => targets.clients.forget(id.as_str()),
+            Change::Key => targets.keys.reload(now).await?,
+            Change::RevokedToken {
+                jti,
+                expires_at_millis,
+            } => targets.deny_list.deny(jti, expires_at_millis / 1000),
+            Change::TenantTokensRevoked {
+                tenant,
+                not_before_millis,
+            } => targets.tenant_tokens.cut_off(tenant, *not_before_millis),
+            Change::TenantTokenChainRevoked {
+                chain_id,
+                expires_at_millis,
+            } => targets
+                .tenant_tokens
+                .revoke_chain(chain_id, *expires_at_millis),
+        }
+        Ok(())
+    }
+
+    /// What a service calls after committing `change`, before it answers: catches up
+    /// with the feed, which now holds `change`, so this process applies it once (not
+    /// again at the next poll, which would drop a client's cache twice). If the feed
+    /// cannot be read, applies `change` alone; the poll brings the rest.
+    pub async fn committed(&self, change: &Change, now: DateTime<Utc>) {
+        let outcome = match self.poll(now).await {
+            Ok(()) => Ok(()),
+            Err(_) => self.apply(change, now).await,
+        };
+        if let Err(error) = outcome {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "cannot apply a change locally"
+            );
+        }
+    }
+
+    /// What the tenant service calls after deleting a tenant: its clients went through
+    /// foreign keys, and the feed holds a change for each; if it cannot be read, every
+    /// cached client is dropped instead.
+    pub async fn tenant_deleted(&self, now: DateTime<Utc>) {
+        if let Err(error) = self.poll(now).await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "cannot apply a change locally"
+            );
+            self.targets.clients.forget_all();
+        }
+    }
+
+    /// Applies every change committed since the last poll.
+    pub async fn poll(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let mut state = self.state.lock().await;
+        let bounds = self.store.change_feed_bounds().await?;
+        let batch = self.store.changes_after(state.last_seen, BATCH).await?;
+        match plan(state.last_seen, bounds, batch) {
+            Step::Apply { changes, last_seen } => {
+                // Several key changes in one batch need one reload.
+                let mut keys_changed = false;
+                for change in &changes {
+                    match change {
+                        Change::Key => keys_changed = true,
+                        change => self.apply(change, now).await?,
+                    }
+                }
+                if keys_changed {
+                    self.apply(&Change::Key, now).await?;
+                }
+                state.last_seen = last_seen;
+            }
+            Step::Resync { last_seen } => {
+                self.targets.clients.forget_all();
+                self.targets.keys.reload(now).await?;
+                self.load_revocations(now).await?;
+                state.last_seen = last_seen;
+                tracing::warn!("fell behind the change feed; caches rebuilt");
+            }
+        }
+        Ok(())
+    }
+
+    async fn load_revocations(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let now_millis = now.timestamp_millis();
+        for (jti, expires_at) in self
+            .store
+            .revoked_tokens(now_millis)
+            .await
+            .context("cannot load the revoked tokens")?
+        {
+            self.targets.deny_list.deny(&jti, expires_at / 1000);
+        }
+        let tenant_tokens = self
+            .store
+            .tenant_token_revocations(now_millis)
+            .await
+            .context("cannot load the revoked tenant admin tokens")?;
+        for (chain_id, ends_at) in tenant_tokens.chains {
+            self.targets.tenant_tokens.revoke_chain(&chain_id, ends_at);
+        }
+        for (tenant, not_before) in tenant_tokens.cutoffs {
+            let tenant = TenantId::parse(&tenant).map_err(anyhow::Error::msg)?;
+            self.targets.tenant_tokens.cut_off(&tenant, not_before);
+        }
+        Ok(())
+    }
+
+    /// Deletes what no process needs any more; forgets idle rate-limit buckets.
+    async fn housekeeping(&self, oauth: &OAuthServer, now: DateTime<Utc>) -> anyhow::Result<()> {
+        {
+            let mut state = self.state.lock().await;
+            if !plan::housekeeping_due(state.last_housekeeping, now) {
+                return Ok(());
+            }
+            state.last_housekeeping = now;
+        }
+        let max_lifetime = self.targets.tenant_token_max_lifetime;
+        self.targets.deny_list.purge(now.timestamp());
+        self.targets.tenant_tokens.purge(now, max_lifetime);
+        oauth.forget_idle_limits();
+        let now_millis = now.timestamp_millis();
+        self.store.purge_revoked_tokens(now_millis).await?;
+        self.store
+            .purge_tenant_token_revocations(now_millis)
+            .await?;
+        self.store
+            .purge_changes(plan::purge_before(now).timestamp_millis())
+            .await
+    }
+}
+
+/// Polls every `every` until aborted.
+pub fn spawn(
+    feed: Arc<ChangeFeed>,
+    oauth: Arc<OAuthServer>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let now = Utc::now();
+            if let Err(error) = feed.poll(now).await {
+                tracing::warn!(error = format!("{error:#}"), "cannot poll the change feed");
+            }
+            if let Err(error) = feed.housekeeping(&oauth, now).await {
+                tracing::warn!(error = format!("{error:#}"), "housekeeping failed");
+            }
+        }
+    })
+}

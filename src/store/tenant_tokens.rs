@@ -1,0 +1,152 @@
+//! Tenant admin token rows: revoked chains and per-tenant cut-offs, each written with
+//! its audit event and its change on the feed in one transaction; and the audit event
+//! of each issuance.
+
+use super::audit::record_audit;
+use super::changes::record_change;
+use super::{on_pool, BeginWrite, Store};
+use crate::audit::{Action, AuditContext};
+use crate::changes::Change;
+use crate::tenants::TenantId;
+
+/// What the stored revocations of tenant admin tokens say at one instant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantTokenRevocationRows {
+    /// `(chain_id, expires_at_millis)`.
+    pub chains: Vec<(String, i64)>,
+    /// `(tenant_id, not_before_millis)`.
+    pub cutoffs: Vec<(String, i64)>,
+}
+
+impl Store {
+    /// Records that a tenant admin token chain was started (a token issued by the
+    /// global admin) or renewed.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn record_tenant_token_issued(
+        &self,
+        tenant: &TenantId,
+        chain_id: &str,
+        audit: &AuditContext,
+        now_millis: i64,
+    ) -> anyhow::Result<()> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            record_audit!(tx, audit, Action::TenantTokenIssued, chain_id, Some(tenant.as_str()), now_millis)?;
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
+    /// Revokes one chain of tenant admin tokens until `expires_millis`, when none of it
+    /// could be valid anyway.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn revoke_tenant_token_chain(
+        &self,
+        tenant: &TenantId,
+        chain_id: &str,
+        expires_millis: i64,
+        audit: &AuditContext,
+        now_millis: i64,
+    ) -> anyhow::Result<()> {
+        let change = Change::TenantTokenChainRevoked {
+            chain_id: chain_id.to_owned(),
+            expires_at_millis: expires_millis,
+        };
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO revoked_tenant_token_chains (chain_id, tenant_id, expires_at, revoked_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (chain_id) DO NOTHING",
+            )
+            .bind(chain_id)
+            .bind(tenant.as_str())
+            .bind(expires_millis)
+            .bind(now_millis)
+            .execute(&mut *tx)
+            .await?;
+            record_audit!(tx, audit, Action::TenantTokenRevoked, chain_id, Some(tenant.as_str()), now_millis)?;
+            record_change!(tx, change, now_millis)?;
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
+    /// Voids every tenant admin token of `tenant` issued before `not_before_millis`;
+    /// the cut-off is kept until `expires_millis`. Returns whether the tenant exists.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn revoke_tenant_tokens(
+        &self,
+        tenant: &TenantId,
+        not_before_millis: i64,
+        expires_millis: i64,
+        audit: &AuditContext,
+        now_millis: i64,
+    ) -> anyhow::Result<bool> {
+        let change = Change::TenantTokensRevoked {
+            tenant: tenant.clone(),
+            not_before_millis,
+        };
+        let exists = on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM tenants WHERE id = $1")
+                .bind(tenant.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_some() {
+                sqlx::query(
+                    "INSERT INTO tenant_token_cutoffs (tenant_id, not_before, expires_at) \
+                     VALUES ($1, $2, $3) ON CONFLICT (tenant_id) DO UPDATE SET \
+                     not_before = excluded.not_before, expires_at = excluded.expires_at",
+                )
+                .bind(tenant.as_str())
+                .bind(not_before_millis)
+                .bind(expires_millis)
+                .execute(&mut *tx)
+                .await?;
+                record_audit!(tx, audit, Action::TenantTokensRevoked, tenant.as_str(), Some(tenant.as_str()), now_millis)?;
+                record_change!(tx, change, now_millis)?;
+                tx.commit().await?;
+            }
+            Ok::<_, sqlx::Error>(exists.is_some())
+        })?;
+        Ok(exists)
+    }
+
+    /// The revocations of tenant admin tokens that still matter at `now_millis`.
+    pub async fn tenant_token_revocations(
+        &self,
+        now_millis: i64,
+    ) -> anyhow::Result<TenantTokenRevocationRows> {
+        let (chains, cutoffs) = on_pool!(self, pool => {
+            let chains = sqlx::query_as(
+                "SELECT chain_id, expires_at FROM revoked_tenant_token_chains WHERE expires_at > $1",
+            )
+            .bind(now_millis)
+            .fetch_all(pool)
+            .await?;
+            let cutoffs = sqlx::query_as(
+                "SELECT tenant_id, not_before FROM tenant_token_cutoffs WHERE expires_at > $1",
+            )
+            .bind(now_millis)
+            .fetch_all(pool)
+            .await?;
+            Ok::<_, sqlx::Error>((chains, cutoffs))
+        })?;
+        Ok(TenantTokenRevocationRows { chains, cutoffs })
+    }
+
+    pub async fn purge_tenant_token_revocations(&self, now_millis: i64) -> anyhow::Result<()> {
+        on_pool!(self, pool => {
+            sqlx::query("DELETE FROM revoked_tenant_token_chains WHERE expires_at <= $1")
+                .bind(now_millis)
+                .execute(pool)
+                .await?;
+            sqlx::query("DELETE FROM tenant_token_cutoffs WHERE expires_at <= $1")
+                .bind(now_millis)
+                .execute(pool)
+                .await
+                .map(drop)
+        })?;
+        Ok(())
+    }
+}
