@@ -44,6 +44,10 @@ pub struct OAuthSettings {
 pub struct RateLimitSettings {
     pub requests_per_second: u32,
     pub burst: u32,
+    pub address_requests_per_second: u32,
+    pub address_burst: u32,
+    pub global_requests_per_second: u32,
+    pub global_burst: u32,
     pub failed_auth_per_minute: u32,
     pub failed_auth_burst: u32,
     pub clients: std::collections::BTreeMap<String, ClientRateLimit>,
@@ -64,6 +68,7 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     pub workers: usize,
     pub shutdown_timeout_seconds: u64,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -119,6 +124,7 @@ pub const MAX_DURATION_SECONDS: u64 = 315_360_000;
 const LIST_KEYS: &[(&str, &str)] = &[
     ("TESSERA_OAUTH__RESOURCES", "oauth.resources"),
     ("TESSERA_OAUTH__SCOPES_SUPPORTED", "oauth.scopes_supported"),
+    ("TESSERA_SERVER__TRUSTED_PROXIES", "server.trusted_proxies"),
 ];
 
 impl Settings {
@@ -254,6 +260,22 @@ impl Settings {
         {
             if limit.requests_per_second == 0 || limit.burst == 0 {
                 bail!("{key}: requests_per_second and burst must be at least 1");
+            }
+        }
+        for (key, per_second, burst) in [
+            (
+                "rate_limit.address_requests_per_second and address_burst",
+                limits.address_requests_per_second,
+                limits.address_burst,
+            ),
+            (
+                "rate_limit.global_requests_per_second and global_burst",
+                limits.global_requests_per_second,
+                limits.global_burst,
+            ),
+        ] {
+            if per_second == 0 || burst == 0 {
+                bail!("{key}: must be at least 1");
             }
         }
         if limits.failed_auth_per_minute == 0 || limits.failed_auth_burst == 0 {

@@ -1,8 +1,10 @@
-//! Token buckets (`governor`): requests per client on the OAuth endpoints, and failed
-//! client authentications per client id, so guessing a secret is slow for everyone
-//! without slowing other clients.
+//! Token buckets (`governor`): requests per source address and in total before any
+//! work is done, requests per client on the OAuth endpoints, and failed client
+//! authentications per client id, so guessing a secret is slow for everyone without
+//! slowing other clients.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -67,6 +69,47 @@ impl RequestLimiter {
     pub fn forget_idle(&self) {
         self.default.retain_recent();
         self.default.shrink_to_fit();
+    }
+}
+
+/// Requests per source address and requests in total, checked before a request costs
+/// a database read or a secret check (`rate_limit.address_*`, `rate_limit.global_*`).
+pub struct AddressLimiter {
+    per_address: DefaultKeyedRateLimiter<IpAddr>,
+    global: DefaultDirectRateLimiter,
+}
+
+impl AddressLimiter {
+    pub fn new(settings: &RateLimitSettings) -> Self {
+        AddressLimiter {
+            per_address: RateLimiter::keyed(quota(
+                settings.address_requests_per_second,
+                settings.address_burst,
+            )),
+            global: RateLimiter::direct(quota(
+                settings.global_requests_per_second,
+                settings.global_burst,
+            )),
+        }
+    }
+
+    /// The address's bucket first, so one noisy address does not drain the shared one.
+    pub fn check(&self, source: IpAddr) -> Result<(), RetryAfter> {
+        let now = DefaultClock::default().now();
+        self.per_address
+            .check_key(&source)
+            .and_then(|()| self.global.check())
+            .map_err(|not_until| RetryAfter::from_wait(not_until.wait_time_from(now)))
+    }
+
+    /// Forgets addresses whose buckets are full again, so memory follows active callers.
+    pub fn forget_idle(&self) {
+        self.per_address.retain_recent();
+        self.per_address.shrink_to_fit();
+    }
+
+    pub fn tracked_addresses(&self) -> usize {
+        self.per_address.len()
     }
 }
 
@@ -150,6 +193,10 @@ mod tests {
         RateLimitSettings {
             requests_per_second: per_second,
             burst,
+            address_requests_per_second: per_second,
+            address_burst: burst,
+            global_requests_per_second: per_second,
+            global_burst: burst * 3,
             failed_auth_per_minute: 1,
             failed_auth_burst: 2,
             clients: [(
@@ -175,6 +222,28 @@ mod tests {
             assert!(limiter.check("vip").is_ok());
         }
         assert!(limiter.check("vip").is_err());
+    }
+
+    #[test]
+    fn addresses_have_their_own_buckets_under_a_global_one() {
+        let limiter = AddressLimiter::new(&settings(1, 2));
+        let address = |last: u8| IpAddr::from([127, 0, 0, last]);
+        assert!(limiter.check(address(2)).is_ok());
+        assert!(limiter.check(address(2)).is_ok());
+        let RetryAfter(seconds) = limiter.check(address(2)).unwrap_err();
+        assert!(seconds >= 1);
+        assert!(
+            limiter.check(address(3)).is_ok(),
+            "other addresses are unaffected"
+        );
+        assert!(limiter.check(address(3)).is_ok());
+        assert!(limiter.check(address(4)).is_ok());
+        assert!(limiter.check(address(4)).is_ok());
+        assert!(
+            limiter.check(address(5)).is_err(),
+            "the global burst of 6 is spent"
+        );
+        assert_eq!(limiter.tracked_addresses(), 4);
     }
 
     #[test]

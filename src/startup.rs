@@ -1,6 +1,7 @@
 //! Application: opens storage, resolves the admin key, loads the signing keys, wires the
 //! OAuth server with its caches and the change-feed poller, binds the listener and
-//! builds the HTTP server, with the background jobs stopped when it stops. Tests build
+//! builds the HTTP server (request context, then the limits before work, then the
+//! routes), with the background jobs stopped when it stops. Tests build
 //! it on port 0 exactly as `tessera serve` does.
 
 use std::net::TcpListener;
@@ -20,7 +21,7 @@ use crate::http::{self, AppState};
 use crate::keys::{self, KeyService};
 use crate::oauth::revocation::DenyList;
 use crate::oauth::{OAuthParts, OAuthServer};
-use crate::rate_limit::{FailureLimiter, RequestLimiter};
+use crate::rate_limit::{AddressLimiter, FailureLimiter, RequestLimiter};
 use crate::store::Store;
 use crate::sync::{self, Sync};
 
@@ -90,6 +91,8 @@ impl Application {
             Duration::from_millis(settings.oauth.sync_interval_millis),
         );
 
+        let address_limiter = Arc::new(AddressLimiter::new(&settings.rate_limit));
+        let forget_idle_addresses = spawn_forget_idle_addresses(address_limiter.clone());
         let body_limit = settings.server.body_limit_bytes;
         let state = web::Data::new(AppState {
             store: store.clone(),
@@ -101,10 +104,13 @@ impl Application {
             tenant_token_seconds: settings.admin.tenant_token_seconds,
             oauth,
             sync,
+            trusted_proxies: http::TrustedProxies::new(settings.server.trusted_proxies.clone()),
+            address_limiter,
         });
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(http::sync_after_change))
+                .wrap(from_fn(http::limit_before_work))
                 .wrap(from_fn(http::request_context))
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
@@ -122,7 +128,7 @@ impl Application {
             store,
             keys,
             clients,
-            background: vec![key_refresh, sync_task],
+            background: vec![key_refresh, sync_task, forget_idle_addresses],
             server,
         })
     }
@@ -167,6 +173,20 @@ impl Application {
         tracing::info!("tessera stopped");
         Ok(())
     }
+}
+
+/// How often the address limiter forgets addresses whose buckets are full again.
+const FORGET_IDLE_ADDRESSES_EVERY: Duration = Duration::from_secs(60);
+
+/// Keeps the address limiter's memory to the addresses seen lately.
+fn spawn_forget_idle_addresses(limiter: Arc<AddressLimiter>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(FORGET_IDLE_ADDRESSES_EVERY);
+        loop {
+            interval.tick().await;
+            limiter.forget_idle();
+        }
+    })
 }
 
 /// A generated key is shown once, on the terminal, never in the structured log.

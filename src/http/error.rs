@@ -30,6 +30,9 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 429: a rate limit refused the request before any work was done.
+    #[error("too many requests")]
+    RateLimited { retry_after_seconds: u64 },
     #[error("service unavailable")]
     Unavailable,
     #[error(transparent)]
@@ -77,6 +80,9 @@ impl ApiError {
                 "The server understood the request but refuses to authorize it.".into()
             }
             ApiError::MethodNotAllowed => "This resource does not support the method.".into(),
+            ApiError::RateLimited { .. } => {
+                "Too many requests; retry after the time in Retry-After.".into()
+            }
             ApiError::Unavailable => "The service is temporarily unavailable.".into(),
             ApiError::Unexpected(_) => "An internal fault occurred.".into(),
             other => other.to_string(),
@@ -122,6 +128,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -152,6 +159,11 @@ impl ResponseError for ApiError {
                     r#"Bearer realm="tessera""#
                 };
                 response.insert_header((header::WWW_AUTHENTICATE, challenge));
+            }
+            ApiError::RateLimited {
+                retry_after_seconds,
+            } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
             }
             ApiError::Unavailable => {
                 response.insert_header((header::RETRY_AFTER, "5"));

@@ -1,6 +1,8 @@
 //! The HTTP layer (actix only): extract, call the domain, map the result.
 
+mod admission;
 mod audit;
+mod client_address;
 mod clients;
 mod error;
 mod extract;
@@ -16,6 +18,7 @@ mod tenants;
 use actix_web::{web, Resource};
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::access::Caller;
@@ -23,9 +26,12 @@ use crate::admin_key::AdminKeyVerifier;
 use crate::audit::AuditContext;
 use crate::keys::KeyService;
 use crate::oauth::OAuthServer;
+use crate::rate_limit::AddressLimiter;
 use crate::store::Store;
 use crate::sync::Sync;
 
+pub use admission::limit_before_work;
+pub use client_address::TrustedProxies;
 pub use error::ApiError;
 pub use request_context::{request_context, REQUEST_ID_HEADER};
 
@@ -40,6 +46,15 @@ pub struct AppState {
     pub tenant_token_seconds: u64,
     pub oauth: Arc<OAuthServer>,
     pub sync: Arc<Sync>,
+    pub trusted_proxies: TrustedProxies,
+    pub address_limiter: Arc<AddressLimiter>,
+}
+
+impl AppState {
+    /// The caller's address: the TCP peer, or what a trusted proxy forwarded.
+    pub fn caller_address(&self, req: &actix_web::HttpRequest) -> IpAddr {
+        client_address::caller_address(req, &self.trusted_proxies)
+    }
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

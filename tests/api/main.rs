@@ -4,6 +4,7 @@ mod helpers;
 mod process;
 mod token_client;
 
+mod address_limits;
 mod audit;
 mod cache_sync;
 mod cli;
