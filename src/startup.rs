@@ -43,7 +43,10 @@ impl Application {
         }
         let (admin_key, source) =
             AdminKeyVerifier::resolve(&settings.admin.api_key, &store, Utc::now()).await?;
-        announce_admin_key(source);
+        announce_admin_key(
+            source,
+            &crate::admin_key::generated_key_file(&settings.signing.master_key_file),
+        )?;
         let keys = KeyService::start(store.clone(), &settings.signing, Utc::now()).await?;
         let key_refresh = keys::spawn_refresh(
             keys.clone(),
@@ -189,15 +192,18 @@ fn spawn_forget_idle_addresses(limiter: Arc<AddressLimiter>) -> tokio::task::Joi
     })
 }
 
-/// A generated key is shown once, on the terminal, never in the structured log.
-fn announce_admin_key(source: AdminKeySource) {
+/// A generated key is shown once, on an interactive terminal; where no one watches
+/// (a service, a container, piped output) it goes to a 0600 file whose path is logged.
+/// Never into the log stream.
+fn announce_admin_key(source: AdminKeySource, key_file: &std::path::Path) -> anyhow::Result<()> {
     use secrecy::ExposeSecret;
+    use std::io::IsTerminal;
     match source {
         AdminKeySource::Configured => tracing::info!("admin API key: from configuration"),
         AdminKeySource::Stored => {
             tracing::info!("admin API key: the one generated on the first start")
         }
-        AdminKeySource::Generated(key) => {
+        AdminKeySource::Generated(key) if std::io::stderr().is_terminal() => {
             eprintln!(
                 "\nNo admin API key was configured, so Tessera generated one. It is shown only \
                  this once and stored only as a hash:\n\n    admin API key: {}\n\nKeep it \
@@ -205,5 +211,14 @@ fn announce_admin_key(source: AdminKeySource) {
                 key.expose_secret()
             );
         }
+        AdminKeySource::Generated(key) => {
+            crate::admin_key::write_generated_key(key_file, &key)?;
+            tracing::warn!(
+                file = %key_file.display(),
+                "admin API key: none was configured, so one was generated and written to \
+                 this file (mode 0600) only; keep it somewhere safe and delete the file"
+            );
+        }
     }
+    Ok(())
 }

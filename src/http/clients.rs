@@ -266,7 +266,7 @@ async fn list(
     Ok(HttpResponse::Ok().json(page))
 }
 
-#[tracing::instrument(skip_all, fields(client_id = %path))]
+#[tracing::instrument(skip_all, fields(client_id = %crate::telemetry::untrusted(&path)))]
 async fn get(
     caller: Caller,
     state: web::Data<AppState>,
@@ -284,7 +284,7 @@ async fn get(
     }
 }
 
-#[tracing::instrument(skip_all, fields(client_id = %path))]
+#[tracing::instrument(skip_all, fields(client_id = %crate::telemetry::untrusted(&path)))]
 async fn update(
     caller: Caller,
     state: web::Data<AppState>,
@@ -317,7 +317,7 @@ async fn update(
     }
 }
 
-#[tracing::instrument(skip_all, fields(client_id = %path))]
+#[tracing::instrument(skip_all, fields(client_id = %crate::telemetry::untrusted(&path)))]
 async fn delete(
     caller: Caller,
     state: web::Data<AppState>,

@@ -27,7 +27,7 @@ fn token_response(state: &AppState, tenant: &TenantId) -> Result<HttpResponse, A
         .json(json!({ "token": token, "tenantId": tenant.as_str() })))
 }
 
-#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+#[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path)))]
 async fn for_tenant(
     caller: Caller,
     state: web::Data<AppState>,

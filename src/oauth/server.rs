@@ -19,6 +19,8 @@ use crate::config::OAuthSettings;
 use crate::keys::KeyService;
 use crate::rate_limit::RequestLimiter;
 use crate::store::Store;
+use crate::telemetry::untrusted;
+use tracing::field::display;
 
 /// The grants `/oauth/token` serves, as `grant_type` values (RFC 6749).
 pub const SUPPORTED_GRANTS: &[&str] = &["client_credentials"];
@@ -105,7 +107,7 @@ impl OAuthServer {
     ) -> Result<TokenResponse, OAuthError> {
         let form = Form::parse(body)?;
         let grant_type = form.require("grant_type")?;
-        tracing::Span::current().record("grant_type", grant_type);
+        tracing::Span::current().record("grant_type", display(untrusted(grant_type)));
         let caller = self
             .authenticate(authorization, &form, &self.token_limiter, now)
             .await?;
@@ -303,7 +305,7 @@ impl OAuthServer {
     ) -> Result<AuthenticatedClient, OAuthError> {
         let presented = presented_client(authorization, form)?;
         let used_basic = presented.method == super::AuthMethod::Basic;
-        tracing::Span::current().record("client_id", presented.client_id.as_str());
+        tracing::Span::current().record("client_id", display(untrusted(&presented.client_id)));
         let Some(secret) = presented.secret else {
             return Err(OAuthError::InvalidClient { used_basic });
         };
@@ -313,7 +315,10 @@ impl OAuthServer {
             .authenticate(&presented.client_id, &secret, now)
             .await
             .map_err(|error| match error {
-                ClientAuthError::InvalidClient => OAuthError::InvalidClient { used_basic },
+                ClientAuthError::InvalidClient => {
+                    tracing::info!("client authentication failed");
+                    OAuthError::InvalidClient { used_basic }
+                }
                 ClientAuthError::RateLimited(retry) => OAuthError::RateLimited {
                     retry_after_seconds: retry.0,
                 },
