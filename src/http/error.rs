@@ -195,13 +195,7 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 /// Database errors from a store call: an exhausted pool or an unreachable database is
 /// 503 (worth retrying), anything else 500.
 pub fn from_store(error: anyhow::Error) -> ApiError {
-    let unavailable = error.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<sqlx::Error>(),
-            Some(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
-        )
-    });
-    if unavailable {
+    if crate::store::is_unavailable(&error) {
         tracing::warn!(error = format!("{error:#}"), "database unavailable");
         ApiError::Unavailable
     } else {

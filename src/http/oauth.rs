@@ -128,6 +128,7 @@ impl ResponseError for OAuthError {
         match self {
             OAuthError::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
             OAuthError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            OAuthError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             OAuthError::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -140,6 +141,9 @@ impl ResponseError for OAuthError {
                 response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tessera""#));
             }
             OAuthError::RateLimited {
+                retry_after_seconds,
+            }
+            | OAuthError::Unavailable {
                 retry_after_seconds,
             } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));

@@ -25,6 +25,10 @@ pub enum OAuthError {
     /// Rate limited (HTTP 429 with `Retry-After`).
     #[error("temporarily_unavailable")]
     RateLimited { retry_after_seconds: u64 },
+    /// The database cannot be reached, so the answer is not known (HTTP 503 with
+    /// `Retry-After`): never guessed as active or inactive.
+    #[error("temporarily_unavailable")]
+    Unavailable { retry_after_seconds: u64 },
     /// Anything unexpected; details go to the log only.
     #[error("server_error")]
     ServerError,
@@ -45,6 +49,9 @@ impl OAuthError {
             | OAuthError::InvalidTarget(text) => text.clone(),
             OAuthError::InvalidClient { .. } => "Client authentication failed.".into(),
             OAuthError::RateLimited { .. } => "Too many requests; retry later.".into(),
+            OAuthError::Unavailable { .. } => {
+                "The server cannot answer this now; retry later.".into()
+            }
             OAuthError::ServerError => "The server could not complete the request.".into(),
         };
         text.chars()

@@ -191,7 +191,7 @@ impl OAuthServer {
         now: DateTime<Utc>,
     ) -> Result<Value, OAuthError> {
         let token = form.require("token")?;
-        let mut response = match self.active_claims(token, now).await {
+        let mut response = match self.active_claims(token, now).await? {
             Some(claims)
                 if claims.get("tid").and_then(Value::as_str)
                     == Some(caller.client.tenant_id.as_str()) =>
@@ -260,8 +260,37 @@ impl OAuthServer {
 
     /// The claims of a valid access token Tessera issued: signed by a published,
     /// unrevoked key, before its `exp` (no leeway), not revoked, of an enabled client
-    /// that still exists in the tenant the token names.
-    async fn active_claims(&self, token: &str, now: DateTime<Utc>) -> Option<Map<String, Value>> {
+    /// that still exists in the tenant the token names. When the client cannot be
+    /// looked up the answer is an error (503 when the database is unreachable), never a
+    /// guess: `active: false` would read as a revocation.
+    async fn active_claims(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Map<String, Value>>, OAuthError> {
+        let Some(claims) = self.verified_access_claims(token, now).await else {
+            return Ok(None);
+        };
+        let Some(client_id) = claims.get("client_id").and_then(Value::as_str) else {
+            return Ok(None);
+        };
+        let client = match self.clients.client(client_id).await {
+            Ok(Some(client)) => client,
+            Ok(None) => return Ok(None),
+            Err(error) => return Err(unavailable_or_server_error(error)),
+        };
+        let current = client.settings.enabled
+            && claims.get("tid").and_then(Value::as_str) == Some(client.tenant_id.as_str());
+        Ok(current.then_some(claims))
+    }
+
+    /// The claims of an access token whose signature, type, `exp`, issuer and deny-list
+    /// entry say it may be active; what needs no database.
+    async fn verified_access_claims(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Option<Map<String, Value>> {
         let verified = self.keys.verify(token, now).await.ok()?;
         if verified.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
             return None;
@@ -277,9 +306,7 @@ impl OAuthServer {
         if text("iss") != Some(self.issuer.as_str()) || self.deny_list.is_denied(text("jti")?) {
             return None;
         }
-        let client = self.clients.client(text("client_id")?).await.ok()??;
-        let current = client.settings.enabled && text("tid") == Some(client.tenant_id.as_str());
-        current.then_some(claims)
+        Some(claims)
     }
 
     /// Records the client's use of its secret once its request has succeeded, so a
@@ -322,7 +349,7 @@ impl OAuthServer {
                 ClientAuthError::RateLimited(retry) => OAuthError::RateLimited {
                     retry_after_seconds: retry.0,
                 },
-                ClientAuthError::Unexpected(error) => server_error(error),
+                ClientAuthError::Unexpected(error) => unavailable_or_server_error(error),
             })?;
         limiter
             .check(client.client.id.as_str())
@@ -330,6 +357,20 @@ impl OAuthServer {
                 retry_after_seconds: retry.0,
             })?;
         Ok(client)
+    }
+}
+
+/// How long a caller should wait when the database is unreachable.
+const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 5;
+
+fn unavailable_or_server_error(error: anyhow::Error) -> OAuthError {
+    if crate::store::is_unavailable(&error) {
+        tracing::warn!(error = format!("{error:#}"), "database unavailable");
+        OAuthError::Unavailable {
+            retry_after_seconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
+        }
+    } else {
+        server_error(error)
     }
 }
 

@@ -10,6 +10,7 @@ mod cache_sync;
 mod cli;
 mod clients;
 mod errors;
+mod fail_closed;
 mod health;
 mod introspection;
 mod keys;
