@@ -29,6 +29,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     ] {
         cfg.service(super::resource(path).route(web::get().to(metadata)));
     }
+    // RFC 8414 §3.1: an issuer with a path has its metadata at the well-known prefix
+    // followed by that path.
+    cfg.service(
+        super::resource("/.well-known/oauth-authorization-server/{issuer_path:.*}")
+            .route(web::get().to(metadata_of_path)),
+    );
 }
 
 /// An `application/x-www-form-urlencoded` body, within the size limit.
@@ -123,6 +129,23 @@ async fn metadata(state: web::Data<AppState>) -> HttpResponse {
         .json(state.oauth.metadata())
 }
 
+/// The metadata at `/.well-known/oauth-authorization-server/{path}`, where `path` is
+/// the issuer's own path; anything else is 404.
+async fn metadata_of_path(
+    state: web::Data<AppState>,
+    requested: web::Path<String>,
+) -> Result<HttpResponse, super::ApiError> {
+    let issuer_path = url::Url::parse(&state.issuer)
+        .map(|issuer| issuer.path().trim_matches('/').to_owned())
+        .unwrap_or_default();
+    if issuer_path.is_empty() || requested.trim_end_matches('/') != issuer_path {
+        return Err(super::ApiError::NotFound(
+            "No resource exists at this path.".into(),
+        ));
+    }
+    Ok(metadata(state).await)
+}
+
 impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -137,7 +160,9 @@ impl ResponseError for OAuthError {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         match self {
-            OAuthError::InvalidClient { used_basic: true } => {
+            // RFC 6749 §5.2 requires the challenge when Basic was used; every 401
+            // carries it, so a client that tried the form learns how to authenticate.
+            OAuthError::InvalidClient { .. } => {
                 response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tessera""#));
             }
             OAuthError::RateLimited {

@@ -206,7 +206,9 @@ impl OAuthServer {
     }
 
     /// `POST /oauth/revoke`: an access token of the caller is denied until it expires.
-    /// Anything else (unknown, expired, another client's) is accepted and changes
+    /// A valid token of another client is refused with `unauthorized_client` and stays
+    /// valid (RFC 7009 §2.1: the server verifies the token was issued to the caller).
+    /// Anything else (unknown, expired, not an access token) is accepted and changes
     /// nothing (RFC 7009 §2.2). `token_type_hint` is not needed: the token's form says
     /// what it is.
     #[tracing::instrument(skip_all, fields(client_id))]
@@ -244,10 +246,13 @@ impl OAuthServer {
         ) else {
             return Ok(());
         };
-        if verified.typ.as_deref() != Some(ACCESS_TOKEN_TYPE)
-            || client_id != caller.client.id.as_str()
-        {
+        if verified.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
             return Ok(());
+        }
+        if client_id != caller.client.id.as_str() {
+            return Err(OAuthError::UnauthorizedClient(
+                "The token was not issued to this client.".into(),
+            ));
         }
         self.store
             .revoke_token(jti, client_id, exp * 1000, now.timestamp_millis())

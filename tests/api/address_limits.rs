@@ -80,7 +80,7 @@ async fn a_spent_address_is_refused_before_any_work(backend: Backend) {
     let unknown = Credentials::new("no-such-client", "wrong");
     let refused = oauth.token(&unknown, &[]).await;
     retry_after(&refused);
-    assert_oauth_error(refused, 429, "temporarily_unavailable").await;
+    assert_oauth_error(refused, 429, "invalid_request").await;
     let refused = attacker
         .get(app.url("/api/v1/tenants/nobody"))
         .bearer_auth(&app.admin_key)
