@@ -103,7 +103,7 @@ impl Application {
             issuer: issuer.clone(),
             body_limit,
             keys: keys.clone(),
-            jwks_max_age_seconds: settings.signing.jwks_max_age_seconds,
+            jwks_max_age_seconds: settings.signing.jwks_max_age(),
             tenant_token_seconds: settings.admin.tenant_token_seconds,
             oauth,
             sync,
