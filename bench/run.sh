@@ -78,6 +78,11 @@ SCENARIOS=(
 RATE_LIMIT_OVERRIDES=(
     "requests_per_second=1000000"
     "burst=1000000"
+    # Every load generator sends from 127.0.0.1: the per-address and global limits too.
+    "address_requests_per_second=1000000"
+    "address_burst=1000000"
+    "global_requests_per_second=1000000"
+    "global_burst=1000000"
 )
 
 # ---- Plumbing ----------------------------------------------------------------------------

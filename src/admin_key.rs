@@ -1,9 +1,15 @@
 //! The global admin API key: where it comes from, and how a presented key is checked.
 //!
 //! A configured key is hashed in memory at start. Without one, the first start
-//! generates 256 random bits, prints the key once and stores only its SHA-256 (a
-//! high-entropy key needs no slow hash). Checks compare digests in constant time.
+//! generates 256 random bits and stores only its SHA-256 (a high-entropy key needs no
+//! slow hash); the plain key is shown once, on an interactive terminal, or else written
+//! to a file of mode 0600 ([`write_generated_key`]), never into the log stream. Checks
+//! compare digests in constant time.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
@@ -101,6 +107,39 @@ pub fn generate_key() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Where a generated key is written when no terminal shows it: `admin-api-key` beside
+/// the master key file (by default `keys/admin-api-key`).
+pub fn generated_key_file(master_key_file: &Path) -> PathBuf {
+    master_key_file.with_file_name("admin-api-key")
+}
+
+/// Writes `key` to a new file only its owner can read (a leftover file is replaced).
+pub fn write_generated_key(path: &Path, key: &SecretString) -> anyhow::Result<()> {
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("cannot create {}", folder.display()))?;
+    }
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            return Err(error).with_context(|| format!("cannot replace {}", path.display()))
+        }
+        _ => {}
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create the admin key file {}", path.display()))?;
+    writeln!(file, "{}", key.expose_secret())?;
+    file.sync_all()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +150,23 @@ mod tests {
         assert!(verifier.verify("correct horse battery staple"));
         assert!(!verifier.verify("correct horse battery stapl"));
         assert!(!verifier.verify(""));
+    }
+
+    #[test]
+    fn the_key_file_is_the_owners_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = generated_key_file(&dir.path().join("keys/master.key"));
+        assert_eq!(path, dir.path().join("keys/admin-api-key"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "an old key").unwrap();
+        write_generated_key(&path, &SecretString::from("the new key")).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "the new key\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 
     #[test]

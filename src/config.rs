@@ -52,6 +52,10 @@ pub struct OAuthSettings {
 pub struct RateLimitSettings {
     pub requests_per_second: u32,
     pub burst: u32,
+    pub address_requests_per_second: u32,
+    pub address_burst: u32,
+    pub global_requests_per_second: u32,
+    pub global_burst: u32,
     pub failed_auth_per_address_per_minute: u32,
     pub failed_auth_per_address_burst: u32,
     pub clients: std::collections::BTreeMap<String, ClientRateLimit>,
@@ -72,6 +76,7 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     pub workers: usize,
     pub shutdown_timeout_seconds: u64,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -104,7 +109,23 @@ pub struct SigningSettings {
     pub max_token_lifetime_seconds: u64,
     pub leeway_seconds: u64,
     pub refresh_seconds: u64,
-    pub jwks_max_age_seconds: u64,
+    /// `None`: derived, see [`SigningSettings::jwks_max_age`].
+    pub jwks_max_age_seconds: Option<u64>,
+}
+
+/// The JWKS `max-age` when none is configured, at most.
+pub const DEFAULT_JWKS_MAX_AGE_SECONDS: u64 = 300;
+
+impl SigningSettings {
+    /// The JWKS `Cache-Control: max-age`: as configured, or else as long as it can be
+    /// (up to [`DEFAULT_JWKS_MAX_AGE_SECONDS`]) while a cached JWKS still holds the next
+    /// key: `max-age + refresh_seconds <= prepublish_seconds`.
+    pub fn jwks_max_age(&self) -> u64 {
+        self.jwks_max_age_seconds.unwrap_or_else(|| {
+            DEFAULT_JWKS_MAX_AGE_SECONDS
+                .min(self.prepublish_seconds.saturating_sub(self.refresh_seconds))
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,6 +150,7 @@ pub const MAX_DURATION_SECONDS: u64 = 315_360_000;
 const LIST_KEYS: &[(&str, &str)] = &[
     ("TESSERA_OAUTH__RESOURCES", "oauth.resources"),
     ("TESSERA_OAUTH__SCOPES_SUPPORTED", "oauth.scopes_supported"),
+    ("TESSERA_SERVER__TRUSTED_PROXIES", "server.trusted_proxies"),
 ];
 
 impl Settings {
@@ -263,6 +285,22 @@ impl Settings {
                 bail!("{key}: requests_per_second and burst must be at least 1");
             }
         }
+        for (key, per_second, burst) in [
+            (
+                "rate_limit.address_requests_per_second and address_burst",
+                limits.address_requests_per_second,
+                limits.address_burst,
+            ),
+            (
+                "rate_limit.global_requests_per_second and global_burst",
+                limits.global_requests_per_second,
+                limits.global_burst,
+            ),
+        ] {
+            if per_second == 0 || burst == 0 {
+                bail!("{key}: must be at least 1");
+            }
+        }
         if limits.failed_auth_per_address_per_minute == 0
             || limits.failed_auth_per_address_burst == 0
         {
@@ -296,7 +334,7 @@ impl Settings {
                 bail!("signing.{key}: must be between 1 and {MAX_DURATION_SECONDS} (ten years)");
             }
         }
-        if signing.leeway_seconds > 3_600 || signing.jwks_max_age_seconds > MAX_DURATION_SECONDS {
+        if signing.leeway_seconds > 3_600 || signing.jwks_max_age() > MAX_DURATION_SECONDS {
             bail!("signing.leeway_seconds (at most 3600) or signing.jwks_max_age_seconds is too large");
         }
         if self.admin.tenant_token_seconds == 0
@@ -316,10 +354,17 @@ impl Settings {
         if signing.prepublish_seconds >= signing.rotation_interval_seconds {
             bail!("signing.prepublish_seconds: must be shorter than signing.rotation_interval_seconds");
         }
-        if signing.jwks_max_age_seconds + signing.refresh_seconds > signing.prepublish_seconds {
+        if signing.refresh_seconds >= signing.prepublish_seconds {
+            bail!(
+                "signing.refresh_seconds: must be shorter than signing.prepublish_seconds, or \
+                 a process could miss the next key before it signs"
+            );
+        }
+        if signing.jwks_max_age() + signing.refresh_seconds > signing.prepublish_seconds {
             bail!(
                 "signing.jwks_max_age_seconds: with signing.refresh_seconds it must not exceed \
-                 signing.prepublish_seconds, or caches could miss the next key"
+                 signing.prepublish_seconds, or caches could miss the next key (leave it \
+                 unset to have it derived)"
             );
         }
         Ok(())
@@ -421,6 +466,67 @@ mod tests {
         assert_eq!(
             settings.issuer_for("0.0.0.0:9000".parse().unwrap()),
             "http://localhost:9000"
+        );
+    }
+
+    #[test]
+    fn the_jwks_max_age_follows_prepublish_unless_set() {
+        let defaults = Settings::load_from(None, &[]).unwrap();
+        assert_eq!(defaults.signing.jwks_max_age(), 300);
+        let short = Settings::load_from(
+            None,
+            &env(&[("TESSERA_SIGNING__PREPUBLISH_SECONDS", "100")]),
+        )
+        .expect("changing only prepublish_seconds still starts");
+        assert_eq!(short.signing.jwks_max_age(), 90);
+        let set = Settings::load_from(
+            None,
+            &env(&[("TESSERA_SIGNING__JWKS_MAX_AGE_SECONDS", "60")]),
+        )
+        .unwrap();
+        assert_eq!(set.signing.jwks_max_age(), 60);
+        let conflicting = Settings::load_from(
+            None,
+            &env(&[
+                ("TESSERA_SIGNING__PREPUBLISH_SECONDS", "100"),
+                ("TESSERA_SIGNING__JWKS_MAX_AGE_SECONDS", "300"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{conflicting:#}").contains("jwks_max_age_seconds"),
+            "{conflicting:#}"
+        );
+        let refresh = Settings::load_from(
+            None,
+            &env(&[
+                ("TESSERA_SIGNING__PREPUBLISH_SECONDS", "10"),
+                ("TESSERA_SIGNING__REFRESH_SECONDS", "10"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{refresh:#}").contains("refresh_seconds"),
+            "{refresh:#}"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidrs_from_a_list() {
+        let settings = Settings::load_from(
+            None,
+            &env(&[("TESSERA_SERVER__TRUSTED_PROXIES", "10.0.0.0/8, ::1/128")]),
+        )
+        .unwrap();
+        assert_eq!(settings.server.trusted_proxies.len(), 2);
+        let error = Settings::load_from(
+            None,
+            &env(&[("TESSERA_SERVER__TRUSTED_PROXIES", "not-a-network")]),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("trusted_proxies"),
+            "{error:#}"
         );
     }
 

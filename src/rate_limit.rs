@@ -1,6 +1,7 @@
-//! Token buckets: requests per client on the OAuth endpoints (`governor`), and failed
-//! client authentications per source address, so guessing secrets is slow without an
-//! attacker being able to slow down the client whose id it names.
+//! Token buckets: requests per source address and in total before any work is done
+//! (`governor`), requests per client on the OAuth endpoints, and failed client
+//! authentications per source address, so guessing secrets is slow without an attacker
+//! being able to slow down the client whose id it names.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -68,6 +69,47 @@ impl RequestLimiter {
     pub fn forget_idle(&self) {
         self.default.retain_recent();
         self.default.shrink_to_fit();
+    }
+}
+
+/// Requests per source address and requests in total, checked before a request costs
+/// a database read or a secret check (`rate_limit.address_*`, `rate_limit.global_*`).
+pub struct AddressLimiter {
+    per_address: DefaultKeyedRateLimiter<IpAddr>,
+    global: DefaultDirectRateLimiter,
+}
+
+impl AddressLimiter {
+    pub fn new(settings: &RateLimitSettings) -> Self {
+        AddressLimiter {
+            per_address: RateLimiter::keyed(quota(
+                settings.address_requests_per_second,
+                settings.address_burst,
+            )),
+            global: RateLimiter::direct(quota(
+                settings.global_requests_per_second,
+                settings.global_burst,
+            )),
+        }
+    }
+
+    /// The address's bucket first, so one noisy address does not drain the shared one.
+    pub fn check(&self, source: IpAddr) -> Result<(), RetryAfter> {
+        let now = DefaultClock::default().now();
+        self.per_address
+            .check_key(&source)
+            .and_then(|()| self.global.check())
+            .map_err(|not_until| RetryAfter::from_wait(not_until.wait_time_from(now)))
+    }
+
+    /// Forgets addresses whose buckets are full again, so memory follows active callers.
+    pub fn forget_idle(&self) {
+        self.per_address.retain_recent();
+        self.per_address.shrink_to_fit();
+    }
+
+    pub fn tracked_addresses(&self) -> usize {
+        self.per_address.len()
     }
 }
 
@@ -214,6 +256,10 @@ mod tests {
         RateLimitSettings {
             requests_per_second: per_second,
             burst,
+            address_requests_per_second: per_second,
+            address_burst: burst,
+            global_requests_per_second: per_second,
+            global_burst: burst * 3,
             failed_auth_per_address_per_minute: 1,
             failed_auth_per_address_burst: 2,
             clients: [(
@@ -243,6 +289,28 @@ mod tests {
 
     fn address(text: &str) -> IpAddr {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn addresses_have_their_own_buckets_under_a_global_one() {
+        let limiter = AddressLimiter::new(&settings(1, 2));
+        let address = |last: u8| IpAddr::from([127, 0, 0, last]);
+        assert!(limiter.check(address(2)).is_ok());
+        assert!(limiter.check(address(2)).is_ok());
+        let RetryAfter(seconds) = limiter.check(address(2)).unwrap_err();
+        assert!(seconds >= 1);
+        assert!(
+            limiter.check(address(3)).is_ok(),
+            "other addresses are unaffected"
+        );
+        assert!(limiter.check(address(3)).is_ok());
+        assert!(limiter.check(address(4)).is_ok());
+        assert!(limiter.check(address(4)).is_ok());
+        assert!(
+            limiter.check(address(5)).is_err(),
+            "the global burst of 6 is spent"
+        );
+        assert_eq!(limiter.tracked_addresses(), 4);
     }
 
     #[test]

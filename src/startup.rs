@@ -1,8 +1,9 @@
 //! Application: opens storage, resolves the admin key, loads the signing keys (and the
 //! master key, from which the client secret hasher is derived), wires the OAuth server
 //! with its caches, the change-feed poller and the lastUsedAt flush, binds the listener
-//! and builds the HTTP server, with the background jobs stopped when it stops (and the
-//! last uses written). Tests build it on port 0 exactly as `tessera serve` does.
+//! and builds the HTTP server (request context, then the limits before work, then the
+//! routes), with the background jobs stopped when it stops (and the last uses written).
+//! Tests build it on port 0 exactly as `tessera serve` does.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::keys::{self, KeyService};
 use crate::oauth::{OAuthParts, OAuthServer};
-use crate::rate_limit::{FailureLimiter, RequestLimiter};
+use crate::rate_limit::{AddressLimiter, FailureLimiter, RequestLimiter};
 use crate::store::Store;
 use crate::tenant_token::{TenantTokenRevocations, TenantTokenService};
 use crate::tokens::{DenyList, TokenVerifier};
@@ -45,7 +46,10 @@ impl Application {
         }
         let (admin_key, source) =
             AdminKeyVerifier::resolve(&settings.admin.api_key, &store, Utc::now()).await?;
-        announce_admin_key(source);
+        announce_admin_key(
+            source,
+            &crate::admin_key::generated_key_file(&settings.signing.master_key_file),
+        )?;
         let keys = KeyService::start(store.clone(), &settings.signing, Utc::now()).await?;
         let key_refresh = keys::spawn_refresh(
             keys.clone(),
@@ -112,6 +116,8 @@ impl Application {
             Duration::from_millis(settings.oauth.sync_interval_millis),
         );
 
+        let address_limiter = Arc::new(AddressLimiter::new(&settings.rate_limit));
+        let forget_idle_addresses = spawn_forget_idle_addresses(address_limiter.clone());
         let body_limit = settings.server.body_limit_bytes;
         let state = web::Data::new(AppState {
             store: store.clone(),
@@ -119,9 +125,11 @@ impl Application {
             issuer: issuer.clone(),
             body_limit,
             keys: keys.clone(),
-            jwks_max_age_seconds: settings.signing.jwks_max_age_seconds,
+            jwks_max_age_seconds: settings.signing.jwks_max_age(),
             oauth,
             client_policy,
+            trusted_proxies: http::TrustedProxies::new(settings.server.trusted_proxies.clone()),
+            address_limiter,
             changes: feed,
             tenant_tokens: TenantTokenService {
                 store: store.clone(),
@@ -134,6 +142,7 @@ impl Application {
         });
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(http::limit_before_work))
                 .wrap(from_fn(http::request_context))
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
@@ -151,7 +160,7 @@ impl Application {
             store,
             keys,
             clients,
-            background: vec![key_refresh, feed_task, use_flush],
+            background: vec![key_refresh, feed_task, use_flush, forget_idle_addresses],
             server,
         })
     }
@@ -201,15 +210,32 @@ impl Application {
     }
 }
 
-/// A generated key is shown once, on the terminal, never in the structured log.
-fn announce_admin_key(source: AdminKeySource) {
+/// How often the address limiter forgets addresses whose buckets are full again.
+const FORGET_IDLE_ADDRESSES_EVERY: Duration = Duration::from_secs(60);
+
+/// Keeps the address limiter's memory to the addresses seen lately.
+fn spawn_forget_idle_addresses(limiter: Arc<AddressLimiter>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(FORGET_IDLE_ADDRESSES_EVERY);
+        loop {
+            interval.tick().await;
+            limiter.forget_idle();
+        }
+    })
+}
+
+/// A generated key is shown once, on an interactive terminal; where no one watches
+/// (a service, a container, piped output) it goes to a 0600 file whose path is logged.
+/// Never into the log stream.
+fn announce_admin_key(source: AdminKeySource, key_file: &std::path::Path) -> anyhow::Result<()> {
     use secrecy::ExposeSecret;
+    use std::io::IsTerminal;
     match source {
         AdminKeySource::Configured => tracing::info!("admin API key: from configuration"),
         AdminKeySource::Stored => {
             tracing::info!("admin API key: the one generated on the first start")
         }
-        AdminKeySource::Generated(key) => {
+        AdminKeySource::Generated(key) if std::io::stderr().is_terminal() => {
             eprintln!(
                 "\nNo admin API key was configured, so Tessera generated one. It is shown only \
                  this once and stored only as a hash:\n\n    admin API key: {}\n\nKeep it \
@@ -217,5 +243,14 @@ fn announce_admin_key(source: AdminKeySource) {
                 key.expose_secret()
             );
         }
+        AdminKeySource::Generated(key) => {
+            crate::admin_key::write_generated_key(key_file, &key)?;
+            tracing::warn!(
+                file = %key_file.display(),
+                "admin API key: none was configured, so one was generated and written to \
+                 this file (mode 0600) only; keep it somewhere safe and delete the file"
+            );
+        }
     }
+    Ok(())
 }

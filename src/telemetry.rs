@@ -1,5 +1,9 @@
 //! Tracing: one subscriber for the process, text or JSON, filtered by `RUST_LOG` or
-//! `log.level`.
+//! `log.level`; and [`untrusted`], the one way a string the caller chose (a path, a
+//! method, a client id, a grant type) goes into a log field.
+
+use std::fmt;
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -8,11 +12,80 @@ use crate::config::{LogFormat, LogSettings};
 pub fn init(settings: &LogSettings) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("{},sqlx=warn", settings.level)));
+    // Events go to stdout; colour codes only where a person reads them.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal());
     let _ = match settings.format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// The most characters of one untrusted value a log line carries.
+pub const MAX_LOGGED_CHARS: usize = 128;
+
+/// `text` for a log field: at most [`MAX_LOGGED_CHARS`] characters, then a note of how
+/// much was left out; control characters, invisible formatting characters (which can
+/// reorder or hide what a reader sees) and `\` are written as escapes, so no value can
+/// forge a line or a colour.
+pub fn untrusted(text: &str) -> Untrusted<'_> {
+    Untrusted(text)
+}
+
+pub struct Untrusted<'a>(&'a str);
+
+impl fmt::Display for Untrusted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut chars = self.0.char_indices();
+        for (_, c) in chars.by_ref().take(MAX_LOGGED_CHARS) {
+            if c == '\\' {
+                f.write_str("\\\\")?;
+            } else if c.is_control() || is_invisible_format(c) {
+                write!(f, "\\u{{{:x}}}", u32::from(c))?;
+            } else {
+                fmt::Write::write_char(f, c)?;
+            }
+        }
+        if let Some((cut, _)) = chars.next() {
+            write!(f, "…(+{} bytes)", self.0.len() - cut)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Untrusted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Zero-width characters and bidirectional controls.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            untrusted("a\u{1b}[31mb\r\nc\\d\u{202e}e").to_string(),
+            r"a\u{1b}[31mb\u{d}\u{a}c\\d\u{202e}e"
+        );
+        assert_eq!(untrusted("plain-id_1").to_string(), "plain-id_1");
+    }
+
+    #[test]
+    fn long_values_are_cut_with_a_note() {
+        let long = "é".repeat(10_000);
+        let logged = untrusted(&long).to_string();
+        assert!(logged.starts_with(&"é".repeat(MAX_LOGGED_CHARS)));
+        assert!(logged.ends_with("…(+19744 bytes)"), "{logged}");
+        let exact = "x".repeat(MAX_LOGGED_CHARS);
+        assert_eq!(untrusted(&exact).to_string(), exact);
+    }
 }

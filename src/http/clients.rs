@@ -214,7 +214,7 @@ async fn list(
     Ok(HttpResponse::Ok().json(page))
 }
 
-#[tracing::instrument(skip_all, fields(client_id = %path))]
+#[tracing::instrument(skip_all, fields(client_id = %crate::telemetry::untrusted(&path)))]
 async fn get(
     caller: Caller,
     state: web::Data<AppState>,
@@ -232,7 +232,7 @@ async fn get(
     }
 }
 
-#[tracing::instrument(skip_all, fields(client_id = %path))]
+#[tracing::instrument(skip_all, fields(client_id = %crate::telemetry::untrusted(&path)))]
 async fn update(
     caller: Caller,
     state: web::Data<AppState>,
@@ -260,7 +260,7 @@ async fn update(
     }
 }
 
-#[tracing::instrument(skip_all, fields(client_id = %path))]
+#[tracing::instrument(skip_all, fields(client_id = %crate::telemetry::untrusted(&path)))]
 async fn delete(
     caller: Caller,
     state: web::Data<AppState>,

@@ -30,6 +30,9 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 429: a rate limit refused the request before any work was done.
+    #[error("too many requests")]
+    RateLimited { retry_after_seconds: u64 },
     #[error("service unavailable")]
     Unavailable,
     #[error(transparent)]
@@ -77,6 +80,9 @@ impl ApiError {
                 "The server understood the request but refuses to authorize it.".into()
             }
             ApiError::MethodNotAllowed => "This resource does not support the method.".into(),
+            ApiError::RateLimited { .. } => {
+                "Too many requests; retry after the time in Retry-After.".into()
+            }
             ApiError::Unavailable => "The service is temporarily unavailable.".into(),
             ApiError::Unexpected(_) => "An internal fault occurred.".into(),
             other => other.to_string(),
@@ -122,6 +128,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -153,6 +160,11 @@ impl ResponseError for ApiError {
                 };
                 response.insert_header((header::WWW_AUTHENTICATE, challenge));
             }
+            ApiError::RateLimited {
+                retry_after_seconds,
+            } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+            }
             ApiError::Unavailable => {
                 response.insert_header((header::RETRY_AFTER, "5"));
             }
@@ -183,13 +195,7 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 /// Database errors from a store call: an exhausted pool or an unreachable database is
 /// 503 (worth retrying), anything else 500.
 pub fn from_store(error: anyhow::Error) -> ApiError {
-    let unavailable = error.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<sqlx::Error>(),
-            Some(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
-        )
-    });
-    if unavailable {
+    if crate::store::is_unavailable(&error) {
         tracing::warn!(error = format!("{error:#}"), "database unavailable");
         ApiError::Unavailable
     } else {

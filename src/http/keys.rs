@@ -116,7 +116,7 @@ async fn rotate(
     }
 }
 
-#[tracing::instrument(skip_all, fields(kid = %path))]
+#[tracing::instrument(skip_all, fields(kid = %crate::telemetry::untrusted(&path)))]
 async fn revoke(
     caller: Caller,
     state: web::Data<AppState>,

@@ -1,6 +1,8 @@
 //! The HTTP layer (actix only): extract, call the domain, map the result.
 
+mod admission;
 mod audit;
+mod client_address;
 mod clients;
 mod error;
 mod extract;
@@ -16,6 +18,7 @@ mod tenants;
 use actix_web::{web, Resource};
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::access::Caller;
@@ -25,9 +28,12 @@ use crate::changes::{Change, ChangeFeed};
 use crate::clients::ClientPolicy;
 use crate::keys::KeyService;
 use crate::oauth::OAuthServer;
+use crate::rate_limit::AddressLimiter;
 use crate::store::Store;
 use crate::tenant_token::TenantTokenService;
 
+pub use admission::limit_before_work;
+pub use client_address::TrustedProxies;
 pub use error::ApiError;
 pub use request_context::{request_context, REQUEST_ID_HEADER};
 
@@ -41,6 +47,8 @@ pub struct AppState {
     pub jwks_max_age_seconds: u64,
     pub oauth: Arc<OAuthServer>,
     pub client_policy: ClientPolicy,
+    pub trusted_proxies: TrustedProxies,
+    pub address_limiter: Arc<AddressLimiter>,
     pub changes: Arc<ChangeFeed>,
     pub tenant_tokens: TenantTokenService,
 }
@@ -50,6 +58,11 @@ impl AppState {
     /// response, so it takes effect here at once (other processes poll the feed).
     pub async fn applied(&self, change: Change) {
         self.changes.committed(&change, Utc::now()).await;
+    }
+
+    /// The caller's address: the TCP peer, or what a trusted proxy forwarded.
+    pub fn caller_address(&self, req: &actix_web::HttpRequest) -> IpAddr {
+        client_address::caller_address(req, &self.trusted_proxies)
     }
 }
 

@@ -1,8 +1,6 @@
 //! `/oauth/token`, `/oauth/introspect`, `/oauth/revoke` and the server metadata
 //! (RFC 8414), with the one mapping of [`OAuthError`] to HTTP (RFC 6749 §5.2).
 
-use std::net::{IpAddr, Ipv4Addr};
-
 use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -31,6 +29,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     ] {
         cfg.service(super::resource(path).route(web::get().to(metadata)));
     }
+    // RFC 8414 §3.1: an issuer with a path has its metadata at the well-known prefix
+    // followed by that path.
+    cfg.service(
+        super::resource("/.well-known/oauth-authorization-server/{issuer_path:.*}")
+            .route(web::get().to(metadata_of_path)),
+    );
 }
 
 /// An `application/x-www-form-urlencoded` body, within the size limit.
@@ -70,12 +74,6 @@ fn authorization(req: &HttpRequest) -> Option<&str> {
         .and_then(|value| value.to_str().ok())
 }
 
-/// The address the request came from, which failed authentications are counted by.
-fn source_address(req: &HttpRequest) -> IpAddr {
-    req.peer_addr()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |peer| peer.ip())
-}
-
 fn no_store(mut response: HttpResponse) -> HttpResponse {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -90,7 +88,12 @@ async fn token(
 ) -> Result<HttpResponse, OAuthError> {
     let response = state
         .oauth
-        .token(authorization(&req), &body, source_address(&req), Utc::now())
+        .token(
+            authorization(&req),
+            &body,
+            state.caller_address(&req),
+            Utc::now(),
+        )
         .await?;
     Ok(no_store(HttpResponse::Ok().json(response)))
 }
@@ -102,7 +105,12 @@ async fn introspect(
 ) -> Result<HttpResponse, OAuthError> {
     let response = state
         .oauth
-        .introspect(authorization(&req), &body, source_address(&req), Utc::now())
+        .introspect(
+            authorization(&req),
+            &body,
+            state.caller_address(&req),
+            Utc::now(),
+        )
         .await?;
     Ok(no_store(HttpResponse::Ok().json(response)))
 }
@@ -114,7 +122,12 @@ async fn revoke(
 ) -> Result<HttpResponse, OAuthError> {
     state
         .oauth
-        .revoke(authorization(&req), &body, source_address(&req), Utc::now())
+        .revoke(
+            authorization(&req),
+            &body,
+            state.caller_address(&req),
+            Utc::now(),
+        )
         .await?;
     Ok(no_store(HttpResponse::Ok().finish()))
 }
@@ -131,11 +144,29 @@ async fn metadata(state: web::Data<AppState>) -> HttpResponse {
         .json(state.oauth.metadata())
 }
 
+/// The metadata at `/.well-known/oauth-authorization-server/{path}`, where `path` is
+/// the issuer's own path; anything else is 404.
+async fn metadata_of_path(
+    state: web::Data<AppState>,
+    requested: web::Path<String>,
+) -> Result<HttpResponse, super::ApiError> {
+    let issuer_path = url::Url::parse(&state.issuer)
+        .map(|issuer| issuer.path().trim_matches('/').to_owned())
+        .unwrap_or_default();
+    if issuer_path.is_empty() || requested.trim_end_matches('/') != issuer_path {
+        return Err(super::ApiError::NotFound(
+            "No resource exists at this path.".into(),
+        ));
+    }
+    Ok(metadata(state).await)
+}
+
 impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
         match self {
             OAuthError::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
             OAuthError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            OAuthError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             OAuthError::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -144,10 +175,15 @@ impl ResponseError for OAuthError {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         match self {
-            OAuthError::InvalidClient { used_basic: true } => {
+            // RFC 6749 §5.2 requires the challenge when Basic was used; every 401
+            // carries it, so a client that tried the form learns how to authenticate.
+            OAuthError::InvalidClient { .. } => {
                 response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tessera""#));
             }
             OAuthError::RateLimited {
+                retry_after_seconds,
+            }
+            | OAuthError::Unavailable {
                 retry_after_seconds,
             } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));

@@ -1,5 +1,6 @@
 //! Per-request context: the request id (`X-Request-Id`, the `trackingId` of error
-//! bodies) and the one log line each request leaves.
+//! bodies) and the one log line each request leaves, with the method and path bounded
+//! and escaped ([`untrusted`]).
 //!
 //! The id is held in a task-local for the duration of the request, so error bodies
 //! built deep inside a handler carry it without threading it through every call.
@@ -11,6 +12,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::Error;
+
+use crate::telemetry::untrusted;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_INCOMING_ID_LEN: usize = 64;
@@ -45,9 +48,9 @@ pub async fn request_context(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let id = request_id_for(&req);
-    let method = req.method().clone();
+    let method = untrusted(req.method().as_str()).to_string();
     // The path only: query strings can carry codes and tokens.
-    let path = req.path().to_owned();
+    let path = untrusted(req.path()).to_string();
     let started = Instant::now();
 
     let result = REQUEST_ID.scope(id.clone(), next.call(req)).await;

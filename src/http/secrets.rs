@@ -84,7 +84,7 @@ async fn visible_client(
         .ok_or_else(|| client_not_found(&id))
 }
 
-#[tracing::instrument(skip_all, fields(client_id = %path))]
+#[tracing::instrument(skip_all, fields(client_id = %crate::telemetry::untrusted(&path)))]
 async fn get(
     caller: Caller,
     state: web::Data<AppState>,
@@ -135,7 +135,7 @@ fn parse_add(
     }
 }
 
-#[tracing::instrument(skip_all, fields(client_id = %path))]
+#[tracing::instrument(skip_all, fields(client_id = %crate::telemetry::untrusted(&path)))]
 async fn add(
     caller: Caller,
     state: web::Data<AppState>,
@@ -178,7 +178,7 @@ async fn add(
         .json(response))
 }
 
-#[tracing::instrument(skip_all, fields(client_id = %path.0))]
+#[tracing::instrument(skip_all, fields(client_id = %crate::telemetry::untrusted(&path.0)))]
 async fn delete(
     caller: Caller,
     state: web::Data<AppState>,

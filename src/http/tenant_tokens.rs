@@ -50,7 +50,7 @@ fn tenant_token_only() -> ApiError {
     )
 }
 
-#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+#[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path)))]
 async fn for_tenant(
     caller: Caller,
     state: web::Data<AppState>,

@@ -47,7 +47,7 @@ pub(crate) fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
         .map_err(|problem| ApiError::invalid("The tenant id is invalid.", vec![problem]))
 }
 
-#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+#[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path)))]
 async fn upsert(
     caller: Caller,
     state: web::Data<AppState>,
@@ -73,7 +73,7 @@ async fn upsert(
     Ok(response.json(TenantResponse::from(tenant)))
 }
 
-#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+#[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path)))]
 async fn get(
     caller: Caller,
     state: web::Data<AppState>,
@@ -89,7 +89,7 @@ async fn get(
     }
 }
 
-#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+#[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path)))]
 async fn delete(
     caller: Caller,
     state: web::Data<AppState>,

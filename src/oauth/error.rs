@@ -1,5 +1,7 @@
 //! OAuth 2.0 error responses: one closed set whose `Display` is the RFC error code
-//! (RFC 6749 §5.2, RFC 8707 §2). The HTTP layer turns it into the JSON body, status and
+//! (RFC 6749 §5.2, RFC 8707 §2). The 4xx answers use only §5.2 codes (and RFC 8707's
+//! registered `invalid_target`); §5.2 defines no code for a failure of the server, so
+//! 500 and 503 use the registry's `server_error` and `temporarily_unavailable`. The HTTP layer turns it into the JSON body, status and
 //! headers in one place.
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,9 +24,16 @@ pub enum OAuthError {
     /// RFC 8707 §2: a `resource` that is malformed or not served to this client.
     #[error("invalid_target")]
     InvalidTarget(String),
-    /// Rate limited (HTTP 429 with `Retry-After`).
-    #[error("temporarily_unavailable")]
+    /// Rate limited: HTTP 429 with `Retry-After`. RFC 6749 §5.2 has no code for it
+    /// (`temporarily_unavailable` belongs to the authorization endpoint, §4.1.2.1), so
+    /// the token endpoint answers with the §5.2 code for a request it will not take,
+    /// `invalid_request`; the status and `Retry-After` say why and when to return.
+    #[error("invalid_request")]
     RateLimited { retry_after_seconds: u64 },
+    /// The database cannot be reached, so the answer is not known (HTTP 503 with
+    /// `Retry-After`): never guessed as active or inactive.
+    #[error("temporarily_unavailable")]
+    Unavailable { retry_after_seconds: u64 },
     /// Anything unexpected; details go to the log only.
     #[error("server_error")]
     ServerError,
@@ -45,6 +54,9 @@ impl OAuthError {
             | OAuthError::InvalidTarget(text) => text.clone(),
             OAuthError::InvalidClient { .. } => "Client authentication failed.".into(),
             OAuthError::RateLimited { .. } => "Too many requests; retry later.".into(),
+            OAuthError::Unavailable { .. } => {
+                "The server cannot answer this now; retry later.".into()
+            }
             OAuthError::ServerError => "The server could not complete the request.".into(),
         };
         text.chars()

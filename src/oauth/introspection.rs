@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::server::{server_error, OAuthServer};
+use super::server::{server_error, unavailable_or_server_error, OAuthServer};
 use super::{Form, OAuthError};
 use crate::clients::AuthenticatedClient;
 use crate::tokens::{AccessClaims, Purpose};
@@ -43,7 +43,7 @@ impl OAuthServer {
         now: DateTime<Utc>,
     ) -> Result<Value, OAuthError> {
         let token = form.require("token")?;
-        let claims = match self.active_claims(token, now).await {
+        let claims = match self.active_claims(token, now).await? {
             Some(claims) if claims.tid == caller.client.tenant_id.as_str() => claims,
             _ => return Ok(serde_json::json!({ "active": false })),
         };
@@ -55,17 +55,30 @@ impl OAuthServer {
         Ok(Value::Object(response))
     }
 
-    /// The claims of a valid access token Tessera issued (see [`crate::tokens::TokenVerifier`]) to an
-    /// enabled client that still exists in the tenant the token names.
-    async fn active_claims(&self, token: &str, now: DateTime<Utc>) -> Option<AccessClaims> {
-        let claims = self
+    /// The claims of a valid access token Tessera issued (see
+    /// [`crate::tokens::TokenVerifier`]) to an enabled client that still exists in the
+    /// tenant the token names. When the client cannot be looked up the answer is an
+    /// error (503 when the database is unreachable), never a guess: `active: false` would
+    /// read as a revocation.
+    async fn active_claims(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AccessClaims>, OAuthError> {
+        let Ok(verified) = self
             .verifier
             .verify(token, Purpose::ClientAccess, now)
             .await
-            .ok()?
-            .claims;
-        let client = self.clients.client(&claims.client_id).await.ok()??;
+        else {
+            return Ok(None);
+        };
+        let claims = verified.claims;
+        let client = match self.clients.client(&claims.client_id).await {
+            Ok(Some(client)) => client,
+            Ok(None) => return Ok(None),
+            Err(error) => return Err(unavailable_or_server_error(error)),
+        };
         let current = client.settings.enabled && claims.tid == client.tenant_id.as_str();
-        current.then_some(claims)
+        Ok(current.then_some(claims))
     }
 }

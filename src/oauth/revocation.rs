@@ -11,9 +11,11 @@ use crate::tokens::{AccessClaims, Purpose};
 
 impl OAuthServer {
     /// `POST /oauth/revoke`: an access token of the caller is denied until it expires.
-    /// Anything else (unknown, expired, another client's) is accepted and changes
-    /// nothing (RFC 7009 §2.2). `token_type_hint` is not needed: the token's form says
-    /// what it is.
+    /// A valid token of another client (a tenant admin token included: Tessera issued it
+    /// to itself) is refused with `unauthorized_client` and stays valid (RFC 7009 §2.1:
+    /// the server verifies the token was issued to the caller). Anything else (unknown,
+    /// expired, not an access token) is accepted and changes nothing (RFC 7009 §2.2).
+    /// `token_type_hint` is not needed: the token's form says what it is.
     #[tracing::instrument(skip_all, fields(client_id))]
     pub async fn revoke(
         &self,
@@ -37,11 +39,7 @@ impl OAuthServer {
         now: DateTime<Utc>,
     ) -> Result<(), OAuthError> {
         let token = form.require("token")?;
-        let Ok(verified) = self
-            .verifier
-            .verify(token, Purpose::ClientAccess, now)
-            .await
-        else {
+        let Ok(verified) = self.verifier.verify(token, Purpose::Any, now).await else {
             // Not an access token of ours that is still valid: refresh tokens are opaque,
             // and none are issued yet, so there is nothing to revoke.
             return Ok(());
@@ -53,7 +51,9 @@ impl OAuthServer {
             ..
         } = &verified.claims;
         if client_id != caller.client.id.as_str() {
-            return Ok(());
+            return Err(OAuthError::UnauthorizedClient(
+                "The token was not issued to this client.".into(),
+            ));
         }
         self.store
             .revoke_token(jti, client_id, exp * 1000, now.timestamp_millis())

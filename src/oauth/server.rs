@@ -17,7 +17,9 @@ use crate::config::OAuthSettings;
 use crate::keys::KeyService;
 use crate::rate_limit::RequestLimiter;
 use crate::store::Store;
+use crate::telemetry::untrusted;
 use crate::tokens::{DenyList, TokenVerifier};
+use tracing::field::display;
 
 pub struct OAuthServer {
     pub(super) issuer: String,
@@ -108,7 +110,7 @@ impl OAuthServer {
     ) -> Result<AuthenticatedClient, OAuthError> {
         let presented = presented_client(authorization, form)?;
         let used_basic = presented.method == super::AuthMethod::Basic;
-        tracing::Span::current().record("client_id", presented.client_id.as_str());
+        tracing::Span::current().record("client_id", display(untrusted(&presented.client_id)));
         let Some(secret) = presented.secret else {
             return Err(OAuthError::InvalidClient { used_basic });
         };
@@ -118,11 +120,14 @@ impl OAuthServer {
             .authenticate(&presented.client_id, &secret, source, now)
             .await
             .map_err(|error| match error {
-                ClientAuthError::InvalidClient => OAuthError::InvalidClient { used_basic },
+                ClientAuthError::InvalidClient => {
+                    tracing::info!("client authentication failed");
+                    OAuthError::InvalidClient { used_basic }
+                }
                 ClientAuthError::RateLimited(retry) => OAuthError::RateLimited {
                     retry_after_seconds: retry.0,
                 },
-                ClientAuthError::Unexpected(error) => server_error(error),
+                ClientAuthError::Unexpected(error) => unavailable_or_server_error(error),
             })?;
         limiter
             .check(client.client.id.as_str())
@@ -136,4 +141,19 @@ impl OAuthServer {
 pub(super) fn server_error(error: anyhow::Error) -> OAuthError {
     tracing::error!(error = format!("{error:#}"), "OAuth request failed");
     OAuthError::ServerError
+}
+
+/// How long a caller should wait when the database is unreachable.
+const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 5;
+
+/// 503 when the database is unreachable (worth retrying), else 500.
+pub(super) fn unavailable_or_server_error(error: anyhow::Error) -> OAuthError {
+    if crate::store::is_unavailable(&error) {
+        tracing::warn!(error = format!("{error:#}"), "database unavailable");
+        OAuthError::Unavailable {
+            retry_after_seconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
+        }
+    } else {
+        server_error(error)
+    }
 }

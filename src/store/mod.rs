@@ -249,6 +249,17 @@ impl Drop for StartupLock {
 }
 
 /// Unix milliseconds, the storage form of every instant.
+/// Whether a store error means the database cannot be reached now (an exhausted or
+/// closed pool, a broken connection): worth a retry, unlike a failed query.
+pub fn is_unavailable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<sqlx::Error>(),
+            Some(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
+        )
+    })
+}
+
 pub fn to_millis(at: chrono::DateTime<chrono::Utc>) -> i64 {
     at.timestamp_millis()
 }

@@ -24,6 +24,9 @@ pub enum Purpose {
     ClientAccess,
     /// A tenant admin token, for Tessera's own API.
     TenantAdmin,
+    /// Any token Tessera issued and still honours, whatever it is for (revocation
+    /// decides by whom it was issued to).
+    Any,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -122,6 +125,7 @@ impl TokenVerifier {
             // Only tokens Tessera issued to itself, for its API, with a key it generated:
             // keys imported from another server only keep that server's tokens
             // verifiable.
+            Purpose::Any => true,
             Purpose::TenantAdmin => {
                 claims.client_id == SELF_CLIENT_ID
                     && claims.sub == format!("tenant-admin:{}", claims.tid)

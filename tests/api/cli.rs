@@ -2,25 +2,46 @@
 //! graceful shutdown.
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::process::{tessera, Running};
 
-fn generated_key(stderr: &[String]) -> Option<String> {
-    stderr.iter().find_map(|line| {
-        line.trim()
-            .strip_prefix("admin API key: ")
-            .map(str::to_owned)
-    })
+/// The generated key, which a start without a terminal writes to this file only.
+fn generated_key(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("keys/admin-api-key")).ok()?;
+    Some(text.trim().to_owned())
 }
 
 #[tokio::test]
-async fn first_start_prints_a_key_once_and_data_survives_restart() {
+async fn first_start_writes_a_key_once_to_a_file_and_data_survives_restart() {
     let dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
 
     let first = Running::start(dir.path());
     let address = first.address();
-    let key = generated_key(&first.stderr_so_far()).expect("the generated key is printed");
+    let key = generated_key(dir.path()).expect("the generated key is in keys/admin-api-key");
+    assert_eq!(key.len(), 43);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let file = dir.path().join("keys/admin-api-key");
+        let mode = std::fs::metadata(file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "only the owner may read it");
+    }
+    let stdout = first.stdout_so_far(Duration::from_millis(200));
+    assert!(
+        stdout
+            .iter()
+            .any(|line| line.contains("admin API key") && line.contains("keys/admin-api-key")),
+        "the file's path is logged: {stdout:?}"
+    );
+    let stderr = first.stderr_so_far();
+    for line in stdout.iter().chain(&stderr) {
+        assert!(
+            !line.contains(&key),
+            "the key never reaches the output: {line}"
+        );
+    }
     let created = client
         .put(format!("{address}/api/v1/tenants/acme"))
         .bearer_auth(&key)
@@ -35,6 +56,7 @@ async fn first_start_prints_a_key_once_and_data_survives_restart() {
         "the default database lives in data/"
     );
 
+    std::fs::remove_file(dir.path().join("keys/admin-api-key")).unwrap();
     let second = Running::start(dir.path());
     let address = second.address();
     let fetched = client
@@ -49,9 +71,9 @@ async fn first_start_prints_a_key_once_and_data_survives_restart() {
         "the stored key and the tenant survive"
     );
     assert_eq!(
-        generated_key(&second.stderr_so_far()),
+        generated_key(dir.path()),
         None,
-        "the key is printed only once"
+        "the key is generated and written only once"
     );
     assert!(second.terminate().success());
 }
@@ -171,4 +193,67 @@ fn keys_commands_list_rotate_and_import() {
         &["keys", "import", "--alg", "ES256", sec1.to_str().unwrap()],
     );
     assert!(String::from_utf8_lossy(&refused.stderr).contains("openssl pkcs8"));
+}
+
+#[tokio::test]
+async fn caller_chosen_strings_reach_the_log_bounded_and_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = tessera(dir.path());
+    command
+        .env("TESSERA_LOG__FORMAT", "text")
+        .env("TESSERA_ADMIN__API_KEY", "an admin key for this test");
+    let running = Running::spawn(command);
+    let address = running.address();
+    let client = reqwest::Client::new();
+
+    let evil_id = format!("\u{1b}[31mEVIL\r\nforged line\u{7}{}", "A".repeat(5_000));
+    let body = crate::token_client::form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", &evil_id),
+        ("client_secret", "wrong"),
+    ]);
+    let refused = client
+        .post(format!("{address}/oauth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let long_path = format!("/api/v1/{}", "x/".repeat(5_000));
+    let missing = client
+        .get(format!("{address}{long_path}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(missing.status().is_client_error());
+
+    let lines = running.stdout_so_far(Duration::from_millis(500));
+    for line in &lines {
+        assert!(
+            !line.chars().any(char::is_control),
+            "a raw control character (or colour code) in the log: {line:?}"
+        );
+        assert!(
+            line.len() < 1_000,
+            "an unbounded log line: {} bytes",
+            line.len()
+        );
+    }
+    let failed = lines
+        .iter()
+        .find(|line| line.contains("client authentication failed"))
+        .expect("the failed authentication is logged");
+    assert!(
+        failed.contains(r"\u{1b}[31mEVIL\u{d}\u{a}forged line\u{7}AAA"),
+        "{failed}"
+    );
+    assert!(failed.contains("bytes)"), "the client id is cut: {failed}");
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("/api/v1/x/x/") && line.contains("bytes)")),
+        "the long path is logged, cut: {lines:?}"
+    );
+    assert!(running.terminate().success());
 }

@@ -56,4 +56,19 @@ async fn request_ids_are_echoed_or_generated(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(id(&injected).len(), 32, "unsafe incoming ids are replaced");
+    for (incoming, kept) in [
+        ("a".repeat(64), true),
+        ("a".repeat(65), false),
+        ("id;rm".to_owned(), false),
+        ("caf\u{e9}".to_owned(), false),
+    ] {
+        let response = app
+            .client
+            .get(app.url("/healthz"))
+            .header("x-request-id", incoming.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(id(&response) == incoming, kept, "{incoming}");
+    }
 }

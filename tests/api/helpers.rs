@@ -155,6 +155,11 @@ pub fn test_settings(database_url: &str, admin_key: &str) -> Settings {
     settings.database.max_connections = 4;
     settings.admin.api_key = SecretString::from(admin_key.to_owned());
     settings.signing.master_key = SecretString::from(random_master_key());
+    // Every test sends from 127.0.0.1: only the tests of these limits set them low.
+    settings.rate_limit.address_requests_per_second = 1_000_000;
+    settings.rate_limit.address_burst = 1_000_000;
+    settings.rate_limit.global_requests_per_second = 1_000_000;
+    settings.rate_limit.global_burst = 1_000_000;
     settings
 }
 

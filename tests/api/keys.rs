@@ -150,7 +150,7 @@ async fn lifecycle_follows_the_test_clock(backend: Backend) {
         s.signing.max_token_lifetime_seconds = 3_600;
         s.signing.leeway_seconds = 60;
         s.signing.refresh_seconds = 6 * 3_600;
-        s.signing.jwks_max_age_seconds = 300;
+        s.signing.jwks_max_age_seconds = Some(300);
     })
     .await;
     let keys = &app.keys;

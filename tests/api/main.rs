@@ -4,12 +4,14 @@ mod helpers;
 mod process;
 mod token_client;
 
+mod address_limits;
 mod audit;
 mod cache_sync;
 mod change_feed;
 mod cli;
 mod clients;
 mod errors;
+mod fail_closed;
 mod health;
 mod introspection;
 mod keys;

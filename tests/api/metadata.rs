@@ -36,6 +36,18 @@ async fn metadata_names_the_configured_issuer_and_what_is_implemented(backend: B
     .await;
     let document = metadata(&app, DOCUMENTS[0]).await;
     assert_eq!(document["issuer"], issuer);
+    // RFC 8414 §3.1: the issuer's path goes after the well-known prefix.
+    let path_inserted = metadata(&app, "/.well-known/oauth-authorization-server/tessera").await;
+    assert_eq!(path_inserted, document);
+    for other in ["/other", "/tessera/more", "/"] {
+        let response = app
+            .client
+            .get(app.url(&format!("{}{other}", DOCUMENTS[0])))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{other}");
+    }
     for (field, path) in [
         ("token_endpoint", "/oauth/token"),
         ("jwks_uri", "/.well-known/jwks.json"),

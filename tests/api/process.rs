@@ -44,6 +44,8 @@ pub fn replica(dir: &Path, database_url: &str, admin_key: &str, master_key: &str
 pub struct Running {
     child: Child,
     stdout: Receiver<String>,
+    /// Lines of stdout read so far, by [`Running::address`] or [`Running::stdout_so_far`].
+    stdout_seen: std::cell::RefCell<Vec<String>>,
     stderr: Receiver<String>,
 }
 
@@ -75,17 +77,27 @@ impl Running {
         Running {
             child,
             stdout,
+            stdout_seen: Default::default(),
             stderr,
         }
     }
 
-    /// The address from the "tessera listening" log line.
+    /// The address from the "tessera listening" log line (JSON, or text).
     pub fn address(&self) -> String {
         loop {
             let line = self
                 .stdout
                 .recv_timeout(STARTUP_TIMEOUT)
                 .expect("tessera logs its address");
+            self.stdout_seen.borrow_mut().push(line.clone());
+            if let Some((_, rest)) = line
+                .contains("tessera listening")
+                .then(|| line.split_once("bound="))
+                .flatten()
+            {
+                let bound = rest.split_whitespace().next().unwrap_or_default();
+                return format!("http://{bound}");
+            }
             let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
                 continue;
             };
@@ -93,6 +105,15 @@ impl Running {
                 return format!("http://{}", event["bound"].as_str().unwrap());
             }
         }
+    }
+
+    /// Every line of stdout so far, waiting up to `settle` for more to arrive.
+    pub fn stdout_so_far(&self, settle: Duration) -> Vec<String> {
+        let mut seen = self.stdout_seen.borrow_mut();
+        while let Ok(line) = self.stdout.recv_timeout(settle) {
+            seen.push(line);
+        }
+        seen.clone()
     }
 
     pub fn stderr_so_far(&self) -> Vec<String> {

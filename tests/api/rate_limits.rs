@@ -57,7 +57,7 @@ async fn assert_rate_limited(response: reqwest::Response) -> u64 {
         .parse()
         .expect("Retry-After in seconds");
     assert!((1..=60).contains(&retry_after), "{retry_after}");
-    assert_oauth_error(response, 429, "temporarily_unavailable").await;
+    assert_oauth_error(response, 429, "invalid_request").await;
     retry_after
 }
 

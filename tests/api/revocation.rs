@@ -17,7 +17,7 @@ use crate::token_client::{assert_invalid_client, assert_oauth_error, Credentials
 
 crate::on_both_backends!(
     a_client_revokes_its_own_tokens,
-    unknown_and_foreign_tokens_are_accepted_and_kept,
+    unknown_tokens_are_accepted_foreign_ones_refused_and_all_kept,
     callers_must_authenticate_and_name_a_token,
     revocation_survives_a_restart,
     revocation_reaches_another_process,
@@ -72,7 +72,7 @@ async fn a_client_revokes_its_own_tokens(backend: Backend) {
     assert!(oauth.is_active(&peer, &fresh).await);
 }
 
-async fn unknown_and_foreign_tokens_are_accepted_and_kept(backend: Backend) {
+async fn unknown_tokens_are_accepted_foreign_ones_refused_and_all_kept(backend: Backend) {
     let app = spawn_app(backend).await;
     let oauth = OAuthEndpoints::of(&app);
     let owner = Credentials::of(&app.create_client("acme", json!({})).await);
@@ -97,10 +97,23 @@ async fn unknown_and_foreign_tokens_are_accepted_and_kept(backend: Backend) {
     let before = app.database_text().await;
 
     let refresh_like = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    for (caller, revoked) in [
+    // RFC 7009 §2.1: a token issued to another client (or to Tessera itself, as a
+    // tenant admin token is) is refused, and stays valid.
+    for (caller, foreign) in [
         (&peer, token.as_str()),
         (&stranger, token.as_str()),
         (&owner, admin_token.as_str()),
+    ] {
+        let refused = oauth
+            .post(
+                "/oauth/revoke",
+                Some(&caller.basic()),
+                &[("token", foreign)],
+            )
+            .await;
+        assert_oauth_error(refused, 400, "unauthorized_client").await;
+    }
+    for (caller, revoked) in [
         (&owner, expired.as_str()),
         (&owner, refresh_like.as_str()),
         (&owner, "not-a-token"),

@@ -212,17 +212,14 @@ pub async fn assert_oauth_error(
     (headers, body)
 }
 
-/// `invalid_client` (401); `WWW-Authenticate: Basic realm="tessera"` exactly when the
-/// client tried HTTP Basic (RFC 6749 §5.2).
-pub async fn assert_invalid_client(response: reqwest::Response, used_basic: bool) -> Value {
+/// `invalid_client` (401) with `WWW-Authenticate: Basic realm="tessera"`: RFC 6749 §5.2
+/// requires it when the client tried HTTP Basic, and Tessera sends it on every 401,
+/// whichever way (`_used_basic`) the client tried.
+pub async fn assert_invalid_client(response: reqwest::Response, _used_basic: bool) -> Value {
     let (headers, body) = assert_oauth_error(response, 401, "invalid_client").await;
     let challenge = headers
         .get("www-authenticate")
         .map(|v| v.to_str().unwrap().to_owned());
-    if used_basic {
-        assert_eq!(challenge.as_deref(), Some(r#"Basic realm="tessera""#));
-    } else {
-        assert_eq!(challenge, None);
-    }
+    assert_eq!(challenge.as_deref(), Some(r#"Basic realm="tessera""#));
     body
 }

@@ -12,6 +12,8 @@ use serde::Serialize;
 use super::server::OAuthServer;
 use super::{Form, GrantType, OAuthError};
 use crate::clients::AuthenticatedClient;
+use crate::telemetry::untrusted;
+use tracing::field::display;
 
 /// The grants `/oauth/token` serves, in the order the metadata lists them.
 pub const SUPPORTED_GRANTS: &[GrantType] = &[GrantType::ClientCredentials];
@@ -76,7 +78,7 @@ impl OAuthServer {
     ) -> Result<TokenResponse, OAuthError> {
         let form = Form::parse(body)?;
         let grant_type = form.require("grant_type")?;
-        tracing::Span::current().record("grant_type", grant_type);
+        tracing::Span::current().record("grant_type", display(untrusted(grant_type)));
         let request = GrantRequest::parse(grant_type, &form);
         let caller = self
             .authenticate(authorization, &form, source, &self.token_limiter, now)
