@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::access::Caller;
+use crate::auth::Caller;
 use crate::tenants::TenantId;
 
 /// What was done. The text (`oauth_client.created`, …) is what is stored and shown.

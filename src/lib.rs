@@ -2,9 +2,8 @@
 
 #![forbid(unsafe_code)]
 
-pub mod access;
-pub mod admin_key;
 pub mod audit;
+pub mod auth;
 pub mod changes;
 pub mod clients;
 pub mod config;
@@ -18,6 +17,5 @@ pub mod rate_limit;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
-pub mod tenant_token;
 pub mod tenants;
 pub mod tokens;

@@ -15,7 +15,8 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use chrono::Utc;
 
-use crate::admin_key::{AdminKeySource, AdminKeyVerifier};
+use crate::auth::admin_key::{AdminKeySource, AdminKeyVerifier};
+use crate::auth::Authenticator;
 use crate::changes::{self, ChangeFeed, FeedTargets};
 use crate::clients::secrets::SecretHasher;
 use crate::clients::{self, ClientAuthenticator, ClientPolicy, LAST_USED_FLUSH_INTERVAL};
@@ -25,7 +26,7 @@ use crate::keys::{self, KeyService};
 use crate::oauth::{OAuthParts, OAuthServer};
 use crate::rate_limit::{AddressLimiter, FailureLimiter, RequestLimiter};
 use crate::store::Store;
-use crate::tenant_token::{TenantTokenRevocations, TenantTokenService};
+use crate::tokens::tenant_admin::{TenantTokenRevocations, TenantTokenService};
 use crate::tokens::{DenyList, TokenVerifier};
 
 pub struct Application {
@@ -48,7 +49,7 @@ impl Application {
             AdminKeyVerifier::resolve(&settings.admin.api_key, &store, Utc::now()).await?;
         announce_admin_key(
             source,
-            &crate::admin_key::generated_key_file(&settings.signing.master_key_file),
+            &crate::auth::admin_key::generated_key_file(&settings.signing.master_key_file),
         )?;
         let keys = KeyService::start(store.clone(), &settings.signing, Utc::now()).await?;
         let key_refresh = keys::spawn_refresh(
@@ -90,6 +91,12 @@ impl Application {
         let issuer = settings.issuer_for(bound);
         tracing::info!(%bound, %issuer, database = store.backend(), "tessera listening");
 
+        let verifier = Arc::new(TokenVerifier::new(
+            keys.clone(),
+            deny_list.clone(),
+            &issuer,
+            settings.signing.leeway_seconds,
+        ));
         let oauth = Arc::new(OAuthServer::new(
             &issuer,
             &settings.oauth,
@@ -97,13 +104,8 @@ impl Application {
                 store: store.clone(),
                 keys: keys.clone(),
                 clients: clients.clone(),
-                deny_list: deny_list.clone(),
-                verifier: Arc::new(TokenVerifier::new(
-                    keys.clone(),
-                    deny_list,
-                    &issuer,
-                    settings.signing.leeway_seconds,
-                )),
+                deny_list,
+                verifier: verifier.clone(),
                 token_limiter: RequestLimiter::new(&settings.rate_limit),
                 introspection_limiter: RequestLimiter::new(&settings.rate_limit),
                 revocation_limiter: RequestLimiter::new(&settings.rate_limit),
@@ -121,7 +123,6 @@ impl Application {
         let body_limit = settings.server.body_limit_bytes;
         let state = web::Data::new(AppState {
             store: store.clone(),
-            admin_key,
             issuer: issuer.clone(),
             body_limit,
             keys: keys.clone(),
@@ -131,14 +132,19 @@ impl Application {
             trusted_proxies: http::TrustedProxies::new(settings.server.trusted_proxies.clone()),
             address_limiter,
             changes: feed,
-            tenant_tokens: TenantTokenService {
-                store: store.clone(),
-                keys: keys.clone(),
-                issuer: issuer.clone(),
-                lifetime: chrono::Duration::seconds(settings.admin.tenant_token_seconds as i64),
-                max_lifetime: tenant_token_max_lifetime,
-                revocations: tenant_tokens,
-            },
+            auth: Authenticator::new(
+                admin_key,
+                TenantTokenService {
+                    store: store.clone(),
+                    keys: keys.clone(),
+                    verifier,
+                    issuer: issuer.clone(),
+                    lifetime: chrono::Duration::seconds(settings.admin.tenant_token_seconds as i64),
+                    max_lifetime: tenant_token_max_lifetime,
+                    revocations: tenant_tokens,
+                },
+                store.clone(),
+            ),
         });
         let mut server = HttpServer::new(move || {
             App::new()
@@ -244,7 +250,7 @@ fn announce_admin_key(source: AdminKeySource, key_file: &std::path::Path) -> any
             );
         }
         AdminKeySource::Generated(key) => {
-            crate::admin_key::write_generated_key(key_file, &key)?;
+            crate::auth::admin_key::write_generated_key(key_file, &key)?;
             tracing::warn!(
                 file = %key_file.display(),
                 "admin API key: none was configured, so one was generated and written to \

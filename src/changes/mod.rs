@@ -50,8 +50,8 @@ use crate::clients::ClientAuthenticator;
 use crate::keys::KeyService;
 use crate::oauth::OAuthServer;
 use crate::store::Store;
-use crate::tenant_token::TenantTokenRevocations;
 use crate::tenants::TenantId;
+use crate::tokens::tenant_admin::TenantTokenRevocations;
 use crate::tokens::DenyList;
 
 /// Rows read per poll; more wait for the next.

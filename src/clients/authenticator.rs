@@ -25,7 +25,7 @@ use moka::sync::Cache;
 
 use super::secrets::{ClientSecret, SecretCheck, SecretHasher, StoredSecret};
 use super::{Client, ClientId};
-use crate::access::TenantScope;
+use crate::auth::TenantScope;
 use crate::rate_limit::{FailureLimiter, RetryAfter};
 use crate::store::Store;
 

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::secrets::{ClientSecret, NewSecret, SecretHasher, SecretName, StoredSecret};
 use super::{Client, ClientDraft, ClientId, ClientSettings, ClientType};
-use crate::access::TenantScope;
 use crate::audit::AuditContext;
+use crate::auth::TenantScope;
 use crate::config::LimitSettings;
 use crate::store::{InsertClient, InsertSecret, Store};
 use crate::tenants::TenantId;

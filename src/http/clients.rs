@@ -10,7 +10,7 @@ use super::error::{from_store, ApiError};
 use super::extract::{ApiJson, ApiQuery, Caller};
 use super::page::{ListQuery, Page};
 use super::{audit_context, rfc3339, AppState};
-use crate::access::TenantScope;
+use crate::auth::TenantScope;
 use crate::changes::Change;
 use crate::clients::{
     self, Client, ClientDraft, ClientId, ClientPosition, ClientSettings, CreateClientError,

@@ -174,8 +174,8 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<crate::access::Forbidden> for ApiError {
-    fn from(_: crate::access::Forbidden) -> Self {
+impl From<crate::auth::Forbidden> for ApiError {
+    fn from(_: crate::auth::Forbidden) -> Self {
         ApiError::Forbidden
     }
 }

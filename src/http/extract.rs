@@ -12,7 +12,8 @@ use serde::de::DeserializeOwned;
 
 use super::error::{from_store, ApiError};
 use super::AppState;
-pub use crate::access::Caller;
+use crate::auth::AuthError;
+pub use crate::auth::Caller;
 
 type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
@@ -111,7 +112,7 @@ impl FromRequest for Caller {
     type Error = ApiError;
     type Future = LocalFuture<Self>;
 
-    /// The admin API key, else a tenant admin token whose tenant still exists.
+    /// Whoever [`crate::auth::Authenticator`] says the bearer credential stands for.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req
             .app_data::<web::Data<AppState>>()
@@ -122,31 +123,12 @@ impl FromRequest for Caller {
             let token = token.ok_or(ApiError::Unauthorized {
                 token_presented: false,
             })?;
-            if state.admin_key.verify(&token) {
-                return Ok(Caller::GlobalAdmin);
-            }
-            let refused = ApiError::Unauthorized {
-                token_presented: true,
-            };
-            let verified = state
-                .tenant_tokens
-                .verify(&token, Utc::now())
-                .await
-                .map_err(|_| refused)?;
-            // The tenant must exist, and have existed when the token was issued: a tenant
-            // deleted and created again does not revive its predecessor's tokens.
-            match state
-                .store
-                .tenant(&verified.tenant)
-                .await
-                .map_err(from_store)?
-            {
-                Some(tenant) if verified.issued_at >= tenant.created_at.timestamp() => {
-                    Ok(Caller::TenantAdmin(verified.tenant))
-                }
-                _ => Err(ApiError::Unauthorized {
+            match state.auth.authenticate(&token, Utc::now()).await {
+                Ok(caller) => Ok(caller),
+                Err(AuthError::Invalid) => Err(ApiError::Unauthorized {
                     token_presented: true,
                 }),
+                Err(AuthError::Unexpected(error)) => Err(from_store(error)),
             }
         })
     }

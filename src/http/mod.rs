@@ -21,16 +21,15 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::access::Caller;
-use crate::admin_key::AdminKeyVerifier;
 use crate::audit::AuditContext;
+use crate::auth::Authenticator;
+use crate::auth::Caller;
 use crate::changes::{Change, ChangeFeed};
 use crate::clients::ClientPolicy;
 use crate::keys::KeyService;
 use crate::oauth::OAuthServer;
 use crate::rate_limit::AddressLimiter;
 use crate::store::Store;
-use crate::tenant_token::TenantTokenService;
 
 pub use admission::limit_before_work;
 pub use client_address::TrustedProxies;
@@ -40,7 +39,6 @@ pub use request_context::{request_context, REQUEST_ID_HEADER};
 /// What every handler may reach.
 pub struct AppState {
     pub store: Store,
-    pub admin_key: AdminKeyVerifier,
     pub issuer: String,
     pub body_limit: usize,
     pub keys: Arc<KeyService>,
@@ -50,7 +48,7 @@ pub struct AppState {
     pub trusted_proxies: TrustedProxies,
     pub address_limiter: Arc<AddressLimiter>,
     pub changes: Arc<ChangeFeed>,
-    pub tenant_tokens: TenantTokenService,
+    pub auth: Authenticator,
 }
 
 impl AppState {

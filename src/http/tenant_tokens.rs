@@ -10,8 +10,8 @@ use super::error::{from_store, ApiError};
 use super::extract::{bearer_token, Caller};
 use super::tenants::{tenant_id, tenant_not_found};
 use super::{audit_context, AppState};
-use crate::tenant_token::IssueError;
 use crate::tenants::TenantId;
+use crate::tokens::tenant_admin::IssueError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -59,7 +59,8 @@ async fn for_tenant(
     caller.require_global()?;
     let id = tenant_id(&path)?;
     let token = state
-        .tenant_tokens
+        .auth
+        .tenant_tokens()
         .issue(&id, &audit_context(&caller), Utc::now())
         .await
         .map_err(issue_error)?;
@@ -76,7 +77,8 @@ async fn renew(
         return Err(tenant_token_only());
     };
     let (tenant, renewed) = state
-        .tenant_tokens
+        .auth
+        .tenant_tokens()
         .renew(token, &audit_context(&caller), Utc::now())
         .await
         .map_err(issue_error)?;
@@ -93,7 +95,8 @@ async fn revoke_own(
         return Err(tenant_token_only());
     };
     state
-        .tenant_tokens
+        .auth
+        .tenant_tokens()
         .revoke_chain(token, &audit_context(&caller), Utc::now())
         .await
         .map_err(issue_error)?;
@@ -109,7 +112,8 @@ async fn revoke_for_tenant(
     caller.require_global()?;
     let id = tenant_id(&path)?;
     state
-        .tenant_tokens
+        .auth
+        .tenant_tokens()
         .revoke_all(&id, &audit_context(&caller), Utc::now())
         .await
         .map_err(issue_error)?;

@@ -1,8 +1,8 @@
 //! Audit event rows: written inside the transaction of each change, read newest first.
 
 use super::{from_millis, on_pool, Store};
-use crate::access::TenantScope;
 use crate::audit::AuditEvent;
+use crate::auth::TenantScope;
 use crate::tenants::TenantId;
 
 /// Records one event inside the open transaction `$tx`:

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::audit::record_audit;
 use super::{for_update, from_millis, on_pool, on_tx, to_millis, BeginWrite, Store, WriteTx};
-use crate::access::TenantScope;
 use crate::audit::{Action, AuditContext};
+use crate::auth::TenantScope;
 use crate::clients::secrets::NewSecret;
 use crate::clients::{AccessType, Client, ClientId, ClientPosition, ClientSettings, ClientType};
 use crate::oauth::{GrantType, RedirectUri, ScopeToken};

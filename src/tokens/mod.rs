@@ -8,6 +8,7 @@ pub mod access;
 mod claims;
 mod deny_list;
 mod opaque;
+pub mod tenant_admin;
 mod verifier;
 
 pub use claims::{

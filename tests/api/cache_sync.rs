@@ -68,7 +68,7 @@ async fn accepted_within(process: &OAuthEndpoints, client: &Credentials, within:
 async fn client_changes_reach_the_other_process_within_a_second(backend: Backend) {
     let database = TestDatabase::create(&backend).await;
     let dir = tempfile::tempdir().unwrap();
-    let admin_key = tessera::admin_key::generate_key();
+    let admin_key = tessera::auth::admin_key::generate_key();
     let master_key = random_master_key();
     let start = || Running::spawn(replica(dir.path(), &database.url, &admin_key, &master_key));
     let first = start();

@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use tessera::access::TenantScope;
+use tessera::auth::TenantScope;
 use tessera::clients::ClientId;
 use tessera::tenants::TenantId;
 

@@ -188,7 +188,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settings)) -> TestApp {
     init_tracing();
     let database = TestDatabase::create(&backend).await;
-    let admin_key = tessera::admin_key::generate_key();
+    let admin_key = tessera::auth::admin_key::generate_key();
     let mut settings = test_settings(&database.url, &admin_key);
     customise(&mut settings);
     start(settings, admin_key, database).await

@@ -494,7 +494,7 @@ async fn the_jwks_survives_a_database_outage(backend: Backend) {
 async fn simultaneous_starts_on_an_empty_database_make_one_key(backend: Backend) {
     let database = crate::helpers::TestDatabase::create(&backend).await;
     let settings =
-        crate::helpers::test_settings(&database.url, &tessera::admin_key::generate_key());
+        crate::helpers::test_settings(&database.url, &tessera::auth::admin_key::generate_key());
     // Migrate first, as the first start would; the race is over the keys.
     let store = tessera::store::Store::connect(&settings.database)
         .await

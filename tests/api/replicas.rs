@@ -24,7 +24,7 @@ struct Issued {
 async fn two_processes_rotate_as_one(backend: Backend) {
     let database = TestDatabase::create(&backend).await;
     let dir = tempfile::tempdir().unwrap();
-    let admin_key = tessera::admin_key::generate_key();
+    let admin_key = tessera::auth::admin_key::generate_key();
     let master_key = random_master_key();
     let process = || {
         let mut command = tessera(dir.path());

@@ -407,7 +407,7 @@ async fn a_legacy_argon2_secret_is_rehashed_on_its_first_successful_use(backend:
     let id = ClientId::parse(created["id"].as_str().unwrap()).unwrap();
     let client = app
         .store
-        .client(&id, &tessera::access::TenantScope::All)
+        .client(&id, &tessera::auth::TenantScope::All)
         .await
         .unwrap()
         .unwrap();

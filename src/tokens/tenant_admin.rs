@@ -13,39 +13,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
 
+use super::{
+    api_audience, AccessClaims, Audience, Purpose, TokenError, TokenVerifier, ACCESS_TOKEN_TYPE,
+    SELF_CLIENT_ID, TENANT_ADMIN_SCOPE,
+};
 use crate::audit::AuditContext;
-use crate::keys::{JwtError, KeyService, Origin};
+use crate::keys::KeyService;
 use crate::store::Store;
 use crate::tenants::TenantId;
-use crate::tokens::ACCESS_TOKEN_TYPE;
-
-/// The scope that makes a token a tenant admin's.
-pub const TENANT_ADMIN_SCOPE: &str = "tenant:admin";
-/// The `client_id` of tokens Tessera issues to itself.
-pub const SELF_CLIENT_ID: &str = "tessera";
-
-#[derive(Debug, Serialize, Deserialize)]
-struct TenantTokenClaims {
-    iss: String,
-    sub: String,
-    aud: String,
-    exp: i64,
-    iat: i64,
-    nbf: i64,
-    jti: String,
-    client_id: String,
-    scope: String,
-    tid: String,
-    /// When the chain began: the issuance by the global admin. Tokens issued before
-    /// chains existed have none; their own `iat` stands in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    auth_time: Option<i64>,
-    /// The chain's id; without one, the token is a chain of its own (`jti`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    sid: Option<String>,
-}
 
 /// The chain a tenant admin token belongs to: renewals share its id and first issuance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,11 +58,6 @@ pub fn expiry_in_chain(
     (now.timestamp() < ends_at).then(|| (now + lifetime).timestamp().min(ends_at))
 }
 
-/// The audience of tokens for Tessera's own API.
-pub fn api_audience(issuer: &str) -> String {
-    format!("{}/api", issuer.trim_end_matches('/'))
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
     #[error("the token chain reached admin.tenant_token_max_lifetime_seconds")]
@@ -104,6 +75,7 @@ pub enum IssueError {
 pub struct TenantTokenService {
     pub store: Store,
     pub keys: Arc<KeyService>,
+    pub verifier: Arc<TokenVerifier>,
     pub issuer: String,
     /// `admin.tenant_token_seconds`.
     pub lifetime: Duration,
@@ -169,7 +141,7 @@ impl TenantTokenService {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<VerifiedTenantToken, TenantTokenError> {
-        verify(&self.keys, &self.revocations, &self.issuer, token, now).await
+        verify(&self.verifier, &self.revocations, token, now).await
     }
 
     /// Revokes the chain of the valid tenant admin token `token`: it and its renewals.
@@ -233,10 +205,10 @@ fn issue(
     now: DateTime<Utc>,
 ) -> Result<String, IssueError> {
     let exp = expiry_in_chain(chain, lifetime, max_lifetime, now).ok_or(IssueError::ChainEnded)?;
-    let claims = TenantTokenClaims {
+    let claims = AccessClaims {
         iss: issuer.to_owned(),
         sub: format!("tenant-admin:{tenant}"),
-        aud: api_audience(issuer),
+        aud: Audience::One(api_audience(issuer)),
         exp,
         iat: now.timestamp(),
         nbf: now.timestamp(),
@@ -246,6 +218,7 @@ fn issue(
         tid: tenant.to_string(),
         auth_time: Some(chain.auth_time),
         sid: Some(chain.id.clone()),
+        extra: Default::default(),
     };
     keys.sign(ACCESS_TOKEN_TYPE, &claims, now)
         .map_err(IssueError::Unexpected)
@@ -254,9 +227,7 @@ fn issue(
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TenantTokenError {
     #[error(transparent)]
-    Jwt(#[from] JwtError),
-    #[error("not a tenant admin token of this server")]
-    NotATenantToken,
+    Token(#[from] TokenError),
     #[error("the tenant admin token was revoked")]
     Revoked,
 }
@@ -271,38 +242,21 @@ pub struct VerifiedTenantToken {
     pub chain: TokenChain,
 }
 
-/// The tenant a valid, unrevoked tenant admin token administers. Whether the tenant
-/// still exists, and existed when the token was issued, is the caller's check.
+/// The tenant a valid, unrevoked tenant admin token administers (see
+/// [`Purpose::TenantAdmin`]: admin rights get no clock-skew grace after `exp`). Whether
+/// the tenant still exists, and existed when the token was issued, is the caller's
+/// check.
 pub async fn verify(
-    keys: &KeyService,
+    verifier: &TokenVerifier,
     revocations: &TenantTokenRevocations,
-    issuer: &str,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<VerifiedTenantToken, TenantTokenError> {
-    let verified = keys.verify(token, now).await?;
-    // Keys imported from another server only keep that server's tokens verifiable.
-    if verified.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) || verified.origin != Origin::Generated {
-        return Err(TenantTokenError::NotATenantToken);
-    }
-    let claims: TenantTokenClaims = serde_json::from_value(verified.claims.into())
-        .map_err(|_| TenantTokenError::NotATenantToken)?;
-    let scoped = claims
-        .scope
-        .split(' ')
-        .any(|scope| scope == TENANT_ADMIN_SCOPE);
-    // Only tokens Tessera issued to itself: a client's token never acts as a tenant
-    // admin, whatever scopes and audience an admin allowed that client.
-    let issued_by_tessera =
-        claims.client_id == SELF_CLIENT_ID && claims.sub == format!("tenant-admin:{}", claims.tid);
-    if claims.iss != issuer || claims.aud != api_audience(issuer) || !scoped || !issued_by_tessera {
-        return Err(TenantTokenError::NotATenantToken);
-    }
-    // Admin rights get no clock-skew grace after `exp`.
-    if claims.exp <= now.timestamp() {
-        return Err(TenantTokenError::Jwt(JwtError::Expired));
-    }
-    let tenant = TenantId::parse(&claims.tid).map_err(|_| TenantTokenError::NotATenantToken)?;
+    let claims = verifier
+        .verify(token, Purpose::TenantAdmin, now)
+        .await?
+        .claims;
+    let tenant = TenantId::parse(&claims.tid).map_err(|_| TokenError::WrongPurpose)?;
     let chain = TokenChain {
         id: claims.sid.unwrap_or(claims.jti),
         auth_time: claims.auth_time.unwrap_or(claims.iat),
