@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use moka::sync::Cache;
 
 use super::secrets::{ClientSecret, SecretCheck, SecretHasher, StoredSecret};
-use super::{Client, ClientId};
+use super::{Client, ClientId, ClientType};
 use crate::auth::TenantScope;
 use crate::rate_limit::{FailureLimiter, RetryAfter};
 use crate::store::Store;
@@ -41,8 +41,8 @@ pub const LAST_USED_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct AuthenticatedClient {
     pub client: Arc<Client>,
-    /// The id of the secret it presented.
-    pub secret_id: i64,
+    /// The id of the secret it presented; `None` for a public client, which has none.
+    pub secret_id: Option<i64>,
     /// The secret matched a legacy argon2id hash, to be replaced by its HMAC form
     /// once the request has succeeded.
     upgrade: Option<HashUpgrade>,
@@ -166,8 +166,43 @@ impl ClientAuthenticator {
             (Some(known), Some((secret, upgrade))) if known.client.settings.enabled => {
                 Ok(AuthenticatedClient {
                     client: known.client.clone(),
-                    secret_id: secret.id,
+                    secret_id: Some(secret.id),
                     upgrade,
+                })
+            }
+            _ => {
+                attempt.failed();
+                Err(ClientAuthError::InvalidClient)
+            }
+        }
+    }
+
+    /// A public client (RFC 6749 §2.1, `token_endpoint_auth_method: none`) identifies
+    /// itself by its id alone: only an enabled `PUBLIC` client passes, so a confidential
+    /// client can never be used without its secret. Failures count against the address
+    /// like wrong secrets.
+    pub async fn identify_public(
+        &self,
+        client_id: &str,
+        source: IpAddr,
+    ) -> Result<AuthenticatedClient, ClientAuthError> {
+        self.failures
+            .check(source, Instant::now())
+            .map_err(ClientAuthError::RateLimited)?;
+        let known = self.known_client(client_id).await?;
+        let attempt = self
+            .failures
+            .begin(source, Instant::now())
+            .map_err(ClientAuthError::RateLimited)?;
+        match known {
+            Some(known)
+                if known.client.settings.enabled
+                    && known.client.settings.client_type == ClientType::Public =>
+            {
+                Ok(AuthenticatedClient {
+                    client: known.client.clone(),
+                    secret_id: None,
+                    upgrade: None,
                 })
             }
             _ => {
@@ -182,10 +217,13 @@ impl ClientAuthenticator {
     /// [`ClientAuthenticator::flush_uses`]. A legacy argon2 hash that matched is
     /// replaced by its HMAC form now, unless the row changed meanwhile.
     pub async fn record_use(&self, authenticated: &AuthenticatedClient, now: DateTime<Utc>) {
+        let Some(secret_id) = authenticated.secret_id else {
+            return;
+        };
         self.uses
             .lock()
             .expect("not poisoned")
-            .entry(authenticated.secret_id)
+            .entry(secret_id)
             .and_modify(|used| *used = (*used).max(now))
             .or_insert(now);
         let Some(upgrade) = &authenticated.upgrade else {
@@ -193,7 +231,7 @@ impl ClientAuthenticator {
         };
         match self
             .store
-            .upgrade_secret_hash(authenticated.secret_id, &upgrade.legacy, &upgrade.upgraded)
+            .upgrade_secret_hash(secret_id, &upgrade.legacy, &upgrade.upgraded)
             .await
         {
             Ok(true) => {

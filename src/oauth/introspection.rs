@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::server::Clients;
 use super::server::{server_error, unavailable_or_server_error, OAuthServer};
 use super::{Form, OAuthError};
 use crate::clients::AuthenticatedClient;
@@ -28,6 +29,7 @@ impl OAuthServer {
                 authorization,
                 &form,
                 source,
+                Clients::Confidential,
                 &self.introspection_limiter,
                 now,
             )

@@ -25,6 +25,11 @@ pub fn metadata(issuer: &str, scopes_supported: &[String]) -> Value {
         "response_types_supported": if has_code { vec!["code"] } else { Vec::new() },
     });
     if has_code {
+        // Public clients (`none`) have nothing to ask the token endpoint for until then.
+        for endpoint in ["token", "revocation"] {
+            let methods = format!("{endpoint}_endpoint_auth_methods_supported");
+            metadata[methods] = json!(["client_secret_basic", "client_secret_post", "none"]);
+        }
         metadata["authorization_endpoint"] = json!(format!("{base}/oauth/authorize"));
         metadata["code_challenge_methods_supported"] = json!(["S256"]);
     }

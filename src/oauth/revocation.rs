@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 
+use super::server::Clients;
 use super::server::{server_error, OAuthServer};
 use super::{Form, OAuthError};
 use crate::clients::AuthenticatedClient;
@@ -26,7 +27,14 @@ impl OAuthServer {
     ) -> Result<(), OAuthError> {
         let form = Form::parse(body)?;
         let caller = self
-            .authenticate(authorization, &form, source, &self.revocation_limiter, now)
+            .authenticate(
+                authorization,
+                &form,
+                source,
+                Clients::PublicToo,
+                &self.revocation_limiter,
+                now,
+            )
             .await?;
         let outcome = self.revoke_own(&caller, &form, now).await;
         self.succeeded(&caller, outcome, now).await

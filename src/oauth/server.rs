@@ -100,35 +100,44 @@ impl OAuthServer {
         outcome
     }
 
+    /// The client making the request (RFC 6749 §2.3): a confidential client by one of
+    /// its secrets, or — where `clients` allows it — a public client by its id alone.
     pub(super) async fn authenticate(
         &self,
         authorization: Option<&str>,
         form: &Form,
         source: IpAddr,
+        clients: Clients,
         limiter: &RequestLimiter,
         now: DateTime<Utc>,
     ) -> Result<AuthenticatedClient, OAuthError> {
         let presented = presented_client(authorization, form)?;
         let used_basic = presented.method == super::AuthMethod::Basic;
         tracing::Span::current().record("client_id", display(untrusted(&presented.client_id)));
-        let Some(secret) = presented.secret else {
-            return Err(OAuthError::InvalidClient { used_basic });
+        let authenticated = match presented.secret {
+            Some(secret) => {
+                let secret = ClientSecret::presented(secrecy::ExposeSecret::expose_secret(&secret));
+                self.clients
+                    .authenticate(&presented.client_id, &secret, source, now)
+                    .await
+            }
+            None if clients == Clients::PublicToo => {
+                self.clients
+                    .identify_public(&presented.client_id, source)
+                    .await
+            }
+            None => return Err(OAuthError::InvalidClient { used_basic }),
         };
-        let secret = ClientSecret::presented(secrecy::ExposeSecret::expose_secret(&secret));
-        let client = self
-            .clients
-            .authenticate(&presented.client_id, &secret, source, now)
-            .await
-            .map_err(|error| match error {
-                ClientAuthError::InvalidClient => {
-                    tracing::info!("client authentication failed");
-                    OAuthError::InvalidClient { used_basic }
-                }
-                ClientAuthError::RateLimited(retry) => OAuthError::RateLimited {
-                    retry_after_seconds: retry.0,
-                },
-                ClientAuthError::Unexpected(error) => unavailable_or_server_error(error),
-            })?;
+        let client = authenticated.map_err(|error| match error {
+            ClientAuthError::InvalidClient => {
+                tracing::info!("client authentication failed");
+                OAuthError::InvalidClient { used_basic }
+            }
+            ClientAuthError::RateLimited(retry) => OAuthError::RateLimited {
+                retry_after_seconds: retry.0,
+            },
+            ClientAuthError::Unexpected(error) => unavailable_or_server_error(error),
+        })?;
         limiter
             .check(client.client.id.as_str())
             .map_err(|retry| OAuthError::RateLimited {
@@ -136,6 +145,16 @@ impl OAuthServer {
             })?;
         Ok(client)
     }
+}
+
+/// Which clients an endpoint serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Clients {
+    /// Only clients that authenticate with a secret (introspection, RFC 7662 §2.1).
+    Confidential,
+    /// Public clients too, by their id alone (the token and revocation endpoints,
+    /// RFC 6749 §3.2.1, RFC 7009 §2.1).
+    PublicToo,
 }
 
 pub(super) fn server_error(error: anyhow::Error) -> OAuthError {

@@ -23,6 +23,7 @@ use crate::token_client::{
 };
 
 crate::on_both_backends!(
+    public_clients_are_known_by_id_only_where_allowed,
     basic_and_post_authentication_issue_a_verifiable_token,
     basic_credentials_are_form_urlencoded,
     any_live_named_secret_works,
@@ -433,7 +434,8 @@ async fn credential_failures_are_one_invalid_client(backend: Backend) {
         .await;
     assert_invalid_client(response, false).await;
 
-    // A public client has no secret to present.
+    // A public client has no secret to present: its id identifies it (see
+    // public_clients_are_known_by_id_only_where_allowed), and a secret never does.
     let public = app
         .create_client(
             "acme",
@@ -444,7 +446,7 @@ async fn credential_failures_are_one_invalid_client(backend: Backend) {
     let response = oauth
         .post("/oauth/token", None, &[grant, ("client_id", public_id)])
         .await;
-    assert_invalid_client(response, false).await;
+    assert_oauth_error(response, 400, "unauthorized_client").await;
     let guessed = Credentials::new(public_id, &client.secret);
     assert_invalid_client(oauth.token(&guessed, &[]).await, true).await;
 
@@ -840,4 +842,58 @@ async fn simultaneous_requests_of_a_cold_client_all_succeed(backend: Backend) {
         jtis.insert(claims["jti"].as_str().unwrap().to_owned());
     }
     assert_eq!(jtis.len(), 16);
+}
+
+/// A public client (no secret) is identified by its `client_id` alone at the token and
+/// revocation endpoints, never at introspection; a confidential client never without
+/// its secret, and an unknown id fails like a wrong secret.
+async fn public_clients_are_known_by_id_only_where_allowed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let oauth = OAuthEndpoints::of(&app);
+    let public = app
+        .create_client(
+            "acme",
+            json!({"type": "PUBLIC", "grantTypes": ["AUTHORIZATION_CODE"]}),
+        )
+        .await;
+    let public_id = public["id"].as_str().unwrap();
+    let confidential = app.create_client("acme", json!({})).await;
+    let confidential_id = confidential["id"].as_str().unwrap();
+    let by_id = |id: &str, grant: &str| {
+        vec![
+            ("grant_type", grant.to_owned()),
+            ("client_id", id.to_owned()),
+        ]
+    };
+    let send = |path: &'static str, params: Vec<(&'static str, String)>| {
+        let oauth = oauth.clone();
+        async move {
+            let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            oauth.post(path, None, &params).await
+        }
+    };
+
+    // Identified, then refused for what it may not do: the grant decides.
+    let response = send("/oauth/token", by_id(public_id, "client_credentials")).await;
+    assert_oauth_error(response, 400, "unauthorized_client").await;
+    let response = send("/oauth/token", by_id(public_id, "refresh_token")).await;
+    assert_oauth_error(response, 400, "unsupported_grant_type").await;
+    // RFC 7009 §2.1: a public client may revoke (an unknown token: nothing happens).
+    let mut revoke = vec![("token", "not-a-token".to_owned())];
+    revoke.push(("client_id", public_id.to_owned()));
+    assert_eq!(send("/oauth/revoke", revoke).await.status(), 200);
+    // Introspection is for confidential clients only (RFC 7662 §2.1).
+    let introspect = vec![
+        ("token", "x".to_owned()),
+        ("client_id", public_id.to_owned()),
+    ];
+    assert_invalid_client(send("/oauth/introspect", introspect).await, false).await;
+
+    for id in [confidential_id, "0123456789abcdef0123456789abcdef"] {
+        let response = send("/oauth/token", by_id(id, "client_credentials")).await;
+        assert_invalid_client(response, false).await;
+    }
+    patch_client(&app, public_id, json!({"enabled": false})).await;
+    let response = send("/oauth/token", by_id(public_id, "client_credentials")).await;
+    assert_invalid_client(response, false).await;
 }

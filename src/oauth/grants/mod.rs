@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::server::Clients;
 use super::server::OAuthServer;
 use super::{Form, GrantType, OAuthError};
 use crate::clients::AuthenticatedClient;
@@ -81,7 +82,14 @@ impl OAuthServer {
         tracing::Span::current().record("grant_type", display(untrusted(grant_type)));
         let request = GrantRequest::parse(grant_type, &form);
         let caller = self
-            .authenticate(authorization, &form, source, &self.token_limiter, now)
+            .authenticate(
+                authorization,
+                &form,
+                source,
+                Clients::PublicToo,
+                &self.token_limiter,
+                now,
+            )
             .await?;
         let response = self.grant(&caller, request?, now);
         self.succeeded(&caller, response, now).await
