@@ -3,15 +3,26 @@
 //!
 //! Unknown keys and invalid values are errors that name the key, so a typo never
 //! silently falls back to a default.
+//!
+//! Each section's type belongs to the module it configures (`[signing]` to `keys`,
+//! `[database]` to `store`, …); this module composes them and checks what spans
+//! sections, so configuration depends on the modules and never the other way round.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use std::str::FromStr;
 
 use anyhow::{bail, Context};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+
+pub use crate::clients::LimitSettings;
+pub use crate::keys::SigningSettings;
+pub use crate::oauth::OAuthSettings;
+pub use crate::rate_limit::{ClientRateLimit, RateLimitSettings};
+pub use crate::store::DatabaseSettings;
+pub use crate::telemetry::{LogFormat, LogSettings};
 
 /// The defaults, documented line by line in the file itself.
 pub const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -29,45 +40,6 @@ pub struct Settings {
     pub log: LogSettings,
 }
 
-/// Caps on what one tenant or client may accumulate.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitSettings {
-    pub clients_per_tenant: usize,
-    pub secrets_per_client: usize,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OAuthSettings {
-    pub default_audience: String,
-    pub resources: Vec<String>,
-    pub scopes_supported: Vec<String>,
-    pub sync_interval_millis: u64,
-    pub client_cache_entries: usize,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimitSettings {
-    pub requests_per_second: u32,
-    pub burst: u32,
-    pub address_requests_per_second: u32,
-    pub address_burst: u32,
-    pub global_requests_per_second: u32,
-    pub global_burst: u32,
-    pub failed_auth_per_address_per_minute: u32,
-    pub failed_auth_per_address_burst: u32,
-    pub clients: std::collections::BTreeMap<String, ClientRateLimit>,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientRateLimit {
-    pub requests_per_second: u32,
-    pub burst: u32,
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
@@ -81,65 +53,12 @@ pub struct ServerSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DatabaseSettings {
-    pub url: SecretString,
-    pub max_connections: u32,
-    pub acquire_timeout_seconds: u64,
-    pub migrate_on_start: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AdminSettings {
     /// Empty means "not configured": a key is generated on the first start.
     pub api_key: SecretString,
     pub tenant_token_seconds: u64,
     /// How long a chain of renewed tenant admin tokens may last from its first issuance.
     pub tenant_token_max_lifetime_seconds: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SigningSettings {
-    pub algorithm: String,
-    pub master_key: SecretString,
-    pub master_key_file: PathBuf,
-    pub rotation_interval_seconds: u64,
-    pub prepublish_seconds: u64,
-    pub max_token_lifetime_seconds: u64,
-    pub leeway_seconds: u64,
-    pub refresh_seconds: u64,
-    /// `None`: derived, see [`SigningSettings::jwks_max_age`].
-    pub jwks_max_age_seconds: Option<u64>,
-}
-
-/// The JWKS `max-age` when none is configured, at most.
-pub const DEFAULT_JWKS_MAX_AGE_SECONDS: u64 = 300;
-
-impl SigningSettings {
-    /// The JWKS `Cache-Control: max-age`: as configured, or else as long as it can be
-    /// (up to [`DEFAULT_JWKS_MAX_AGE_SECONDS`]) while a cached JWKS still holds the next
-    /// key: `max-age + refresh_seconds <= prepublish_seconds`.
-    pub fn jwks_max_age(&self) -> u64 {
-        self.jwks_max_age_seconds.unwrap_or_else(|| {
-            DEFAULT_JWKS_MAX_AGE_SECONDS
-                .min(self.prepublish_seconds.saturating_sub(self.refresh_seconds))
-        })
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogSettings {
-    pub level: String,
-    pub format: LogFormat,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 pub const MIN_ADMIN_KEY_LEN: usize = 16;

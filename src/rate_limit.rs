@@ -12,7 +12,29 @@ use std::time::{Duration, Instant};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::config::RateLimitSettings;
+use serde::Deserialize;
+
+/// `[rate_limit]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub requests_per_second: u32,
+    pub burst: u32,
+    pub address_requests_per_second: u32,
+    pub address_burst: u32,
+    pub global_requests_per_second: u32,
+    pub global_burst: u32,
+    pub failed_auth_per_address_per_minute: u32,
+    pub failed_auth_per_address_burst: u32,
+    pub clients: std::collections::BTreeMap<String, ClientRateLimit>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientRateLimit {
+    pub requests_per_second: u32,
+    pub burst: u32,
+}
 
 /// How long to wait before retrying, in whole seconds (at least 1), for `Retry-After`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,7 +286,7 @@ mod tests {
             failed_auth_per_address_burst: 2,
             clients: [(
                 "vip".to_owned(),
-                crate::config::ClientRateLimit {
+                ClientRateLimit {
                     requests_per_second: 1,
                     burst: 5,
                 },

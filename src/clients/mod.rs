@@ -28,6 +28,14 @@ pub use service::{
     CreatedClient, UpdateClientError,
 };
 
+/// `[limits]`. Caps on what one tenant or client may accumulate.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    pub clients_per_tenant: usize,
+    pub secrets_per_client: usize,
+}
+
 pub const MAX_ACCESS_TOKEN_VALIDITY_SECONDS: u32 = 86_400;
 pub const MAX_REFRESH_TOKEN_VALIDITY_SECONDS: u32 = 31_536_000;
 /// What `refreshTokenValiditySeconds` is when a client does not say.

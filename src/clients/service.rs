@@ -5,10 +5,10 @@
 use chrono::{DateTime, Utc};
 
 use super::secrets::{ClientSecret, NewSecret, SecretHasher, SecretName, StoredSecret};
+use super::LimitSettings;
 use super::{Client, ClientDraft, ClientId, ClientSettings, ClientType};
 use crate::audit::AuditContext;
 use crate::auth::TenantScope;
-use crate::config::LimitSettings;
 use crate::store::{InsertClient, InsertSecret, Store};
 use crate::tenants::TenantId;
 

@@ -19,6 +19,7 @@ mod key_set;
 mod lifecycle;
 mod master;
 pub mod rotation;
+mod settings;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
@@ -34,9 +35,9 @@ pub use jwt::JwtError;
 pub use key_set::{KeySet, LoadedKey};
 pub use lifecycle::{KeySchedule, KeyState, Origin, Plan, RotationPolicy};
 pub use master::{MasterKey, MasterKeySource};
+pub use settings::{SigningSettings, DEFAULT_JWKS_MAX_AGE_SECONDS};
 
 use crate::audit::AuditContext;
-use crate::config::SigningSettings;
 use crate::store::{from_millis, to_millis, KeyChanges, Store, StoredKey};
 use rotation::{Decided, NewKey, Operation, Outcome};
 

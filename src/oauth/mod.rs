@@ -21,6 +21,17 @@ pub use redirect_uri::RedirectUri;
 pub use scope::ScopeToken;
 pub use server::{OAuthParts, OAuthServer};
 
+/// `[oauth]`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthSettings {
+    pub default_audience: String,
+    pub resources: Vec<String>,
+    pub scopes_supported: Vec<String>,
+    pub sync_interval_millis: u64,
+    pub client_cache_entries: usize,
+}
+
 /// The grants a client may use (RFC 6749 §4.1, §4.4, §6), in the spelling of seed 002.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GrantType {

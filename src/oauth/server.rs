@@ -10,10 +10,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::OAuthSettings;
 use super::{presented_client, Form, OAuthError};
 use crate::clients::secrets::ClientSecret;
 use crate::clients::{AuthenticatedClient, ClientAuthError, ClientAuthenticator};
-use crate::config::OAuthSettings;
 use crate::keys::KeyService;
 use crate::rate_limit::RequestLimiter;
 use crate::store::Store;

@@ -24,7 +24,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::config::DatabaseSettings;
+use secrecy::SecretString;
+use serde::Deserialize;
 
 pub use changes::{ChangeRecord, FeedBounds};
 pub use clients::InsertClient;
@@ -32,6 +33,16 @@ pub use keys::{KeyChanges, StoredKey};
 pub use secrets::InsertSecret;
 pub use tenant_tokens::TenantTokenRevocationRows;
 pub use tenants::UpsertOutcome;
+
+/// `[database]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub acquire_timeout_seconds: u64,
+    pub migrate_on_start: bool,
+}
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
