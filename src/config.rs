@@ -49,6 +49,7 @@ pub struct ServerSettings {
     pub workers: usize,
     pub shutdown_timeout_seconds: u64,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub forwarded_header: crate::http::ForwardedHeader,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -119,7 +119,7 @@ impl AddressLimiter {
     pub fn check(&self, source: IpAddr) -> Result<(), RetryAfter> {
         let now = DefaultClock::default().now();
         self.per_address
-            .check_key(&source)
+            .check_key(&address_key(source))
             .and_then(|()| self.global.check())
             .map_err(|not_until| RetryAfter::from_wait(not_until.wait_time_from(now)))
     }

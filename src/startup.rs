@@ -129,7 +129,10 @@ impl Application {
             jwks_max_age_seconds: settings.signing.jwks_max_age(),
             oauth,
             client_policy,
-            trusted_proxies: http::TrustedProxies::new(settings.server.trusted_proxies.clone()),
+            trusted_proxies: http::TrustedProxies::new(
+                settings.server.trusted_proxies.clone(),
+                settings.server.forwarded_header,
+            ),
             address_limiter,
             changes: feed,
             auth: Authenticator::new(

@@ -1,8 +1,12 @@
-//! Limits before work: every request to `/oauth/*` and `/api/*` passes the per-address
-//! and global buckets ([`crate::rate_limit::AddressLimiter`]) before any extractor or
-//! handler runs, so a refused request costs no database read and no secret check.
-//! Refusals speak each surface's error format: RFC 6749 §5.2 on `/oauth/*`, the seed
-//! error body on `/api/*`, both 429 with `Retry-After`.
+//! Limits before work: every request but the health probes (which an orchestrator must
+//! always reach; readiness costs one `SELECT 1`), the JWKS and the server metadata
+//! (answered from memory) passes the per-address and global
+//! buckets ([`crate::rate_limit::AddressLimiter`]) before any extractor or handler runs,
+//! so a refused request costs no database read and no secret check. The exemptions are
+//! matched on the path as sent: a path spelled with percent-escapes (`/%6Fauth/token`,
+//! which the router decodes) is never exempt. Refusals speak each surface's error
+//! format: RFC 6749 §5.2 on `/oauth/*`, the seed error body elsewhere, both 429 with
+//! `Retry-After`.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -13,17 +17,21 @@ use super::error::ApiError;
 use super::AppState;
 use crate::oauth::OAuthError;
 
+/// Paths that are answered from memory, whoever asks.
+const EXEMPT: &[&str] = &["/healthz", "/readyz"];
+
 pub async fn limit_before_work(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let path = req.path();
-    let surface = if path.starts_with("/oauth/") {
-        Surface::OAuth
-    } else if path.starts_with("/api/") {
-        Surface::Api
-    } else {
+    if EXEMPT.contains(&path) || path.starts_with("/.well-known/") {
         return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let surface = if req.match_info().as_str().starts_with("/oauth/") {
+        Surface::OAuth
+    } else {
+        Surface::Api
     };
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_left_body());

@@ -1,32 +1,51 @@
 //! The caller's address: the TCP peer, or — only when that peer is a trusted proxy
-//! (`server.trusted_proxies`) — the address the proxies forwarded, from `Forwarded`
-//! (RFC 7239 §4, `for=`) or else `X-Forwarded-For`.
+//! (`server.trusted_proxies`) — the address the proxies forwarded, in the one header
+//! they write (`server.forwarded_header`: `X-Forwarded-For`, or `Forwarded` per RFC 7239
+//! §4, `for=`). The other header is never read: proxies pass on what the caller sent in
+//! it, so believing it would let a caller choose its own address.
 //!
 //! Proxies append, so the right-most entry is the one the nearest proxy saw; anything to
-//! its left may have been sent by the caller. The caller is therefore the right-most
-//! address that is not itself a trusted proxy. A header that cannot be read falls back
-//! to the peer: a forged or garbled header never yields an address of the sender's
-//! choosing.
+//! its left may have been written by the caller. The chain is therefore read from the
+//! right, past our own proxies, and the first address that is not one of them is the
+//! caller; nothing to its left is looked at. An entry that cannot be read before that
+//! point ends the walk at the nearest trusted hop: never at the peer alone when a
+//! trusted proxy vouched for more, and never at an address the sender chose. Every
+//! address is canonical (`::ffff:a.b.c.d` is `a.b.c.d`).
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use actix_web::http::header::{HeaderMap, HeaderName, FORWARDED};
 use actix_web::HttpRequest;
 use ipnet::IpNet;
+use serde::Deserialize;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
-/// The proxies whose forwarding headers are believed.
+/// The header trusted proxies write the caller's address into.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardedHeader {
+    #[default]
+    XForwardedFor,
+    Forwarded,
+}
+
+/// The proxies whose forwarding header is believed, and which header that is.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    networks: Vec<IpNet>,
+    header: ForwardedHeader,
+}
 
 impl TrustedProxies {
-    pub fn new(networks: Vec<IpNet>) -> Self {
-        TrustedProxies(networks)
+    pub fn new(networks: Vec<IpNet>, header: ForwardedHeader) -> Self {
+        TrustedProxies { networks, header }
     }
 
     fn contains(&self, address: IpAddr) -> bool {
-        self.0.iter().any(|network| network.contains(&address))
+        self.networks
+            .iter()
+            .any(|network| network.contains(&address))
     }
 }
 
@@ -42,49 +61,49 @@ fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> IpAdd
     if !trusted.contains(peer) {
         return peer;
     }
-    let chain = forwarded_for(headers).or_else(|| x_forwarded_for(headers));
-    let Some(Ok(chain)) = chain else {
-        return peer;
+    let entries = match trusted.header {
+        ForwardedHeader::XForwardedFor => entries(headers, &X_FORWARDED_FOR),
+        ForwardedHeader::Forwarded => entries(headers, &FORWARDED),
     };
-    // Right to left, past our own proxies; `chain` is never empty.
-    chain
-        .iter()
-        .rev()
-        .find(|address| !trusted.contains(**address))
-        .or(chain.first())
-        .copied()
-        .unwrap_or(peer)
+    let mut nearest_trusted = peer;
+    for entry in entries.iter().rev() {
+        let parsed = match trusted.header {
+            ForwardedHeader::XForwardedFor => entry.trim().parse::<IpAddr>().map_err(drop),
+            ForwardedHeader::Forwarded => forwarded_element(entry),
+        };
+        let Ok(address) = parsed.map(|address| address.to_canonical()) else {
+            break;
+        };
+        if !trusted.contains(address) {
+            return address;
+        }
+        nearest_trusted = address;
+    }
+    nearest_trusted
 }
 
-/// All values of a header, in order, as one comma-separated list; `None` when absent,
-/// `Some(Err)` when a value is not text.
-fn joined(headers: &HeaderMap, name: &HeaderName) -> Option<Result<String, ()>> {
-    let mut values = headers.get_all(name).peekable();
-    values.peek()?;
-    let texts: Result<Vec<&str>, ()> = values.map(|v| v.to_str().map_err(|_| ())).collect();
-    Some(texts.map(|texts| texts.join(",")))
-}
-
-/// The `for=` addresses of `Forwarded`, left to right. An element without `for=`, or a
-/// `for=` that is no address (`unknown`, an obfuscated name), makes the chain unreadable.
-fn forwarded_for(headers: &HeaderMap) -> Option<Result<Vec<IpAddr>, ()>> {
-    let text = match joined(headers, &FORWARDED)? {
-        Ok(text) => text,
-        Err(()) => return Some(Err(())),
-    };
-    let chain = text
-        .split(',')
-        .map(|element| {
-            let node = element
-                .split(';')
-                .filter_map(|pair| pair.split_once('='))
-                .find(|(name, _)| name.trim().eq_ignore_ascii_case("for"))
-                .map(|(_, value)| value.trim())
-                .ok_or(())?;
-            forwarded_node(node)
+/// The comma-separated entries of every value of a header, in order; an unreadable
+/// value reads as one unreadable entry.
+fn entries(headers: &HeaderMap, name: &HeaderName) -> Vec<String> {
+    headers
+        .get_all(name)
+        .flat_map(|value| match value.to_str() {
+            Ok(text) => text.split(',').map(str::to_owned).collect::<Vec<_>>(),
+            Err(_) => vec![String::new()],
         })
-        .collect();
-    Some(chain)
+        .collect()
+}
+
+/// The `for=` address of one `Forwarded` element; an element without `for=`, or a
+/// `for=` that is no address (`unknown`, an obfuscated name), cannot be read.
+fn forwarded_element(element: &str) -> Result<IpAddr, ()> {
+    let node = element
+        .split(';')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("for"))
+        .map(|(_, value)| value.trim())
+        .ok_or(())?;
+    forwarded_node(node)
 }
 
 /// RFC 7239 §6: `192.0.2.43`, `"192.0.2.43:47011"`, `"[2001:db8::17]"`,
@@ -108,19 +127,6 @@ fn forwarded_node(node: &str) -> Result<IpAddr, ()> {
     address.parse::<Ipv4Addr>().map(IpAddr::V4).map_err(|_| ())
 }
 
-/// The addresses of `X-Forwarded-For`, left to right.
-fn x_forwarded_for(headers: &HeaderMap) -> Option<Result<Vec<IpAddr>, ()>> {
-    let text = match joined(headers, &X_FORWARDED_FOR)? {
-        Ok(text) => text,
-        Err(()) => return Some(Err(())),
-    };
-    let chain = text
-        .split(',')
-        .map(|item| item.trim().parse::<IpAddr>().map_err(|_| ()))
-        .collect();
-    Some(chain)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,9 +144,11 @@ mod tests {
         text.parse().unwrap()
     }
 
-    fn proxies(cidrs: &[&str]) -> TrustedProxies {
-        TrustedProxies::new(cidrs.iter().map(|c| c.parse().unwrap()).collect())
+    fn proxies(cidrs: &[&str], header: ForwardedHeader) -> TrustedProxies {
+        TrustedProxies::new(cidrs.iter().map(|c| c.parse().unwrap()).collect(), header)
     }
+
+    const XFF: ForwardedHeader = ForwardedHeader::XForwardedFor;
 
     #[test]
     fn an_untrusted_peer_is_the_caller_whatever_it_sends() {
@@ -148,22 +156,26 @@ mod tests {
             (&X_FORWARDED_FOR, "203.0.113.9"),
             (&FORWARDED, "for=203.0.113.9"),
         ]);
-        assert_eq!(
-            resolve(ip("198.51.100.1"), &sent, &proxies(&[])),
-            ip("198.51.100.1")
-        );
-        assert_eq!(
-            resolve(ip("198.51.100.1"), &sent, &proxies(&["10.0.0.0/8"])),
-            ip("198.51.100.1")
-        );
+        for trusted in [proxies(&[], XFF), proxies(&["10.0.0.0/8"], XFF)] {
+            assert_eq!(
+                resolve(ip("198.51.100.1"), &sent, &trusted),
+                ip("198.51.100.1")
+            );
+        }
     }
 
     #[test]
     fn the_right_most_untrusted_address_is_the_caller() {
-        let trusted = proxies(&["10.0.0.0/8"]);
+        let trusted = proxies(&["10.0.0.0/8"], XFF);
         let peer = ip("10.0.0.1");
         let sent = headers(&[(&X_FORWARDED_FOR, "1.1.1.1, 203.0.113.9, 10.0.0.2")]);
         assert_eq!(resolve(peer, &sent, &trusted), ip("203.0.113.9"));
+        let sent = headers(&[(&X_FORWARDED_FOR, "::ffff:203.0.113.9")]);
+        assert_eq!(resolve(peer, &sent, &trusted), ip("203.0.113.9"));
+        let only_proxies = headers(&[(&X_FORWARDED_FOR, "10.0.0.7, 10.0.0.2")]);
+        assert_eq!(resolve(peer, &only_proxies, &trusted), ip("10.0.0.7"));
+
+        let trusted = proxies(&["10.0.0.0/8"], ForwardedHeader::Forwarded);
         let sent = headers(&[
             (
                 &FORWARDED,
@@ -172,29 +184,65 @@ mod tests {
             (&FORWARDED, "for=10.0.0.3"),
             (&X_FORWARDED_FOR, "9.9.9.9"),
         ]);
-        assert_eq!(
-            resolve(peer, &sent, &trusted),
-            ip("2001:db8::17"),
-            "Forwarded wins over X-Forwarded-For"
-        );
+        assert_eq!(resolve(peer, &sent, &trusted), ip("2001:db8::17"));
         let sent = headers(&[(&FORWARDED, r#"For="192.0.2.43:47011""#)]);
         assert_eq!(resolve(peer, &sent, &trusted), ip("192.0.2.43"));
-        let only_proxies = headers(&[(&X_FORWARDED_FOR, "10.0.0.7, 10.0.0.2")]);
-        assert_eq!(resolve(peer, &only_proxies, &trusted), ip("10.0.0.7"));
     }
 
+    /// Only the configured header is believed: the caller may have sent the other one,
+    /// which proxies pass on untouched.
     #[test]
-    fn unreadable_headers_fall_back_to_the_peer() {
-        let trusted = proxies(&["10.0.0.0/8"]);
+    fn the_other_header_is_never_read() {
         let peer = ip("10.0.0.1");
+        let forged = headers(&[
+            (&FORWARDED, "for=6.6.6.6"),
+            (&X_FORWARDED_FOR, "203.0.113.9"),
+        ]);
+        assert_eq!(
+            resolve(peer, &forged, &proxies(&["10.0.0.0/8"], XFF)),
+            ip("203.0.113.9")
+        );
+        let forged = headers(&[
+            (&X_FORWARDED_FOR, "6.6.6.6"),
+            (&FORWARDED, "for=203.0.113.9"),
+        ]);
+        let trusted = proxies(&["10.0.0.0/8"], ForwardedHeader::Forwarded);
+        assert_eq!(resolve(peer, &forged, &trusted), ip("203.0.113.9"));
+    }
+
+    /// What the caller wrote left of the proxy's entry is never looked at, so garbage
+    /// there cannot push the request onto the proxy's address.
+    #[test]
+    fn garbage_left_of_the_caller_is_ignored() {
+        let trusted = proxies(&["10.0.0.0/8"], XFF);
+        let peer = ip("10.0.0.1");
+        for sent in ["not-an-address, 203.0.113.9", "x, , 203.0.113.9, 10.0.0.2"] {
+            let sent = headers(&[(&X_FORWARDED_FOR, sent)]);
+            assert_eq!(resolve(peer, &sent, &trusted), ip("203.0.113.9"));
+        }
+    }
+
+    /// An entry that cannot be read where the trusted part of the chain should go on
+    /// ends the walk at the nearest trusted hop.
+    #[test]
+    fn unreadable_entries_stop_at_the_nearest_trusted_hop() {
+        let trusted = proxies(&["10.0.0.0/8"], XFF);
+        let peer = ip("10.0.0.1");
+        let sent = headers(&[(&X_FORWARDED_FOR, "203.0.113.9, junk, 10.0.0.2")]);
+        assert_eq!(resolve(peer, &sent, &trusted), ip("10.0.0.2"));
         for sent in [
             headers(&[(&X_FORWARDED_FOR, "203.0.113.9, not-an-address")]),
             headers(&[(&X_FORWARDED_FOR, "")]),
+            headers(&[]),
+        ] {
+            assert_eq!(resolve(peer, &sent, &trusted), peer, "{sent:?}");
+        }
+        let trusted = proxies(&["10.0.0.0/8"], ForwardedHeader::Forwarded);
+        for sent in [
             headers(&[(&FORWARDED, "for=unknown")]),
-            headers(&[(&FORWARDED, "for=_hidden, for=203.0.113.9")]),
+            headers(&[(&FORWARDED, "for=203.0.113.9, for=_hidden")]),
             headers(&[(&FORWARDED, "proto=https")]),
             headers(&[(&FORWARDED, r#"for="[2001:db8::17""#)]),
-            headers(&[]),
         ] {
             assert_eq!(resolve(peer, &sent, &trusted), peer, "{sent:?}");
         }

@@ -32,7 +32,7 @@ use crate::rate_limit::AddressLimiter;
 use crate::store::Store;
 
 pub use admission::limit_before_work;
-pub use client_address::TrustedProxies;
+pub use client_address::{ForwardedHeader, TrustedProxies};
 pub use error::ApiError;
 pub use request_context::{request_context, REQUEST_ID_HEADER};
 

@@ -98,6 +98,11 @@ async fn a_spent_address_is_refused_before_any_work(backend: Backend) {
         .unwrap();
     assert_eq!(refused.status(), 429);
     assert_eq!(refused.headers()["cache-control"], "no-store");
+    // Percent-escapes the router decodes do not get a request past the limit.
+    for path in ["/%6Fauth/token", "/%61pi/v1/tenants/nobody", "/%68ealthz"] {
+        let refused = attacker.post(app.url(path)).send().await.unwrap();
+        assert_eq!(refused.status(), 429, "{path}");
+    }
 
     // Another address is served as usual, and the refused change never happened.
     let oauth = OAuthEndpoints {
@@ -178,7 +183,8 @@ async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
         "the right-most address that is not a trusted proxy"
     );
 
-    // Malformed headers fall back to the peer: they all share the proxy's own bucket.
+    // An unreadable entry where the caller's address should be falls back to the
+    // nearest trusted hop, here the peer: they all share the proxy's own bucket.
     admitted_until_refused(&app, &proxy, Some("not-an-address"), 50).await;
     assert_eq!(
         probe(&app, &proxy, Some("198.51.100.9, garbage")).await,
@@ -191,6 +197,11 @@ async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
     );
     assert_eq!(
         probe(&app, &proxy, Some("198.51.100.9")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // What the caller wrote left of its own address cannot push it onto the proxy's.
+    assert_eq!(
+        probe(&app, &proxy, Some("garbage, 198.51.100.10")).await,
         StatusCode::UNAUTHORIZED
     );
 }
