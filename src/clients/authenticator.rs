@@ -30,7 +30,8 @@ use crate::rate_limit::{FailureLimiter, RetryAfter};
 use crate::store::Store;
 
 /// A cached client is read again after this long, whatever the change feed said: a
-/// safety net should a change ever be missed (a clock far off, a stalled commit).
+/// bound on how stale a cached client can get should a process miss the feed for any
+/// reason the feed itself cannot see (the feed's own rebuild covers purged rows).
 const RELOAD_AFTER: Duration = Duration::from_secs(60);
 /// Unknown ids remembered at most.
 const MAX_ABSENT_IDS: u64 = 10_000;
@@ -149,7 +150,18 @@ impl ClientAuthenticator {
         }
         let mut matched = None;
         for candidate in candidates {
-            match self.hasher.check(presented, &candidate.hash).await? {
+            let check = self.hasher.check(presented, &candidate.hash).await;
+            // A stored hash that cannot be read matches nothing: the caller gets what a
+            // wrong secret gets (not a 500 an unknown id would never see); the log says why.
+            let check = check.unwrap_or_else(|error| {
+                tracing::error!(
+                    secret_id = candidate.id,
+                    error = format!("{error:#}"),
+                    "unreadable client secret hash"
+                );
+                SecretCheck::Mismatch
+            });
+            match check {
                 SecretCheck::Mismatch => continue,
                 SecretCheck::Matches => matched = Some((candidate, None)),
                 SecretCheck::MatchesLegacy { upgraded } => {
@@ -309,16 +321,16 @@ impl ClientAuthenticator {
             return Ok(None);
         };
         let forgets_before = *self.forgets.lock().expect("not poisoned");
-        let loaded = match self.store.client(&id, &TenantScope::All).await? {
-            Some(client) => {
-                let secrets = self.store.client_secrets(&client.id).await?;
-                Some(Arc::new(KnownClient {
-                    client: Arc::new(client),
-                    secrets,
-                }))
-            }
-            None => None,
-        };
+        let client = self.store.client(&id, &TenantScope::All).await?;
+        // Read for an unknown id too, so a first lookup costs the same round trips
+        // whether the id exists or not.
+        let secrets = self.store.client_secrets(&id).await?;
+        let loaded = client.map(|client| {
+            Arc::new(KnownClient {
+                client: Arc::new(client),
+                secrets,
+            })
+        });
         let forgets = self.forgets.lock().expect("not poisoned");
         if *forgets == forgets_before {
             match &loaded {

@@ -103,7 +103,7 @@ async fn revoke_own(
     Ok(HttpResponse::Ok().json(json!({ "success": true })))
 }
 
-#[tracing::instrument(skip_all, fields(tenant_id = %path))]
+#[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path)))]
 async fn revoke_for_tenant(
     caller: Caller,
     state: web::Data<AppState>,

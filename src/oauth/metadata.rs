@@ -18,7 +18,8 @@ pub fn metadata(issuer: &str, scopes_supported: &[String]) -> Value {
         "introspection_endpoint": format!("{base}/oauth/introspect"),
         "grant_types_supported": grants,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        // Public clients may revoke their tokens (RFC 7009 §2.1).
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": scopes_supported,
         // RFC 8414 makes the member required: an empty list until the code grant exists.
@@ -26,10 +27,8 @@ pub fn metadata(issuer: &str, scopes_supported: &[String]) -> Value {
     });
     if has_code {
         // Public clients (`none`) have nothing to ask the token endpoint for until then.
-        for endpoint in ["token", "revocation"] {
-            let methods = format!("{endpoint}_endpoint_auth_methods_supported");
-            metadata[methods] = json!(["client_secret_basic", "client_secret_post", "none"]);
-        }
+        metadata["token_endpoint_auth_methods_supported"] =
+            json!(["client_secret_basic", "client_secret_post", "none"]);
         metadata["authorization_endpoint"] = json!(format!("{base}/oauth/authorize"));
         metadata["code_challenge_methods_supported"] = json!(["S256"]);
     }

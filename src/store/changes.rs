@@ -69,12 +69,16 @@ impl Store {
         Ok(FeedBounds { oldest, newest })
     }
 
-    /// Deletes changes recorded before `before_millis`, but always keeps the newest, so a
-    /// process that fell behind can tell that rows it never read are gone.
+    /// Deletes the oldest changes, up to the last one recorded before `before_millis`,
+    /// but always keeps the newest, so a process that fell behind can tell that rows it
+    /// never read are gone. Only ever a prefix of the feed goes: `recorded_at` comes from
+    /// the clocks of the writers, which need not agree, so deleting by time alone could
+    /// leave a hole in the middle that no reader would notice.
     pub async fn purge_changes(&self, before_millis: i64) -> anyhow::Result<()> {
         on_pool!(self, pool => {
             sqlx::query(
-                "DELETE FROM changes WHERE recorded_at < $1 \
+                "DELETE FROM changes \
+                 WHERE seq <= (SELECT MAX(seq) FROM changes WHERE recorded_at < $1) \
                  AND seq < (SELECT MAX(seq) FROM changes)",
             )
             .bind(before_millis)

@@ -259,7 +259,6 @@ impl Drop for StartupLock {
     }
 }
 
-/// Unix milliseconds, the storage form of every instant.
 /// Whether a store error means the database cannot be reached now (an exhausted or
 /// closed pool, a broken connection): worth a retry, unlike a failed query.
 pub fn is_unavailable(error: &anyhow::Error) -> bool {
@@ -271,6 +270,7 @@ pub fn is_unavailable(error: &anyhow::Error) -> bool {
     })
 }
 
+/// Unix milliseconds, the storage form of every instant.
 pub fn to_millis(at: chrono::DateTime<chrono::Utc>) -> i64 {
     at.timestamp_millis()
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 use tessera::startup::Application;
+use tessera::store::Store;
 
 use crate::helpers::{eventually, spawn_app, Backend, TestApp};
 use crate::token_client::{Credentials, OAuthEndpoints};
@@ -16,6 +17,7 @@ crate::on_both_backends!(
     keys_and_revocations_are_on_the_feed,
     a_key_change_reaches_the_other_process_within_a_second,
     a_process_that_missed_purged_changes_rebuilds,
+    purging_takes_only_a_prefix_whatever_the_writers_clocks,
 );
 
 /// The issue: changes reach every other process within one second.
@@ -315,5 +317,54 @@ async fn a_process_that_missed_purged_changes_rebuilds(backend: Backend) {
     assert!(
         refused.is_some(),
         "the process kept serving a client it missed changes of"
+    );
+}
+
+/// Rows carry their writer's clock, and writers' clocks differ: a purge by time alone
+/// would leave a hole in the middle of the feed that no reader notices. Only a prefix
+/// goes, and the newest row stays.
+async fn purging_takes_only_a_prefix_whatever_the_writers_clocks(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (old, new) = (1_000_i64, 9_000_000_000_000_i64);
+    // Written by hosts with fast and slow clocks, in this order.
+    const INSERT: &str =
+        "INSERT INTO changes (kind, subject, recorded_at) VALUES ('client', 'x', $1)";
+    const SEQS: &str = "SELECT seq FROM changes ORDER BY seq";
+    for recorded_at in [old, new, old, new, new] {
+        let inserted = match &app.store {
+            Store::Sqlite(pool) => sqlx::query(INSERT)
+                .bind(recorded_at)
+                .execute(pool)
+                .await
+                .map(drop),
+            Store::Postgres(pool) => sqlx::query(INSERT)
+                .bind(recorded_at)
+                .execute(pool)
+                .await
+                .map(drop),
+        };
+        inserted.unwrap();
+    }
+    let seqs = |app: &TestApp| {
+        let store = app.store.clone();
+        async move {
+            let seqs: Vec<i64> = match &store {
+                Store::Sqlite(pool) => sqlx::query_scalar(SEQS).fetch_all(pool).await,
+                Store::Postgres(pool) => sqlx::query_scalar(SEQS).fetch_all(pool).await,
+            }
+            .unwrap();
+            seqs
+        }
+    };
+    let before = seqs(&app).await;
+    app.store.purge_changes(old + 1).await.unwrap();
+    let after = seqs(&app).await;
+    // Everything up to the third row (the last one recorded before the cut) is gone.
+    assert_eq!(after, before[before.len() - 2..], "{before:?} -> {after:?}");
+    app.store.purge_changes(new + 1).await.unwrap();
+    assert_eq!(
+        seqs(&app).await,
+        [*before.last().unwrap()],
+        "the newest stays"
     );
 }
