@@ -1,9 +1,11 @@
 //! Audit events: who changed what, when, under which request. Written by the store in
-//! the transaction of the change itself; never carries a secret.
+//! the transaction of the change itself; never carries a secret. Read back, newest
+//! first and within the caller's scope, with [`list_events`].
 
 use chrono::{DateTime, Utc};
 
-use crate::auth::Caller;
+use crate::auth::{Caller, TenantScope};
+use crate::store::Store;
 use crate::tenants::TenantId;
 
 /// What was done. The text (`oauth_client.created`, …) is what is stored and shown.
@@ -92,4 +94,16 @@ pub struct AuditEvent {
     pub target_id: String,
     pub tenant_id: Option<TenantId>,
     pub request_id: Option<String>,
+}
+
+/// At most `limit` events in `scope`, newest first, older than the event `before` when
+/// given.
+#[tracing::instrument(skip_all)]
+pub async fn list_events(
+    store: &Store,
+    scope: &TenantScope,
+    before: Option<i64>,
+    limit: u32,
+) -> anyhow::Result<Vec<AuditEvent>> {
+    store.audit_events(scope, before, limit).await
 }

@@ -85,9 +85,8 @@ impl RequestLimiter {
             Some(limiter) => limiter.check(),
             None => self.default.check_key(&client_id.to_owned()),
         };
-        outcome.map_err(|not_until| {
-            RetryAfter::from_wait(not_until.wait_time_from(self.clock.now()))
-        })
+        outcome
+            .map_err(|not_until| RetryAfter::from_wait(not_until.wait_time_from(self.clock.now())))
     }
 
     /// Forgets clients whose buckets are full again, so memory follows active clients.

@@ -1,4 +1,7 @@
-//! Tenants (seed 000): the id rules, the fields an upsert may change, and their bounds.
+//! Tenants (seed 000): the id rules, the fields an upsert may change, and their bounds;
+//! what the API does with them is in [`service`].
+
+mod service;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -7,6 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::patch::Patch;
+
+pub use service::{delete_tenant, get_tenant, upsert_tenant, TenantError, UpsertTenantError};
 
 /// Ids that would collide with fixed routes under `/api/v1/tenants/` (see DESIGN.md).
 const RESERVED_IDS: &[&str] = &["clients"];

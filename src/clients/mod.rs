@@ -24,8 +24,9 @@ pub use authenticator::{
 };
 pub use draft::ClientDraft;
 pub use service::{
-    add_secret, create_client, update_client, AddSecretError, ClientPolicy, CreateClientError,
-    CreatedClient, UpdateClientError,
+    add_secret, client_with_secrets, create_client, delete_client, delete_secret, get_client,
+    list_clients, update_client, AddSecretError, ClientError, ClientPolicy, ClientWithSecrets,
+    CreateClientError, CreatedClient, DeleteSecretError, RequestedSecret, UpdateClientError,
 };
 
 /// `[limits]`. Caps on what one tenant or client may accumulate.

@@ -1,12 +1,14 @@
-//! What the API and the token endpoint do with clients, in the order they do it:
-//! creation (with its first secret), updates (validated as a whole, applied only to
-//! the version they were based on) and new secrets.
+//! What the API does with clients and their secrets, in the order it does it:
+//! creation (with its first secret), reads and listings, updates (validated as a
+//! whole, applied only to the version they were based on), deletion, and the secrets
+//! of a client (listed masked, added, deleted). Every function sees only the clients
+//! in the caller's [`TenantScope`]; one outside it does not exist.
 
 use chrono::{DateTime, Utc};
 
 use super::secrets::{ClientSecret, NewSecret, SecretHasher, SecretName, StoredSecret};
 use super::LimitSettings;
-use super::{Client, ClientDraft, ClientId, ClientSettings, ClientType};
+use super::{Client, ClientDraft, ClientId, ClientPosition, ClientSettings, ClientType};
 use crate::audit::AuditContext;
 use crate::auth::TenantScope;
 use crate::store::{InsertClient, InsertSecret, Store};
@@ -84,6 +86,36 @@ pub async fn create_client(
     }
 }
 
+/// Why a client could not be read or deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("no such client")]
+    NotFound,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// The client `id`, if it is in `scope`.
+#[tracing::instrument(skip_all, fields(client_id = %id))]
+pub async fn get_client(
+    store: &Store,
+    scope: &TenantScope,
+    id: &ClientId,
+) -> Result<Client, ClientError> {
+    store.client(id, scope).await?.ok_or(ClientError::NotFound)
+}
+
+/// At most `limit` clients in `scope`, in order of creation, after `after` when given.
+#[tracing::instrument(skip_all)]
+pub async fn list_clients(
+    store: &Store,
+    scope: &TenantScope,
+    after: Option<&ClientPosition>,
+    limit: u32,
+) -> anyhow::Result<Vec<Client>> {
+    store.clients(scope, after, limit).await
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateClientError {
     #[error("no such client")]
@@ -138,24 +170,36 @@ pub enum AddSecretError {
     Unexpected(#[from] anyhow::Error),
 }
 
-/// Adds a named secret to `client`; the secret is returned in clear this once.
-#[tracing::instrument(skip_all, fields(client_id = %client.id))]
+/// What a caller asks of a new secret: its name and when, if ever, it expires.
+#[derive(Debug)]
+pub struct RequestedSecret {
+    pub name: SecretName,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Adds a named secret to the client `client_id` in `scope`; the secret is returned in
+/// clear this once.
+#[tracing::instrument(skip_all, fields(client_id = %client_id))]
 pub async fn add_secret(
     store: &Store,
     policy: &ClientPolicy,
-    client: &Client,
-    name: SecretName,
-    expires_at: Option<DateTime<Utc>>,
+    scope: &TenantScope,
+    client_id: &ClientId,
+    requested: RequestedSecret,
     audit: &AuditContext,
     now: DateTime<Utc>,
 ) -> Result<(StoredSecret, ClientSecret), AddSecretError> {
+    let client = store
+        .client(client_id, scope)
+        .await?
+        .ok_or(AddSecretError::ClientMissing)?;
     if client.settings.client_type == ClientType::Public {
         return Err(AddSecretError::PublicClient);
     }
-    let (new, secret) = NewSecret::generate(name, expires_at, &policy.hasher);
+    let (new, secret) = NewSecret::generate(requested.name, requested.expires_at, &policy.hasher);
     match store
         .insert_secret(
-            client,
+            &client,
             &new,
             policy.limits.secrets_per_client,
             audit,
@@ -169,5 +213,71 @@ pub async fn add_secret(
         }
         InsertSecret::TooMany(max) => Err(AddSecretError::TooMany(max)),
         InsertSecret::ClientMissing => Err(AddSecretError::ClientMissing),
+    }
+}
+
+/// Deletes the client `id` in `scope` and, with it, its secrets.
+#[tracing::instrument(skip_all, fields(client_id = %id))]
+pub async fn delete_client(
+    store: &Store,
+    scope: &TenantScope,
+    id: &ClientId,
+    audit: &AuditContext,
+    now: DateTime<Utc>,
+) -> Result<(), ClientError> {
+    if store.delete_client(id, scope, audit, now).await? {
+        Ok(())
+    } else {
+        Err(ClientError::NotFound)
+    }
+}
+
+/// A client and its secrets, oldest first (as stored: hashes, never the secrets).
+#[derive(Debug)]
+pub struct ClientWithSecrets {
+    pub client: Client,
+    pub secrets: Vec<StoredSecret>,
+}
+
+/// The client `id` in `scope` with its secrets.
+#[tracing::instrument(skip_all, fields(client_id = %id))]
+pub async fn client_with_secrets(
+    store: &Store,
+    scope: &TenantScope,
+    id: &ClientId,
+) -> Result<ClientWithSecrets, ClientError> {
+    let client = get_client(store, scope, id).await?;
+    let secrets = store.client_secrets(&client.id).await?;
+    Ok(ClientWithSecrets { client, secrets })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteSecretError {
+    #[error("no such client")]
+    ClientMissing,
+    #[error("the client has no such secret")]
+    SecretMissing,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Deletes the secret `secret_id` of the client `client_id` in `scope`.
+#[tracing::instrument(skip_all, fields(client_id = %client_id, secret_id))]
+pub async fn delete_secret(
+    store: &Store,
+    scope: &TenantScope,
+    client_id: &ClientId,
+    secret_id: i64,
+    audit: &AuditContext,
+    now: DateTime<Utc>,
+) -> Result<(), DeleteSecretError> {
+    let client = store
+        .client(client_id, scope)
+        .await?
+        .ok_or(DeleteSecretError::ClientMissing)?;
+    if store.delete_secret(&client, secret_id, audit, now).await? {
+        Ok(())
+    } else {
+        Err(DeleteSecretError::SecretMissing)
     }
 }

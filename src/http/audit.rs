@@ -7,7 +7,7 @@ use super::error::{from_store, ApiError};
 use super::extract::{ApiQuery, Caller};
 use super::page::{ListQuery, Page};
 use super::{rfc3339, AppState};
-use crate::audit::AuditEvent;
+use crate::audit::{self, AuditEvent};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/api/v1/audit-events").route(web::get().to(list)));
@@ -48,9 +48,7 @@ async fn list(
     let limit = query.limit()?;
     let scope = caller.scope(query.tenant()?);
     let before = query.after::<i64>()?;
-    let events = state
-        .store
-        .audit_events(&scope, before, limit + 1)
+    let events = audit::list_events(&state.store, &scope, before, limit + 1)
         .await
         .map_err(from_store)?;
     let page = Page::of(

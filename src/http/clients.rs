@@ -13,8 +13,8 @@ use super::{audit_context, rfc3339, AppState};
 use crate::auth::TenantScope;
 use crate::changes::Change;
 use crate::clients::{
-    self, Client, ClientDraft, ClientId, ClientPosition, ClientSettings, CreateClientError,
-    UpdateClientError,
+    self, Client, ClientDraft, ClientError, ClientId, ClientPosition, ClientSettings,
+    CreateClientError, UpdateClientError,
 };
 use crate::patch::Patch;
 use crate::tenants::TenantId;
@@ -133,6 +133,13 @@ pub(crate) fn client_not_found(id: &ClientId) -> ApiError {
     ApiError::NotFound(format!("OAuth client '{id}' does not exist."))
 }
 
+pub(crate) fn client_error(error: ClientError, id: &ClientId) -> ApiError {
+    match error {
+        ClientError::NotFound => client_not_found(id),
+        ClientError::Unexpected(error) => from_store(error),
+    }
+}
+
 #[tracing::instrument(skip_all)]
 async fn create(
     caller: Caller,
@@ -200,9 +207,7 @@ async fn list(
     let limit = query.limit()?;
     let scope = caller.scope(query.tenant()?);
     let after = query.after::<ClientPosition>()?;
-    let clients = state
-        .store
-        .clients(&scope, after.as_ref(), limit + 1)
+    let clients = clients::list_clients(&state.store, &scope, after.as_ref(), limit + 1)
         .await
         .map_err(from_store)?;
     let page = Page::of(
@@ -221,14 +226,9 @@ async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = client_id(&path)?;
-    match state
-        .store
-        .client(&id, &caller.scope(None))
-        .await
-        .map_err(from_store)?
-    {
-        Some(client) => Ok(HttpResponse::Ok().json(ClientResponse::from(client))),
-        None => Err(client_not_found(&id)),
+    match clients::get_client(&state.store, &caller.scope(None), &id).await {
+        Ok(client) => Ok(HttpResponse::Ok().json(ClientResponse::from(client))),
+        Err(error) => Err(client_error(error, &id)),
     }
 }
 
@@ -268,16 +268,12 @@ async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = client_id(&path)?;
     let audit = audit_context(&caller);
-    if state
-        .store
-        .delete_client(&id, &caller.scope(None), &audit, Utc::now())
-        .await
-        .map_err(from_store)?
-    {
-        state.applied(Change::Client(id)).await;
-        Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
-    } else {
-        Err(client_not_found(&id))
+    match clients::delete_client(&state.store, &caller.scope(None), &id, &audit, Utc::now()).await {
+        Ok(()) => {
+            state.applied(Change::Client(id)).await;
+            Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
+        }
+        Err(error) => Err(client_error(error, &id)),
     }
 }
 

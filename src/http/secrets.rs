@@ -5,13 +5,13 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::clients::{client_id, client_not_found};
+use super::clients::{client_error, client_id, client_not_found};
 use super::error::{from_store, ApiError};
 use super::extract::{ApiJson, Caller};
 use super::{audit_context, rfc3339, AppState};
 use crate::changes::Change;
 use crate::clients::secrets::{masked, parse_expiration, SecretName, StoredSecret};
-use crate::clients::{self, AddSecretError, Claim, Client};
+use crate::clients::{self, AddSecretError, Claim, DeleteSecretError, RequestedSecret};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/api/v1/tenants/clients/{clientId}").route(web::get().to(get)))
@@ -69,33 +69,17 @@ struct AddBody {
     expiration: Option<String>,
 }
 
-/// The client named in the path, if the caller may see it.
-async fn visible_client(
-    caller: &Caller,
-    state: &AppState,
-    raw_id: &str,
-) -> Result<Client, ApiError> {
-    let id = client_id(raw_id)?;
-    state
-        .store
-        .client(&id, &caller.scope(None))
-        .await
-        .map_err(from_store)?
-        .ok_or_else(|| client_not_found(&id))
-}
-
 #[tracing::instrument(skip_all, fields(client_id = %crate::telemetry::untrusted(&path)))]
 async fn get(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = visible_client(&caller, &state, &path).await?;
-    let secrets = state
-        .store
-        .client_secrets(&client.id)
-        .await
-        .map_err(from_store)?;
+    let id = client_id(&path)?;
+    let clients::ClientWithSecrets { client, secrets } =
+        clients::client_with_secrets(&state.store, &caller.scope(None), &id)
+            .await
+            .map_err(|error| client_error(error, &id))?;
     Ok(HttpResponse::Ok().json(ClientSecretsResponse {
         tenant_id: client.tenant_id.to_string(),
         client_id: client.id.to_string(),
@@ -113,10 +97,7 @@ async fn get(
 }
 
 /// Both fields checked at once: every problem is reported.
-fn parse_add(
-    body: &AddBody,
-    now: DateTime<Utc>,
-) -> Result<(SecretName, Option<DateTime<Utc>>), ApiError> {
+fn parse_add(body: &AddBody, now: DateTime<Utc>) -> Result<RequestedSecret, ApiError> {
     let name = match &body.name {
         Some(name) => SecretName::parse(name),
         None => Err("name: is required".to_owned()),
@@ -127,7 +108,7 @@ fn parse_add(
         .map(|raw| parse_expiration(raw, now))
         .transpose();
     match (name, expiration) {
-        (Ok(name), Ok(expiration)) => Ok((name, expiration)),
+        (Ok(name), Ok(expires_at)) => Ok(RequestedSecret { name, expires_at }),
         (name, expiration) => Err(ApiError::invalid(
             "The secret is invalid.",
             name.err().into_iter().chain(expiration.err()).collect(),
@@ -143,15 +124,15 @@ async fn add(
     ApiJson(body): ApiJson<AddBody>,
 ) -> Result<HttpResponse, ApiError> {
     let now = Utc::now();
-    let (name, expiration) = parse_add(&body, now)?;
-    let client = visible_client(&caller, &state, &path).await?;
+    let requested = parse_add(&body, now)?;
+    let id = client_id(&path)?;
     let audit = audit_context(&caller);
     let (stored, secret) = clients::add_secret(
         &state.store,
         &state.client_policy,
-        &client,
-        name,
-        expiration,
+        &caller.scope(None),
+        &id,
+        requested,
         &audit,
         now,
     )
@@ -167,10 +148,10 @@ async fn add(
         AddSecretError::DuplicateName(name) => {
             ApiError::Conflict(format!("The client already has a secret named '{name}'."))
         }
-        AddSecretError::ClientMissing => client_not_found(&client.id),
+        AddSecretError::ClientMissing => client_not_found(&id),
         AddSecretError::Unexpected(error) => from_store(error),
     })?;
-    state.applied(Change::Client(client.id.clone())).await;
+    state.applied(Change::Client(id)).await;
     let mut response = SecretResponse::from(stored);
     response.token = secret.expose().to_owned();
     Ok(HttpResponse::Ok()
@@ -185,24 +166,19 @@ async fn delete(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (raw_client, raw_secret) = path.into_inner();
-    let client = visible_client(&caller, &state, &raw_client).await?;
-    let not_found = || {
-        ApiError::NotFound(format!(
-            "OAuth client '{}' has no secret '{raw_secret}'.",
-            client.id
-        ))
-    };
-    let secret_id: i64 = raw_secret.parse().map_err(|_| not_found())?;
+    let id = client_id(&raw_client)?;
+    let secret_not_found =
+        || ApiError::NotFound(format!("OAuth client '{id}' has no secret '{raw_secret}'."));
+    let secret_id: i64 = raw_secret.parse().map_err(|_| secret_not_found())?;
     let audit = audit_context(&caller);
-    if state
-        .store
-        .delete_secret(&client, secret_id, &audit, Utc::now())
-        .await
-        .map_err(from_store)?
-    {
-        state.applied(Change::Client(client.id.clone())).await;
-        Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
-    } else {
-        Err(not_found())
+    let scope = caller.scope(None);
+    match clients::delete_secret(&state.store, &scope, &id, secret_id, &audit, Utc::now()).await {
+        Ok(()) => {
+            state.applied(Change::Client(id.clone())).await;
+            Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
+        }
+        Err(DeleteSecretError::ClientMissing) => Err(client_not_found(&id)),
+        Err(DeleteSecretError::SecretMissing) => Err(secret_not_found()),
+        Err(DeleteSecretError::Unexpected(error)) => Err(from_store(error)),
     }
 }

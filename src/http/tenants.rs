@@ -9,7 +9,9 @@ use super::error::{from_store, ApiError};
 use super::extract::{Caller, OptionalJson};
 use super::{audit_context, rfc3339, AppState};
 use crate::store::UpsertOutcome;
-use crate::tenants::{Metadata, Tenant, TenantChanges, TenantId};
+use crate::tenants::{
+    self, Metadata, Tenant, TenantChanges, TenantError, TenantId, UpsertTenantError,
+};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -57,15 +59,15 @@ async fn upsert(
     caller.require_global()?;
     let id = tenant_id(&path)?;
     let changes = changes.unwrap_or_default();
-    let problems = changes.problems();
-    if !problems.is_empty() {
-        return Err(ApiError::invalid("The tenant is invalid.", problems));
-    }
-    let (tenant, outcome) = state
-        .store
-        .upsert_tenant(&id, &changes, &audit_context(&caller), Utc::now())
+    let audit = audit_context(&caller);
+    let (tenant, outcome) = tenants::upsert_tenant(&state.store, &id, &changes, &audit, Utc::now())
         .await
-        .map_err(from_store)?;
+        .map_err(|error| match error {
+            UpsertTenantError::Invalid(problems) => {
+                ApiError::invalid("The tenant is invalid.", problems)
+            }
+            UpsertTenantError::Unexpected(error) => from_store(error),
+        })?;
     let mut response = match outcome {
         UpsertOutcome::Created => HttpResponse::Created(),
         UpsertOutcome::Updated => HttpResponse::Ok(),
@@ -80,12 +82,9 @@ async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = tenant_id(&path)?;
-    if !caller.scope(None).includes(&id) {
-        return Err(tenant_not_found(&id));
-    }
-    match state.store.tenant(&id).await.map_err(from_store)? {
-        Some(tenant) => Ok(HttpResponse::Ok().json(TenantResponse::from(tenant))),
-        None => Err(tenant_not_found(&id)),
+    match tenants::get_tenant(&state.store, &caller.scope(None), &id).await {
+        Ok(tenant) => Ok(HttpResponse::Ok().json(TenantResponse::from(tenant))),
+        Err(error) => Err(tenant_error(error, &id)),
     }
 }
 
@@ -98,19 +97,22 @@ async fn delete(
     caller.require_global()?;
     let id = tenant_id(&path)?;
     let audit = audit_context(&caller);
-    if state
-        .store
-        .delete_tenant(&id, &audit, Utc::now())
-        .await
-        .map_err(from_store)?
-    {
-        state.changes.tenant_deleted(Utc::now()).await;
-        Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
-    } else {
-        Err(tenant_not_found(&id))
+    match tenants::delete_tenant(&state.store, &id, &audit, Utc::now()).await {
+        Ok(()) => {
+            state.changes.tenant_deleted(Utc::now()).await;
+            Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
+        }
+        Err(error) => Err(tenant_error(error, &id)),
     }
 }
 
 pub(crate) fn tenant_not_found(id: &TenantId) -> ApiError {
     ApiError::NotFound(format!("Tenant '{id}' does not exist."))
+}
+
+fn tenant_error(error: TenantError, id: &TenantId) -> ApiError {
+    match error {
+        TenantError::NotFound => tenant_not_found(id),
+        TenantError::Unexpected(error) => from_store(error),
+    }
 }

@@ -20,6 +20,7 @@ mod rate_limits;
 mod replicas;
 mod revocation;
 mod secrets;
+mod services;
 mod stock_client;
 mod tenant_admin;
 mod tenant_token_chains;
