@@ -26,7 +26,7 @@ use moka::sync::Cache;
 use super::secrets::{ClientSecret, SecretCheck, SecretHasher, StoredSecret};
 use super::{Client, ClientId, ClientType};
 use crate::auth::TenantScope;
-use crate::rate_limit::{FailureLimiter, RetryAfter};
+use crate::rate_limit::{Attempt, FailureLimiter, RetryAfter};
 use crate::store::Store;
 
 /// A cached client is read again after this long, whatever the change feed said: a
@@ -130,14 +130,7 @@ impl ClientAuthenticator {
         source: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<AuthenticatedClient, ClientAuthError> {
-        self.failures
-            .check(source, Instant::now())
-            .map_err(ClientAuthError::RateLimited)?;
-        let known = self.known_client(client_id).await?;
-        let attempt = self
-            .failures
-            .begin(source, Instant::now())
-            .map_err(ClientAuthError::RateLimited)?;
+        let (known, attempt) = self.admit(client_id, source).await?;
 
         let prefix = presented.display_prefix();
         let candidates: Vec<&StoredSecret> = known
@@ -198,14 +191,7 @@ impl ClientAuthenticator {
         client_id: &str,
         source: IpAddr,
     ) -> Result<AuthenticatedClient, ClientAuthError> {
-        self.failures
-            .check(source, Instant::now())
-            .map_err(ClientAuthError::RateLimited)?;
-        let known = self.known_client(client_id).await?;
-        let attempt = self
-            .failures
-            .begin(source, Instant::now())
-            .map_err(ClientAuthError::RateLimited)?;
+        let (known, attempt) = self.admit(client_id, source).await?;
         match known {
             Some(known)
                 if known.client.settings.enabled
@@ -304,6 +290,25 @@ impl ClientAuthenticator {
         *forgets += 1;
         self.clients.invalidate_all();
         self.absent.invalidate_all();
+    }
+
+    /// The start of every attempt: an address that failed too often is refused before
+    /// anything is looked up; otherwise the client (or its absence), and a cell of the
+    /// address's bucket for this attempt.
+    async fn admit(
+        &self,
+        client_id: &str,
+        source: IpAddr,
+    ) -> Result<(Option<Arc<KnownClient>>, Attempt<'_>), ClientAuthError> {
+        self.failures
+            .check(source, Instant::now())
+            .map_err(ClientAuthError::RateLimited)?;
+        let known = self.known_client(client_id).await?;
+        let attempt = self
+            .failures
+            .begin(source, Instant::now())
+            .map_err(ClientAuthError::RateLimited)?;
+        Ok((known, attempt))
     }
 
     pub fn forget_idle_failures(&self) {
