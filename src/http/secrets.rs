@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clients::{client_id, client_not_found};
 use super::error::{from_store, ApiError};
-use super::extract::{ApiJson, Caller};
+use super::extract::{ApiJson, ApiPath, Caller};
 use super::{audit_context, rfc3339, AppState};
 use crate::changes::Change;
 use crate::clients::secrets::{masked, parse_expiration, SecretName, StoredSecret};
@@ -88,7 +88,7 @@ async fn visible_client(
 async fn get(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    ApiPath(path): ApiPath<String>,
 ) -> Result<HttpResponse, ApiError> {
     let client = visible_client(&caller, &state, &path).await?;
     let secrets = state
@@ -139,7 +139,7 @@ fn parse_add(
 async fn add(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    ApiPath(path): ApiPath<String>,
     ApiJson(body): ApiJson<AddBody>,
 ) -> Result<HttpResponse, ApiError> {
     let now = Utc::now();
@@ -182,9 +182,9 @@ async fn add(
 async fn delete(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    ApiPath(path): ApiPath<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (raw_client, raw_secret) = path.into_inner();
+    let (raw_client, raw_secret) = path;
     let client = visible_client(&caller, &state, &raw_client).await?;
     let not_found = || {
         ApiError::NotFound(format!(

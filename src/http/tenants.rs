@@ -6,7 +6,7 @@ use chrono::Utc;
 use serde::Serialize;
 
 use super::error::{from_store, ApiError};
-use super::extract::{Caller, OptionalJson};
+use super::extract::{ApiPath, Caller, OptionalJson};
 use super::{audit_context, rfc3339, AppState};
 use crate::store::UpsertOutcome;
 use crate::tenants::{Metadata, Tenant, TenantChanges, TenantId};
@@ -51,7 +51,7 @@ pub(crate) fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
 async fn upsert(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    ApiPath(path): ApiPath<String>,
     OptionalJson(changes): OptionalJson<TenantChanges>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_global()?;
@@ -77,7 +77,7 @@ async fn upsert(
 async fn get(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    ApiPath(path): ApiPath<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = tenant_id(&path)?;
     if !caller.scope(None).includes(&id) {
@@ -93,7 +93,7 @@ async fn get(
 async fn delete(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    ApiPath(path): ApiPath<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_global()?;
     let id = tenant_id(&path)?;
