@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::error::{from_store, ApiError};
-use super::extract::{ApiJson, ApiQuery, Caller};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::page::{ListQuery, Page};
 use super::{audit_context, rfc3339, AppState};
 use crate::auth::TenantScope;
@@ -223,7 +223,7 @@ async fn list(
 async fn get(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    ApiPath(path): ApiPath<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = client_id(&path)?;
     match clients::get_client(&state.store, &caller.scope(None), &id).await {
@@ -236,7 +236,7 @@ async fn get(
 async fn update(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    ApiPath(path): ApiPath<String>,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = client_id(&path)?;
@@ -264,7 +264,7 @@ async fn update(
 async fn delete(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    ApiPath(path): ApiPath<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = client_id(&path)?;
     let audit = audit_context(&caller);

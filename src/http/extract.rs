@@ -1,5 +1,8 @@
-//! Extractors for `/api/*`: JSON bodies, query strings and the caller's bearer
-//! credential, failing with [`ApiError`] so every rejection has the documented body.
+//! Extractors for `/api/*`: JSON bodies, query strings, path segments and the caller's
+//! bearer credential, failing with [`ApiError`] so every rejection has the documented body.
+//!
+//! Every string they hand on is free of U+0000: PostgreSQL cannot store it in `TEXT`, so
+//! it would otherwise surface as a 500 there while SQLite stored it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,6 +12,7 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use chrono::Utc;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::error::{from_store, ApiError};
 use super::AppState;
@@ -82,10 +86,73 @@ fn read_json<T: DeserializeOwned + 'static>(
                 "The request body must be JSON (Content-Type: application/json).".into(),
             ));
         }
-        serde_json::from_slice(&bytes)
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|error| ApiError::bad_request(format!("The JSON body is invalid: {error}")))?;
+        // serde would read `[]` as a struct whose fields all have defaults: an empty
+        // upsert. Every `/api/*` body is an object, so anything else is refused here.
+        if !value.is_object() {
+            return Err(invalid_body(format!(
+                "invalid type: {}, expected an object",
+                json_kind(&value)
+            )));
+        }
+        if let Some(place) = nul_in_json(&value, "") {
+            return Err(invalid_body(format!("{place}: {NUL_REFUSED}")));
+        }
+        serde_path_to_error::deserialize(value)
             .map(Some)
-            .map_err(|error| ApiError::bad_request(format!("The JSON body is invalid: {error}")))
+            .map_err(|error| {
+                let cause = if error.path().iter().next().is_none() {
+                    error.inner().to_string()
+                } else {
+                    format!("{}: {}", error.path(), error.inner())
+                };
+                invalid_body(cause)
+            })
     })
+}
+
+/// The problem in the message, and as the one cause, for clients that read either.
+fn invalid_body(cause: String) -> ApiError {
+    ApiError::invalid(format!("The JSON body is invalid: {cause}"), vec![cause])
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+const NUL_REFUSED: &str = "must not contain a NUL character (U+0000)";
+
+/// Where the first string holding U+0000 is in `value`, keys included, as a path like
+/// `metadata.team` or `allowedScopes[1]`.
+fn nul_in_json(value: &Value, at: &str) -> Option<String> {
+    match value {
+        Value::String(text) if text.contains('\0') => Some(at.to_owned()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| nul_in_json(item, &format!("{at}[{index}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            let here = if at.is_empty() {
+                key.escape_debug().to_string()
+            } else {
+                format!("{at}.{}", key.escape_debug())
+            };
+            if key.contains('\0') {
+                Some(format!("{here} (a key)"))
+            } else {
+                nul_in_json(item, &here)
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// The query string, deserialized; unknown parameters are rejected when `T` says so.
@@ -96,12 +163,44 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let nul = url::form_urlencoded::parse(req.query_string().as_bytes())
+            .find(|(name, value)| name.contains('\0') || value.contains('\0'));
+        if let Some((name, _)) = nul {
+            return std::future::ready(Err(ApiError::invalid(
+                "The query string is invalid.",
+                vec![format!("{}: {NUL_REFUSED}", name.escape_debug())],
+            )));
+        }
         std::future::ready(
             web::Query::<T>::from_query(req.query_string())
                 .map(|query| ApiQuery(query.into_inner()))
                 .map_err(|error| {
                     ApiError::bad_request(format!("The query string is invalid: {error}"))
                 }),
+        )
+    }
+}
+
+/// The path's `{placeholders}`, deserialized (a `String`, or a tuple for several).
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for ApiPath<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let segments = req.match_info();
+        if let Some((name, _)) = segments.iter().find(|(_, value)| value.contains('\0')) {
+            return std::future::ready(Err(ApiError::invalid(
+                "The path is invalid.",
+                vec![format!("{name}: {NUL_REFUSED}")],
+            )));
+        }
+        std::future::ready(
+            segments
+                .load::<T>()
+                .map(ApiPath)
+                .map_err(|error| ApiError::bad_request(format!("The path is invalid: {error}"))),
         )
     }
 }
@@ -140,4 +239,24 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
     let (scheme, credential) = value.split_once(' ')?;
     let credential = credential.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !credential.is_empty()).then_some(credential)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::nul_in_json;
+
+    #[test]
+    fn nul_is_found_in_nested_values_and_keys() {
+        let clean = json!({"name": "a", "list": ["b", {"c": 1}], "n": null});
+        assert_eq!(nul_in_json(&clean, ""), None);
+        let in_value = json!({"list": ["b", {"c": "x\u{0}"}]});
+        assert_eq!(nul_in_json(&in_value, "").as_deref(), Some("list[1].c"));
+        let in_key = json!({"metadata": {"te\u{0}am": "a"}});
+        assert_eq!(
+            nul_in_json(&in_key, "").as_deref(),
+            Some("metadata.te\\0am (a key)")
+        );
+    }
 }

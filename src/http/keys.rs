@@ -6,7 +6,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::error::{from_store, ApiError};
-use super::extract::{Caller, OptionalJson};
+use super::extract::{ApiPath, Caller, OptionalJson};
 use super::{audit_context, rfc3339, AppState};
 use crate::keys::{KeyView, RotateOutcome};
 
@@ -120,7 +120,7 @@ async fn rotate(
 async fn revoke(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    ApiPath(path): ApiPath<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_global()?;
     if !state

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clients::{client_error, client_id, client_not_found};
 use super::error::{from_store, ApiError};
-use super::extract::{ApiJson, Caller};
+use super::extract::{ApiJson, ApiPath, Caller};
 use super::{audit_context, rfc3339, AppState};
 use crate::changes::Change;
 use crate::clients::secrets::{masked, parse_expiration, SecretName, StoredSecret};
@@ -73,7 +73,7 @@ struct AddBody {
 async fn get(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    ApiPath(path): ApiPath<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = client_id(&path)?;
     let clients::ClientWithSecrets { client, secrets } =
@@ -120,7 +120,7 @@ fn parse_add(body: &AddBody, now: DateTime<Utc>) -> Result<RequestedSecret, ApiE
 async fn add(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    ApiPath(path): ApiPath<String>,
     ApiJson(body): ApiJson<AddBody>,
 ) -> Result<HttpResponse, ApiError> {
     let now = Utc::now();
@@ -163,9 +163,9 @@ async fn add(
 async fn delete(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    ApiPath(path): ApiPath<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (raw_client, raw_secret) = path.into_inner();
+    let (raw_client, raw_secret) = path;
     let id = client_id(&raw_client)?;
     let secret_not_found =
         || ApiError::NotFound(format!("OAuth client '{id}' has no secret '{raw_secret}'."));

@@ -7,7 +7,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::error::{from_store, ApiError};
-use super::extract::{bearer_token, Caller};
+use super::extract::{bearer_token, ApiPath, Caller};
 use super::tenants::{tenant_id, tenant_not_found};
 use super::{audit_context, AppState};
 use crate::tenants::TenantId;
@@ -54,7 +54,7 @@ fn tenant_token_only() -> ApiError {
 async fn for_tenant(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    ApiPath(path): ApiPath<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_global()?;
     let id = tenant_id(&path)?;
@@ -107,7 +107,7 @@ async fn revoke_own(
 async fn revoke_for_tenant(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    ApiPath(path): ApiPath<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_global()?;
     let id = tenant_id(&path)?;

@@ -6,7 +6,7 @@ use chrono::Utc;
 use serde::Serialize;
 
 use super::error::{from_store, ApiError};
-use super::extract::{Caller, OptionalJson};
+use super::extract::{ApiPath, Caller, OptionalJson};
 use super::{audit_context, rfc3339, AppState};
 use crate::store::UpsertOutcome;
 use crate::tenants::{
@@ -53,7 +53,7 @@ pub(crate) fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
 async fn upsert(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    ApiPath(path): ApiPath<String>,
     OptionalJson(changes): OptionalJson<TenantChanges>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_global()?;
@@ -79,7 +79,7 @@ async fn upsert(
 async fn get(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    ApiPath(path): ApiPath<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = tenant_id(&path)?;
     match tenants::get_tenant(&state.store, &caller.scope(None), &id).await {
@@ -92,7 +92,7 @@ async fn get(
 async fn delete(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    ApiPath(path): ApiPath<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_global()?;
     let id = tenant_id(&path)?;

@@ -6,6 +6,7 @@ mod token_client;
 
 mod address_limits;
 mod audit;
+mod bad_input;
 mod cache_sync;
 mod change_feed;
 mod cli;
