@@ -229,6 +229,12 @@ mod tests {
         }
     }
 
+    /// The set after the first start at 0: key "a", active.
+    fn first_key(policy: &RotationPolicy) -> Vec<KeySchedule> {
+        let first = decide(policy, &[], &Operation::Tick, Some(&generated("a")), at(0));
+        apply(&[], &done(first))
+    }
+
     /// The keys after applying `decision` to `before`.
     fn apply(before: &[KeySchedule], decision: &Decision) -> Vec<KeySchedule> {
         let mut keys: Vec<KeySchedule> = before
@@ -378,16 +384,7 @@ mod tests {
     #[test]
     fn revoking_the_active_key_needs_a_new_one_at_once() {
         let policy = policy();
-        let keys = apply(
-            &[],
-            &done(decide(
-                &policy,
-                &[],
-                &Operation::Tick,
-                Some(&generated("a")),
-                at(0),
-            )),
-        );
+        let keys = first_key(&policy);
         let revoke = Operation::Revoke("a".into());
         assert_eq!(
             decide(&policy, &keys, &revoke, None, at(5)),
@@ -416,16 +413,7 @@ mod tests {
     #[test]
     fn imports_verify_only_and_keep_their_kid_unique() {
         let policy = policy();
-        let keys = apply(
-            &[],
-            &done(decide(
-                &policy,
-                &[],
-                &Operation::Tick,
-                Some(&generated("a")),
-                at(0),
-            )),
-        );
+        let keys = first_key(&policy);
         let imported = NewKey {
             kid: "old".into(),
             origin: Origin::Imported,
@@ -465,16 +453,7 @@ mod tests {
     #[test]
     fn a_fast_clock_elsewhere_does_not_move_now() {
         let policy = policy();
-        let mut keys = apply(
-            &[],
-            &done(decide(
-                &policy,
-                &[],
-                &Operation::Tick,
-                Some(&generated("a")),
-                at(0),
-            )),
-        );
+        let mut keys = first_key(&policy);
         // Another host, 500 s ahead, rotated: its key is created at 500, signs at 520.
         keys[0].created_at = at(0);
         let ahead = done(decide(
