@@ -9,6 +9,7 @@ use tessera::users::UserId;
 
 use crate::helpers::{assert_api_error, causes, spawn_app, Backend, TestApp};
 use crate::keys::tenant_token;
+use crate::tenant_admin::AsTenant;
 use crate::users::{create_user, PASSWORD};
 
 crate::on_both_backends!(
@@ -296,17 +297,12 @@ async fn membership_changes_are_audited_in_their_tenant(backend: Backend) {
         ]
     );
     // Visible to the tenant's own admin, too.
-    let token = tenant_token(&app, "acme").await;
-    let page: Value = app
-        .client
-        .get(app.url("/api/v1/audit-events"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let acme = AsTenant {
+        app: &app,
+        token: tenant_token(&app, "acme").await,
+    };
+    let response = acme.send(Method::GET, "/api/v1/audit-events", None).await;
+    let page: Value = response.json().await.unwrap();
     let actions: Vec<&str> = page["items"]
         .as_array()
         .unwrap()
@@ -318,27 +314,6 @@ async fn membership_changes_are_audited_in_their_tenant(backend: Backend) {
         !actions.contains(&"user.created"),
         "users are the global admin's"
     );
-}
-
-/// Requests made with a tenant admin token.
-struct AsTenant<'a> {
-    app: &'a TestApp,
-    token: String,
-}
-
-impl AsTenant<'_> {
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
-        let request = self
-            .app
-            .client
-            .request(method, self.app.url(path))
-            .bearer_auth(&self.token);
-        let request = match body {
-            Some(body) => request.json(&body),
-            None => request,
-        };
-        request.send().await.unwrap()
-    }
 }
 
 async fn a_tenant_admin_manages_its_own_members_only(backend: Backend) {
