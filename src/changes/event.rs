@@ -1,8 +1,8 @@
 //! The events of the change feed and their stored form (`kind`, `subject`, `instant`).
 
 use crate::clients::ClientId;
+use crate::ids::UserId;
 use crate::tenants::TenantId;
-use crate::users::UserId;
 
 /// One change other processes must apply to what they hold in memory. The next
 /// events (sessions) join here, each with its kind in [`Change::to_row`].

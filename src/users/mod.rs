@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Serialize, Serializer};
 
+pub use crate::ids::UserId;
 use crate::store::{from_millis, MemberRecord, UserRecord};
 use crate::tenants::TenantId;
 
@@ -33,36 +34,6 @@ pub const MAX_PASSWORD_LEN: usize = 256;
 pub const MAX_DISPLAY_NAME_LEN: usize = 256;
 /// RFC 5321 §4.5.3.1.3: the longest path a mail address can travel in.
 pub const MAX_EMAIL_LEN: usize = 254;
-
-/// A user id: 128 random bits as 32 lower-case hex digits. Only Tessera makes them, so
-/// nothing else parses.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UserId(String);
-
-impl UserId {
-    pub fn generate() -> Self {
-        UserId(crate::ids::random_id())
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
-        if raw.len() == 32 && raw.bytes().all(hex) {
-            Ok(UserId(raw.to_owned()))
-        } else {
-            Err("a user id is 32 lower-case hexadecimal digits".to_owned())
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// A username: 1–128 of `A-Z a-z 0-9 . _ - @ +` (an email address fits). ASCII only, so
 /// that case-insensitive means one thing everywhere (no Unicode case folding or
@@ -367,12 +338,6 @@ impl Membership {
     }
 }
 
-impl Serialize for UserId {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
 impl Serialize for Username {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
@@ -382,15 +347,6 @@ impl Serialize for Username {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn generated_ids_parse_and_nothing_else_does() {
-        let id = UserId::generate();
-        assert_eq!(UserId::parse(id.as_str()), Ok(id));
-        for raw in ["", "abc", &"A".repeat(32), &"g".repeat(32), &"a".repeat(33)] {
-            assert!(UserId::parse(raw).is_err(), "{raw}");
-        }
-    }
 
     #[test]
     fn usernames_are_ascii_and_compared_in_lower_case() {
