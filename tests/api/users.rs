@@ -17,6 +17,7 @@ use crate::helpers::{assert_api_error, causes, spawn_app, Backend, TestApp};
 crate::on_both_backends!(
     creation_returns_the_user_and_reads_show_the_same,
     usernames_are_unique_ignoring_case,
+    racing_creations_of_one_name_make_one_user,
     passwords_out_of_bounds_are_refused_before_hashing,
     no_response_shows_a_password_or_its_hash,
     the_default_tenant_must_exist,
@@ -157,6 +158,39 @@ async fn usernames_are_unique_ignoring_case(backend: Backend) {
         assert_api_error(post_user(&app, &body).await, 400).await;
     }
     create_user(&app, &"u".repeat(128), json!({})).await;
+}
+
+async fn racing_creations_of_one_name_make_one_user(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let names = ["carol", "CAROL", "Carol", "cArol", "caroL", "CArol"];
+    let statuses = create_all_at_once(&app, &names).await;
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 409).count(),
+        5,
+        "{statuses:?}"
+    );
+    let (_, list) = app.get_json("/api/v1/users").await;
+    assert_eq!(ids(&list).len(), 1);
+}
+
+/// The statuses of creations of `names`, sent all at once.
+async fn create_all_at_once(app: &TestApp, names: &[&str]) -> Vec<u16> {
+    let requests = names.iter().map(|name| {
+        let request = app
+            .admin(Method::POST, "/api/v1/users")
+            .json(&json!({"username": name, "password": PASSWORD}));
+        tokio::spawn(async move { request.send().await.expect("request").status().as_u16() })
+    });
+    let mut statuses = Vec::new();
+    for handle in requests.collect::<Vec<_>>() {
+        statuses.push(handle.await.expect("task"));
+    }
+    statuses
 }
 
 async fn passwords_out_of_bounds_are_refused_before_hashing(backend: Backend) {
