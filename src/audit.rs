@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::auth::{Caller, TenantScope};
-use crate::store::Store;
+use crate::store::{AuditRecord, Store};
 use crate::tenants::TenantId;
 
 /// What was done. The text (`oauth_client.created`, …) is what is stored and shown.
@@ -26,6 +26,13 @@ pub enum Action {
     TenantTokenIssued,
     TenantTokenRevoked,
     TenantTokensRevoked,
+    UserCreated,
+    UserUpdated,
+    UserDeleted,
+    UserPasswordChanged,
+    MemberAdded,
+    MemberUpdated,
+    MemberRemoved,
 }
 
 impl Action {
@@ -46,6 +53,13 @@ impl Action {
             Action::TenantTokenIssued => "tenant_token.issued",
             Action::TenantTokenRevoked => "tenant_token.revoked",
             Action::TenantTokensRevoked => "tenant_tokens.revoked",
+            Action::UserCreated => "user.created",
+            Action::UserUpdated => "user.updated",
+            Action::UserDeleted => "user.deleted",
+            Action::UserPasswordChanged => "user.password_changed",
+            Action::MemberAdded => "tenant_member.added",
+            Action::MemberUpdated => "tenant_member.updated",
+            Action::MemberRemoved => "tenant_member.removed",
         }
     }
 }
@@ -71,6 +85,23 @@ impl AuditContext {
         Self {
             actor: "system".to_owned(),
             request_id: None,
+        }
+    }
+
+    /// The event of `action` on `target_id` (in `tenant`, whose admins then see it), as
+    /// the store writes it.
+    pub fn record(
+        &self,
+        action: Action,
+        target_id: &str,
+        tenant: Option<&TenantId>,
+    ) -> AuditRecord {
+        AuditRecord {
+            actor: self.actor.clone(),
+            request_id: self.request_id.clone(),
+            action: action.as_str(),
+            target_id: target_id.to_owned(),
+            tenant_id: tenant.map(|tenant| tenant.as_str().to_owned()),
         }
     }
 

@@ -1,10 +1,11 @@
 //! The events of the change feed and their stored form (`kind`, `subject`, `instant`).
 
 use crate::clients::ClientId;
+use crate::ids::UserId;
 use crate::tenants::TenantId;
 
 /// One change other processes must apply to what they hold in memory. The next
-/// events (sessions, users) join here, each with its kind in [`Change::to_row`].
+/// events (sessions) join here, each with its kind in [`Change::to_row`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A client or any of its secrets changed (created, updated, deleted).
@@ -24,6 +25,10 @@ pub enum Change {
         chain_id: String,
         expires_at_millis: i64,
     },
+    /// A user was disabled, deleted or given a new password, or one of its memberships
+    /// changed or ended: whatever a process holds for it must be checked again.
+    /// Recorded by triggers (migration 0006).
+    User(UserId),
 }
 
 /// The stored form of a [`Change`].
@@ -39,6 +44,7 @@ const KEY: &str = "key";
 const REVOKED_TOKEN: &str = "revoked_token";
 const TENANT_TOKENS_REVOKED: &str = "tenant_tokens_revoked";
 const TENANT_TOKEN_CHAIN_REVOKED: &str = "tenant_token_chain_revoked";
+const USER: &str = "user";
 
 impl Change {
     pub fn to_row(&self) -> ChangeRow {
@@ -65,6 +71,7 @@ impl Change {
                 chain_id.clone(),
                 Some(*expires_at_millis),
             ),
+            Change::User(id) => (USER, id.as_str().to_owned(), None),
         };
         ChangeRow {
             kind,
@@ -91,6 +98,7 @@ impl Change {
                 chain_id: subject.to_owned(),
                 expires_at_millis: instant?,
             },
+            USER => Change::User(UserId::parse(subject).ok()?),
             _ => return None,
         })
     }
@@ -117,6 +125,7 @@ mod tests {
                 chain_id: "c".into(),
                 expires_at_millis: 7,
             },
+            Change::User(UserId::generate()),
         ];
         for change in changes {
             let row = change.to_row();

@@ -17,8 +17,8 @@
 //! its transaction: nobody draws 11 until the holder of 10 has committed or rolled
 //! back. We chose this over tracking gaps: it is a few lines, readers stay trivial,
 //! and the cost (writers that record a change commit one at a time) falls only on
-//! admin writes. Client and secret changes are recorded by (deferred) triggers, so no
-//! write path can forget them; the rest are written explicitly by the store.
+//! admin writes. Client, secret and user changes are recorded by (deferred) triggers,
+//! so no write path can forget them; the rest are written explicitly by the store.
 //!
 //! The process that makes a change applies it to its own memory after the commit,
 //! before it answers ([`ChangeFeed::committed`]), so its own changes take effect at
@@ -122,6 +122,9 @@ impl ChangeFeed {
             } => targets
                 .tenant_tokens
                 .revoke_chain(chain_id, *expires_at_millis),
+            // No process keeps anything about a user in memory yet; sessions will end
+            // here when they arrive.
+            Change::User(_) => {}
         }
         Ok(())
     }

@@ -8,12 +8,14 @@ mod error;
 mod extract;
 mod health;
 mod keys;
+mod members;
 mod oauth;
 mod page;
 mod request_context;
 mod secrets;
 mod tenant_tokens;
 mod tenants;
+mod users;
 
 use actix_web::{web, Resource};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -72,6 +74,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(tenant_tokens::routes)
         .configure(tenants::routes)
         .configure(clients::routes)
+        .configure(users::routes)
+        .configure(members::routes)
         .configure(audit::routes);
 }
 

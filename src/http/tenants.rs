@@ -110,7 +110,7 @@ pub(crate) fn tenant_not_found(id: &TenantId) -> ApiError {
     ApiError::NotFound(format!("Tenant '{id}' does not exist."))
 }
 
-fn tenant_error(error: TenantError, id: &TenantId) -> ApiError {
+pub(crate) fn tenant_error(error: TenantError, id: &TenantId) -> ApiError {
     match error {
         TenantError::NotFound => tenant_not_found(id),
         TenantError::Unexpected(error) => from_store(error),

@@ -5,26 +5,57 @@ use crate::audit::AuditEvent;
 use crate::auth::TenantScope;
 use crate::tenants::TenantId;
 
+pub(super) const INSERT_AUDIT_EVENT: &str = "INSERT INTO audit_events \
+       (occurred_at, actor, action, target_id, tenant_id, request_id) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+
 /// Records one event inside the open transaction `$tx`:
 /// `record_audit!(tx, context, action, target_id, tenant_id, now_millis)`.
 macro_rules! record_audit {
     ($tx:expr, $context:expr, $action:expr, $target:expr, $tenant:expr, $now:expr) => {
-        sqlx::query(
-            "INSERT INTO audit_events \
-               (occurred_at, actor, action, target_id, tenant_id, request_id) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind($now)
-        .bind(&$context.actor)
-        .bind($action.as_str())
-        .bind($target)
-        .bind($tenant)
-        .bind($context.request_id.as_deref())
-        .execute(&mut *$tx)
-        .await
+        sqlx::query($crate::store::audit::INSERT_AUDIT_EVENT)
+            .bind($now)
+            .bind(&$context.actor)
+            .bind($action.as_str())
+            .bind($target)
+            .bind($tenant)
+            .bind($context.request_id.as_deref())
+            .execute(&mut *$tx)
+            .await
     };
 }
 pub(crate) use record_audit;
+
+/// An audit event as the store writes it, in plain values: built by [`crate::audit`],
+/// written in the transaction of the change it records with [`insert_audit_record!`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub actor: String,
+    pub request_id: Option<String>,
+    /// What was done, as stored and shown (`user.created`, …).
+    pub action: &'static str,
+    /// The id of what changed.
+    pub target_id: String,
+    /// The tenant the change belongs to, if any: its admins see the event.
+    pub tenant_id: Option<String>,
+}
+
+/// Writes `$record` (an [`AuditRecord`]) inside the open transaction `$tx`:
+/// `insert_audit_record!(conn, record, now_millis)`.
+macro_rules! insert_audit_record {
+    ($tx:expr, $record:expr, $now:expr) => {
+        sqlx::query($crate::store::audit::INSERT_AUDIT_EVENT)
+            .bind($now)
+            .bind(&$record.actor)
+            .bind($record.action)
+            .bind(&$record.target_id)
+            .bind($record.tenant_id.as_deref())
+            .bind($record.request_id.as_deref())
+            .execute(&mut *$tx)
+            .await
+    };
+}
+pub(crate) use insert_audit_record;
 
 #[derive(sqlx::FromRow)]
 struct AuditRow {

@@ -13,6 +13,7 @@ mod keys;
 mod secrets;
 mod tenant_tokens;
 mod tenants;
+mod users;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -27,12 +28,14 @@ use sqlx::sqlite::{
 use secrecy::SecretString;
 use serde::Deserialize;
 
+pub use audit::AuditRecord;
 pub use changes::{ChangeRecord, FeedBounds};
 pub use clients::InsertClient;
 pub use keys::{KeyChanges, StoredKey};
 pub use secrets::InsertSecret;
 pub use tenant_tokens::TenantTokenRevocationRows;
 pub use tenants::UpsertOutcome;
+pub use users::{InsertUser, MemberRecord, UserRecord};
 
 /// `[database]`.
 #[derive(Debug, Clone, Deserialize)]

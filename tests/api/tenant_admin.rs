@@ -9,13 +9,14 @@ use crate::keys::tenant_token;
 
 crate::on_both_backends!(a_tenant_admin_stays_inside_its_tenant);
 
-struct AsTenant<'a> {
-    app: &'a TestApp,
-    token: String,
+/// Requests made with a tenant admin token.
+pub struct AsTenant<'a> {
+    pub app: &'a TestApp,
+    pub token: String,
 }
 
 impl AsTenant<'_> {
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
         let request = self
             .app
             .client
