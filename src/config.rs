@@ -23,6 +23,7 @@ pub use crate::oauth::OAuthSettings;
 pub use crate::rate_limit::{ClientRateLimit, RateLimitSettings};
 pub use crate::store::DatabaseSettings;
 pub use crate::telemetry::{LogFormat, LogSettings};
+pub use crate::tokens::TokenSettings;
 
 /// The defaults, documented line by line in the file itself.
 pub const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -35,6 +36,7 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub signing: SigningSettings,
     pub oauth: OAuthSettings,
+    pub tokens: TokenSettings,
     pub rate_limit: RateLimitSettings,
     pub limits: LimitSettings,
     pub log: LogSettings,
@@ -156,6 +158,7 @@ impl Settings {
         }
         self.validate_signing()?;
         self.validate_oauth()?;
+        self.validate_tokens()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .with_context(|| format!("log.level: invalid value {:?}", self.log.level))?;
         Ok(())
@@ -231,6 +234,25 @@ impl Settings {
         }
         if self.limits.clients_per_tenant == 0 || self.limits.secrets_per_client == 0 {
             bail!("limits.clients_per_tenant and limits.secrets_per_client: must be at least 1");
+        }
+        Ok(())
+    }
+
+    fn validate_tokens(&self) -> anyhow::Result<()> {
+        let tokens = &self.tokens;
+        if tokens.refresh_grace_seconds > crate::tokens::MAX_REFRESH_GRACE_SECONDS {
+            bail!(
+                "tokens.refresh_grace_seconds: at most {}",
+                crate::tokens::MAX_REFRESH_GRACE_SECONDS
+            );
+        }
+        if tokens.refresh_family_lifetime_seconds == 0
+            || tokens.refresh_family_lifetime_seconds > MAX_DURATION_SECONDS
+        {
+            bail!(
+                "tokens.refresh_family_lifetime_seconds: must be between 1 and \
+                 {MAX_DURATION_SECONDS} (ten years)"
+            );
         }
         Ok(())
     }

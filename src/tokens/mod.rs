@@ -1,13 +1,14 @@
 //! What Tessera issues: one claims type for every JWT it signs ([`AccessClaims`]: client
 //! tokens, tenant admin tokens and, next, users' tokens with `sid`), one verifier with a
 //! check per purpose ([`TokenVerifier`]), opaque tokens for codes and refresh tokens
-//! ([`OpaqueToken`]: 256 random bits, only their SHA-256 stored), and the deny-list of
-//! revoked access tokens.
+//! ([`OpaqueToken`]: 256 random bits, only their SHA-256 stored), the deny-lists of
+//! revoked access tokens and of ended sessions, and `[tokens]` ([`TokenSettings`]).
 
 pub mod access;
 mod claims;
 mod deny_list;
 mod opaque;
+mod settings;
 pub mod tenant_admin;
 mod verifier;
 
@@ -16,4 +17,5 @@ pub use claims::{
 };
 pub use deny_list::DenyList;
 pub use opaque::{OpaqueToken, TokenHash};
+pub use settings::{TokenSettings, MAX_REFRESH_GRACE_SECONDS};
 pub use verifier::{Purpose, TokenError, TokenVerifier, VerifiedToken};
