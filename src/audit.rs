@@ -4,9 +4,10 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::auth::{Caller, TenantScope};
+use crate::auth::Caller;
+use crate::ids::TenantScope;
 use crate::store::Store;
-use crate::tenants::TenantId;
+use crate::ids::TenantId;
 
 /// What was done. The text (`oauth_client.created`, …) is what is stored and shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! The events of the change feed and their stored form (`kind`, `subject`, `instant`).
 
-use crate::clients::ClientId;
-use crate::tenants::TenantId;
+use crate::ids::ClientId;
+use crate::ids::TenantId;
 
 /// One change other processes must apply to what they hold in memory. The next
 /// events (sessions, users) join here, each with its kind in [`Change::to_row`].

@@ -50,7 +50,7 @@ use crate::clients::ClientAuthenticator;
 use crate::keys::KeyService;
 use crate::oauth::OAuthServer;
 use crate::store::Store;
-use crate::tenants::TenantId;
+use crate::ids::TenantId;
 use crate::tokens::tenant_admin::TenantTokenRevocations;
 use crate::tokens::DenyList;
 

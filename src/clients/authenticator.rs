@@ -25,7 +25,7 @@ use moka::sync::Cache;
 
 use super::secrets::{ClientSecret, SecretCheck, SecretHasher, StoredSecret};
 use super::{Client, ClientId, ClientType};
-use crate::auth::TenantScope;
+use crate::ids::TenantScope;
 use crate::rate_limit::{Attempt, FailureLimiter, RetryAfter};
 use crate::store::Store;
 

@@ -2,8 +2,8 @@
 
 use super::{from_millis, on_pool, Store};
 use crate::audit::AuditEvent;
-use crate::auth::TenantScope;
-use crate::tenants::TenantId;
+use crate::ids::TenantScope;
+use crate::ids::TenantId;
 
 /// Records one event inside the open transaction `$tx`:
 /// `record_audit!(tx, context, action, target_id, tenant_id, now_millis)`.

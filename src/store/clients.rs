@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 use super::audit::record_audit;
 use super::{for_update, from_millis, on_pool, on_tx, to_millis, BeginWrite, Store, WriteTx};
 use crate::audit::{Action, AuditContext};
-use crate::auth::TenantScope;
+use crate::ids::TenantScope;
 use crate::clients::secrets::NewSecret;
-use crate::clients::{AccessType, Client, ClientId, ClientPosition, ClientSettings, ClientType};
+use crate::clients::{AccessType, Client, ClientPosition, ClientSettings, ClientType};
+use crate::ids::ClientId;
 use crate::oauth::{GrantType, RedirectUri, ScopeToken};
-use crate::tenants::TenantId;
+use crate::ids::TenantId;
 
 macro_rules! columns {
     () => {

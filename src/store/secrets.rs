@@ -7,7 +7,8 @@ use super::audit::record_audit;
 use super::{from_millis, on_pool, to_millis, BeginWrite, Store};
 use crate::audit::{Action, AuditContext};
 use crate::clients::secrets::{NewSecret, StoredSecret};
-use crate::clients::{Client, ClientId};
+use crate::clients::Client;
+use crate::ids::ClientId;
 
 macro_rules! columns {
     () => {

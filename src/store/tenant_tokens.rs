@@ -7,7 +7,7 @@ use super::changes::record_change;
 use super::{on_pool, BeginWrite, Store};
 use crate::audit::{Action, AuditContext};
 use crate::changes::Change;
-use crate::tenants::TenantId;
+use crate::ids::TenantId;
 
 /// What the stored revocations of tenant admin tokens say at one instant.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Tenant, TenantChanges, TenantId};
 use crate::audit::AuditContext;
-use crate::auth::TenantScope;
+use crate::ids::TenantScope;
 use crate::store::{Store, UpsertOutcome};
 
 #[derive(Debug, thiserror::Error)]

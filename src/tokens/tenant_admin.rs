@@ -21,7 +21,7 @@ use super::{
 use crate::audit::AuditContext;
 use crate::keys::KeyService;
 use crate::store::Store;
-use crate::tenants::TenantId;
+use crate::ids::TenantId;
 
 /// The chain a tenant admin token belongs to: renewals share its id and first issuance.
 #[derive(Debug, Clone, PartialEq, Eq)]
