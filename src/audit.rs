@@ -1,88 +1,14 @@
 //! Audit events: who changed what, when, under which request. Written by the store in
-//! the transaction of the change itself; never carries a secret. Read back, newest
-//! first and within the caller's scope, with [`list_events`].
+//! the transaction of the change itself (the row's vocabulary, [`Action`] and
+//! [`AuditContext`], is the store's, re-exported here); never carries a secret. Read
+//! back, newest first and within the caller's scope, with [`list_events`].
 
 use chrono::{DateTime, Utc};
 
-use crate::auth::Caller;
-use crate::ids::TenantScope;
-use crate::store::Store;
-use crate::ids::TenantId;
+use crate::ids::{TenantId, TenantScope};
+use crate::store::{from_millis, AuditRecord, Store};
 
-/// What was done. The text (`oauth_client.created`, …) is what is stored and shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    TenantCreated,
-    TenantUpdated,
-    TenantDeleted,
-    ClientCreated,
-    ClientUpdated,
-    ClientDeleted,
-    ClientSecretAdded,
-    ClientSecretDeleted,
-    SigningKeyCreated,
-    SigningKeyImported,
-    SigningKeyRevoked,
-    SigningKeyDeleted,
-    TenantTokenIssued,
-    TenantTokenRevoked,
-    TenantTokensRevoked,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::TenantCreated => "tenant.created",
-            Action::TenantUpdated => "tenant.updated",
-            Action::TenantDeleted => "tenant.deleted",
-            Action::ClientCreated => "oauth_client.created",
-            Action::ClientUpdated => "oauth_client.updated",
-            Action::ClientDeleted => "oauth_client.deleted",
-            Action::ClientSecretAdded => "oauth_client.secret_added",
-            Action::ClientSecretDeleted => "oauth_client.secret_deleted",
-            Action::SigningKeyCreated => "signing_key.created",
-            Action::SigningKeyImported => "signing_key.imported",
-            Action::SigningKeyRevoked => "signing_key.revoked",
-            Action::SigningKeyDeleted => "signing_key.deleted",
-            Action::TenantTokenIssued => "tenant_token.issued",
-            Action::TenantTokenRevoked => "tenant_token.revoked",
-            Action::TenantTokensRevoked => "tenant_tokens.revoked",
-        }
-    }
-}
-
-/// Who is making a change and under which request: handed to every store call that
-/// changes something.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditContext {
-    pub actor: String,
-    pub request_id: Option<String>,
-}
-
-impl AuditContext {
-    pub fn new(caller: &Caller, request_id: Option<String>) -> Self {
-        Self {
-            actor: caller.actor(),
-            request_id,
-        }
-    }
-
-    /// Changes Tessera makes on its own schedule (key rotation, expiry).
-    pub fn system() -> Self {
-        Self {
-            actor: "system".to_owned(),
-            request_id: None,
-        }
-    }
-
-    /// Changes made with the `tessera` command.
-    pub fn cli() -> Self {
-        Self {
-            actor: "cli".to_owned(),
-            request_id: None,
-        }
-    }
-}
+pub use crate::store::{Action, AuditContext};
 
 /// One recorded change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +23,27 @@ pub struct AuditEvent {
     pub request_id: Option<String>,
 }
 
+impl TryFrom<AuditRecord> for AuditEvent {
+    type Error = anyhow::Error;
+
+    fn try_from(row: AuditRecord) -> anyhow::Result<Self> {
+        Ok(AuditEvent {
+            id: row.id,
+            occurred_at: from_millis(row.occurred_at),
+            actor: row.actor,
+            action: row.action,
+            target_id: row.target_id,
+            tenant_id: row
+                .tenant_id
+                .as_deref()
+                .map(TenantId::parse)
+                .transpose()
+                .map_err(anyhow::Error::msg)?,
+            request_id: row.request_id,
+        })
+    }
+}
+
 /// At most `limit` events in `scope`, newest first, older than the event `before` when
 /// given.
 #[tracing::instrument(skip_all)]
@@ -106,5 +53,10 @@ pub async fn list_events(
     before: Option<i64>,
     limit: u32,
 ) -> anyhow::Result<Vec<AuditEvent>> {
-    store.audit_events(scope, before, limit).await
+    store
+        .audit_events(scope, before, limit)
+        .await?
+        .into_iter()
+        .map(AuditEvent::try_from)
+        .collect()
 }

@@ -5,8 +5,8 @@
 //! resources look absent (404); operations only the global admin may perform fail with
 //! [`Forbidden`] (403).
 
-pub use crate::ids::TenantScope;
 use crate::ids::TenantId;
+pub use crate::ids::TenantScope;
 
 /// The authenticated caller of `/api/*`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -47,10 +47,10 @@ pub use event::{Change, ChangeRow};
 pub use plan::{plan, Step};
 
 use crate::clients::ClientAuthenticator;
+use crate::ids::TenantId;
 use crate::keys::KeyService;
 use crate::oauth::OAuthServer;
 use crate::store::Store;
-use crate::ids::TenantId;
 use crate::tokens::tenant_admin::TenantTokenRevocations;
 use crate::tokens::DenyList;
 

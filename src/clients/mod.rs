@@ -14,9 +14,9 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::oauth::{GrantType, RedirectUri, ScopeToken};
 use crate::ids::serialize_as_str;
 pub use crate::ids::{ClientId, TenantId};
+use crate::oauth::{GrantType, RedirectUri, ScopeToken};
 
 pub use authenticator::{
     spawn_use_flush, AuthenticatedClient, ClientAuthError, ClientAuthenticator,
@@ -191,13 +191,7 @@ impl std::str::FromStr for ClientPosition {
     }
 }
 
-serialize_as_str!(
-    AccessType,
-    ClientType,
-    GrantType,
-    RedirectUri,
-    ScopeToken
-);
+serialize_as_str!(AccessType, ClientType, GrantType, RedirectUri, ScopeToken);
 
 /// URL-safe base64 of `bytes`, the text form of generated secrets.
 fn url_safe(bytes: &[u8]) -> String {

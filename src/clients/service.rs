@@ -10,9 +10,9 @@ use super::secrets::{ClientSecret, NewSecret, SecretHasher, SecretName, StoredSe
 use super::LimitSettings;
 use super::{Client, ClientDraft, ClientId, ClientPosition, ClientSettings, ClientType};
 use crate::audit::AuditContext;
+use crate::ids::TenantId;
 use crate::ids::TenantScope;
 use crate::store::{InsertClient, InsertSecret, Store};
-use crate::ids::TenantId;
 
 /// Instants are stored in milliseconds; what is returned should equal what is read back.
 fn millis(now: DateTime<Utc>) -> DateTime<Utc> {

@@ -1,9 +1,86 @@
 //! Audit event rows: written inside the transaction of each change, read newest first.
+//!
+//! The vocabulary of a row lives here because the writes that record it do: each store
+//! write knows which [`Action`] it performs, and some learn their subject or tenant only
+//! inside the transaction (a new secret's id, a deleted client's tenant). What an event
+//! means to a caller (its typed form, who may list it) is [`crate::audit`]'s.
 
-use super::{from_millis, on_pool, Store};
-use crate::audit::AuditEvent;
-use crate::ids::TenantScope;
-use crate::ids::TenantId;
+use super::{on_pool, Store};
+use crate::ids::{TenantId, TenantScope};
+
+/// What was done. The text (`oauth_client.created`, …) is what is stored and shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    TenantCreated,
+    TenantUpdated,
+    TenantDeleted,
+    ClientCreated,
+    ClientUpdated,
+    ClientDeleted,
+    ClientSecretAdded,
+    ClientSecretDeleted,
+    SigningKeyCreated,
+    SigningKeyImported,
+    SigningKeyRevoked,
+    SigningKeyDeleted,
+    TenantTokenIssued,
+    TenantTokenRevoked,
+    TenantTokensRevoked,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::TenantCreated => "tenant.created",
+            Action::TenantUpdated => "tenant.updated",
+            Action::TenantDeleted => "tenant.deleted",
+            Action::ClientCreated => "oauth_client.created",
+            Action::ClientUpdated => "oauth_client.updated",
+            Action::ClientDeleted => "oauth_client.deleted",
+            Action::ClientSecretAdded => "oauth_client.secret_added",
+            Action::ClientSecretDeleted => "oauth_client.secret_deleted",
+            Action::SigningKeyCreated => "signing_key.created",
+            Action::SigningKeyImported => "signing_key.imported",
+            Action::SigningKeyRevoked => "signing_key.revoked",
+            Action::SigningKeyDeleted => "signing_key.deleted",
+            Action::TenantTokenIssued => "tenant_token.issued",
+            Action::TenantTokenRevoked => "tenant_token.revoked",
+            Action::TenantTokensRevoked => "tenant_tokens.revoked",
+        }
+    }
+}
+
+/// Who is making a change and under which request: handed to every store call that
+/// changes something, recorded with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditContext {
+    pub actor: String,
+    pub request_id: Option<String>,
+}
+
+impl AuditContext {
+    /// A change made by `actor` (as the caller names itself, e.g. `admin`) under the
+    /// request `request_id`.
+    pub fn new(actor: String, request_id: Option<String>) -> Self {
+        Self { actor, request_id }
+    }
+
+    /// Changes Tessera makes on its own schedule (key rotation, expiry).
+    pub fn system() -> Self {
+        Self {
+            actor: "system".to_owned(),
+            request_id: None,
+        }
+    }
+
+    /// Changes made with the `tessera` command.
+    pub fn cli() -> Self {
+        Self {
+            actor: "cli".to_owned(),
+            request_id: None,
+        }
+    }
+}
 
 /// Records one event inside the open transaction `$tx`:
 /// `record_audit!(tx, context, action, target_id, tenant_id, now_millis)`.
@@ -26,36 +103,17 @@ macro_rules! record_audit {
 }
 pub(crate) use record_audit;
 
-#[derive(sqlx::FromRow)]
-struct AuditRow {
-    id: i64,
-    occurred_at: i64,
-    actor: String,
-    action: String,
-    target_id: String,
-    tenant_id: Option<String>,
-    request_id: Option<String>,
-}
-
-impl TryFrom<AuditRow> for AuditEvent {
-    type Error = anyhow::Error;
-
-    fn try_from(row: AuditRow) -> anyhow::Result<Self> {
-        Ok(AuditEvent {
-            id: row.id,
-            occurred_at: from_millis(row.occurred_at),
-            actor: row.actor,
-            action: row.action,
-            target_id: row.target_id,
-            tenant_id: row
-                .tenant_id
-                .as_deref()
-                .map(TenantId::parse)
-                .transpose()
-                .map_err(anyhow::Error::msg)?,
-            request_id: row.request_id,
-        })
-    }
+/// One stored audit event.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRecord {
+    pub id: i64,
+    /// Unix milliseconds.
+    pub occurred_at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target_id: String,
+    pub tenant_id: Option<String>,
+    pub request_id: Option<String>,
 }
 
 impl Store {
@@ -66,9 +124,9 @@ impl Store {
         scope: &TenantScope,
         before: Option<i64>,
         limit: u32,
-    ) -> anyhow::Result<Vec<AuditEvent>> {
+    ) -> anyhow::Result<Vec<AuditRecord>> {
         let tenant = scope.tenant().map(TenantId::as_str);
-        let rows: Vec<AuditRow> = on_pool!(self, pool => {
+        Ok(on_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT id, occurred_at, actor, action, target_id, tenant_id, request_id \
                  FROM audit_events \
@@ -80,7 +138,6 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await
-        })?;
-        rows.into_iter().map(AuditEvent::try_from).collect()
+        })?)
     }
 }

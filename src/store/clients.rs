@@ -5,14 +5,14 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use super::audit::record_audit;
+use super::audit::{Action, AuditContext};
 use super::{for_update, from_millis, on_pool, on_tx, to_millis, BeginWrite, Store, WriteTx};
-use crate::audit::{Action, AuditContext};
-use crate::ids::TenantScope;
 use crate::clients::secrets::NewSecret;
 use crate::clients::{AccessType, Client, ClientPosition, ClientSettings, ClientType};
 use crate::ids::ClientId;
-use crate::oauth::{GrantType, RedirectUri, ScopeToken};
 use crate::ids::TenantId;
+use crate::ids::TenantScope;
+use crate::oauth::{GrantType, RedirectUri, ScopeToken};
 
 macro_rules! columns {
     () => {

@@ -1,9 +1,9 @@
 //! Signing-key rows, and the locked transaction every key change runs in.
 
 use super::audit::record_audit;
+use super::audit::{Action, AuditContext};
 use super::changes::record_change;
 use super::{on_pool, Store};
-use crate::audit::{Action, AuditContext};
 use crate::changes::Change;
 
 /// A `signing_keys` row as stored; the private key is sealed.

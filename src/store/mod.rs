@@ -27,6 +27,7 @@ use sqlx::sqlite::{
 use secrecy::SecretString;
 use serde::Deserialize;
 
+pub use audit::{Action, AuditContext, AuditRecord};
 pub use changes::{ChangeRecord, FeedBounds};
 pub use clients::InsertClient;
 pub use keys::{KeyChanges, StoredKey};

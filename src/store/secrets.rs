@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use super::audit::record_audit;
+use super::audit::{Action, AuditContext};
 use super::{from_millis, on_pool, to_millis, BeginWrite, Store};
-use crate::audit::{Action, AuditContext};
 use crate::clients::secrets::{NewSecret, StoredSecret};
 use crate::clients::Client;
 use crate::ids::ClientId;

@@ -3,9 +3,9 @@
 //! of each issuance.
 
 use super::audit::record_audit;
+use super::audit::{Action, AuditContext};
 use super::changes::record_change;
 use super::{on_pool, BeginWrite, Store};
-use crate::audit::{Action, AuditContext};
 use crate::changes::Change;
 use crate::ids::TenantId;
 

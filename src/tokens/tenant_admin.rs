@@ -19,9 +19,9 @@ use super::{
     SELF_CLIENT_ID, TENANT_ADMIN_SCOPE,
 };
 use crate::audit::AuditContext;
+use crate::ids::TenantId;
 use crate::keys::KeyService;
 use crate::store::Store;
-use crate::ids::TenantId;
 
 /// The chain a tenant admin token belongs to: renewals share its id and first issuance.
 #[derive(Debug, Clone, PartialEq, Eq)]
