@@ -5,10 +5,12 @@ mod service;
 
 use std::collections::BTreeMap;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::patch::Patch;
+use crate::store::{from_millis, TenantRecord};
 
 pub use crate::ids::TenantId;
 pub use service::{delete_tenant, get_tenant, upsert_tenant, TenantError, UpsertTenantError};
@@ -27,6 +29,20 @@ pub struct Tenant {
     pub metadata: Metadata,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<TenantRecord> for Tenant {
+    type Error = anyhow::Error;
+
+    fn try_from(row: TenantRecord) -> anyhow::Result<Self> {
+        Ok(Tenant {
+            id: TenantId::parse(&row.id).map_err(anyhow::Error::msg)?,
+            name: row.name,
+            metadata: serde_json::from_str(&row.metadata).context("corrupt tenant metadata")?,
+            created_at: from_millis(row.created_at),
+            updated_at: from_millis(row.updated_at),
+        })
+    }
 }
 
 /// What an upsert sets, as its body says it (unknown fields are refused). An absent
@@ -72,6 +88,16 @@ impl TenantChanges {
         }
         problems.dedup();
         problems
+    }
+
+    /// The metadata column's new text, if the upsert changes it: `null` clears it to
+    /// the empty map.
+    pub fn metadata_column(&self) -> anyhow::Result<Option<String>> {
+        Ok(match &self.metadata {
+            Patch::Absent => None,
+            Patch::Null => Some("{}".to_owned()),
+            Patch::Value(metadata) => Some(serde_json::to_string(metadata)?),
+        })
     }
 }
 

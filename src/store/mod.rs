@@ -33,7 +33,7 @@ pub use clients::InsertClient;
 pub use keys::{KeyChanges, StoredKey};
 pub use secrets::InsertSecret;
 pub use tenant_tokens::TenantTokenRevocationRows;
-pub use tenants::UpsertOutcome;
+pub use tenants::{TenantRecord, UpsertOutcome};
 
 /// `[database]`.
 #[derive(Debug, Clone, Deserialize)]

@@ -1,35 +1,23 @@
-//! Tenant rows.
+//! Tenant rows. Metadata is JSON text; what it holds is `crate::tenants`' business.
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use super::audit::record_audit;
 use super::audit::{Action, AuditContext};
-use super::{from_millis, on_pool, to_millis, BeginWrite, Store};
+use super::{on_pool, to_millis, BeginWrite, Store};
+use crate::ids::TenantId;
 use crate::patch::Patch;
-use crate::tenants::{Tenant, TenantChanges, TenantId};
 
-#[derive(sqlx::FromRow)]
-struct TenantRow {
-    id: String,
-    name: Option<String>,
-    metadata: String,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl TryFrom<TenantRow> for Tenant {
-    type Error = anyhow::Error;
-
-    fn try_from(row: TenantRow) -> anyhow::Result<Self> {
-        Ok(Tenant {
-            id: TenantId::parse(&row.id).map_err(anyhow::Error::msg)?,
-            name: row.name,
-            metadata: serde_json::from_str(&row.metadata).context("corrupt tenant metadata")?,
-            created_at: from_millis(row.created_at),
-            updated_at: from_millis(row.updated_at),
-        })
-    }
+/// One stored tenant.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TenantRecord {
+    pub id: String,
+    pub name: Option<String>,
+    /// A JSON object of strings.
+    pub metadata: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,34 +34,31 @@ macro_rules! columns {
 
 impl Store {
     #[tracing::instrument(skip_all, fields(tenant_id = %id))]
+    /// Creates the tenant `id` or updates it: `name` as the patch says, `metadata` (JSON
+    /// text) when given; a new tenant gets no name and `{}` for what is not given.
     pub async fn upsert_tenant(
         &self,
         id: &TenantId,
-        changes: &TenantChanges,
+        name: &Patch<String>,
+        metadata: Option<&str>,
         audit: &AuditContext,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<(Tenant, UpsertOutcome)> {
-        let name = changes.name.value();
-        // `null` metadata clears it to the empty map.
-        let metadata = match &changes.metadata {
-            Patch::Absent => None,
-            Patch::Null => Some("{}".to_owned()),
-            Patch::Value(metadata) => Some(serde_json::to_string(metadata)?),
-        };
+    ) -> anyhow::Result<(TenantRecord, UpsertOutcome)> {
+        let (name_sent, name) = (name.is_sent(), name.value());
         let now = to_millis(now);
         // Insert-or-nothing, then update: two statements that stay correct when
         // requests for the same id race, and tell a creation from an update.
-        let outcome: Option<(TenantRow, UpsertOutcome)> = on_pool!(self, pool => {
+        let outcome: Option<(TenantRecord, UpsertOutcome)> = on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let mut outcome = None;
             for _ in 0..3 {
-                let inserted: Option<TenantRow> = sqlx::query_as(concat!(
+                let inserted: Option<TenantRecord> = sqlx::query_as(concat!(
                     "INSERT INTO tenants (id, name, metadata, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO NOTHING RETURNING ", columns!(), ""
                 ))
                 .bind(id.as_str())
                 .bind(name)
-                .bind(metadata.as_deref().unwrap_or("{}"))
+                .bind(metadata.unwrap_or("{}"))
                 .bind(now)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -81,7 +66,7 @@ impl Store {
                     outcome = Some((row, UpsertOutcome::Created));
                     break;
                 }
-                let updated: Option<TenantRow> = sqlx::query_as(concat!(
+                let updated: Option<TenantRecord> = sqlx::query_as(concat!(
                     "UPDATE tenants SET \
                        name = CASE WHEN $2 THEN $3 ELSE name END, \
                        metadata = CASE WHEN $4 THEN $5 ELSE metadata END, \
@@ -89,10 +74,10 @@ impl Store {
                      WHERE id = $1 RETURNING ", columns!(), ""
                 ))
                 .bind(id.as_str())
-                .bind(changes.name.is_sent())
+                .bind(name_sent)
                 .bind(name)
                 .bind(metadata.is_some())
-                .bind(metadata.as_deref().unwrap_or("{}"))
+                .bind(metadata.unwrap_or("{}"))
                 .bind(now)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -112,20 +97,19 @@ impl Store {
             Ok::<_, sqlx::Error>(outcome)
         })?;
         match outcome {
-            Some((row, outcome)) => Ok((row.try_into()?, outcome)),
+            Some(upserted) => Ok(upserted),
             None => anyhow::bail!("tenant {id} kept disappearing during an upsert"),
         }
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id = %id))]
-    pub async fn tenant(&self, id: &TenantId) -> anyhow::Result<Option<Tenant>> {
-        let row: Option<TenantRow> = on_pool!(self, pool => {
+    pub async fn tenant(&self, id: &TenantId) -> anyhow::Result<Option<TenantRecord>> {
+        Ok(on_pool!(self, pool => {
             sqlx::query_as(concat!("SELECT ", columns!(), " FROM tenants WHERE id = $1"))
                 .bind(id.as_str())
                 .fetch_optional(pool)
                 .await
-        })?;
-        row.map(Tenant::try_from).transpose()
+        })?)
     }
 
     /// Deletes the tenant and, through foreign keys, everything that belongs to it.

@@ -30,7 +30,11 @@ pub async fn upsert_tenant(
     if !problems.is_empty() {
         return Err(UpsertTenantError::Invalid(problems));
     }
-    Ok(store.upsert_tenant(id, changes, audit, now).await?)
+    let metadata = changes.metadata_column()?;
+    let (row, outcome) = store
+        .upsert_tenant(id, &changes.name, metadata.as_deref(), audit, now)
+        .await?;
+    Ok((row.try_into()?, outcome))
 }
 
 /// Why a tenant could not be read or deleted.
@@ -52,7 +56,10 @@ pub async fn get_tenant(
     if !scope.includes(id) {
         return Err(TenantError::NotFound);
     }
-    store.tenant(id).await?.ok_or(TenantError::NotFound)
+    match store.tenant(id).await? {
+        Some(row) => Ok(row.try_into()?),
+        None => Err(TenantError::NotFound),
+    }
 }
 
 /// Deletes the tenant `id` and everything that belongs to it.
