@@ -4,6 +4,7 @@
 
 mod authenticator;
 mod draft;
+mod record;
 pub mod secrets;
 mod service;
 

@@ -29,9 +29,9 @@ use serde::Deserialize;
 
 pub use audit::{Action, AuditContext, AuditRecord};
 pub use changes::{ChangeRecord, FeedBounds};
-pub use clients::InsertClient;
+pub use clients::{ClientRecord, InsertClient};
 pub use keys::{KeyChanges, StoredKey};
-pub use secrets::InsertSecret;
+pub use secrets::{InsertSecret, NewSecretRecord, SecretRecord};
 pub use tenant_tokens::TenantTokenRevocationRows;
 pub use tenants::{TenantRecord, UpsertOutcome};
 

@@ -14,6 +14,7 @@ use tessera::audit::AuditContext;
 use tessera::clients::secrets::{ClientSecret, NewSecret, SecretName, HMAC_PREFIX};
 use tessera::clients::{ClientAuthError, ClientId};
 use tessera::store::InsertSecret;
+use tessera::tenants::TenantId;
 
 use crate::helpers::{assert_api_error, causes, spawn_app, spawn_app_with, Backend, TestApp};
 
@@ -423,7 +424,14 @@ async fn a_legacy_argon2_secret_is_rehashed_on_its_first_successful_use(backend:
     };
     let inserted = app
         .store
-        .insert_secret(&client, &row, 20, &AuditContext::system(), Utc::now())
+        .insert_secret(
+            &id,
+            &TenantId::parse(&client.tenant_id).unwrap(),
+            &row.record(),
+            20,
+            &AuditContext::system(),
+            Utc::now(),
+        )
         .await
         .unwrap();
     let InsertSecret::Inserted(stored) = inserted else {

@@ -181,7 +181,7 @@ async fn client_with_unsafe_credentials(app: &TestApp) -> Credentials {
         .await
         .unwrap()
         .unwrap();
-    client.id = ClientId::parse("svc.acme~reporting").unwrap();
+    client.id = ClientId::parse("svc.acme~reporting").unwrap().to_string();
     let secret = "s3:cr+t %41&x=y/é~\"";
     let presented = ClientSecret::presented(secret);
     let stored = NewSecret {
@@ -194,7 +194,7 @@ async fn client_with_unsafe_credentials(app: &TestApp) -> Credentials {
         .store
         .insert_client(
             &client,
-            Some(&stored),
+            Some(&stored.record()),
             app.settings.limits.clients_per_tenant,
             &AuditContext::system(),
             Utc::now(),
