@@ -2,7 +2,8 @@
 //! signing keys, the deny-list of revoked access tokens, revoked tenant admin tokens)
 //! in step with the database.
 //!
-//! Each change other processes must apply is a typed [`Change`], stored as a row of
+//! Each change other processes must apply is a typed [`Change`] (a plain value the
+//! store defines, since the writes record it), stored as a row of
 //! the `changes` table in the same transaction as the change itself, numbered by a
 //! sequence the database assigns. Every `oauth.sync_interval_millis` (250 ms) each
 //! process reads `WHERE seq > last_seen ORDER BY seq`: no wall clock is involved, so
@@ -33,7 +34,6 @@
 //! against skew or late commits either; it stays there only as a bound on staleness
 //! should a bug ever lose an event, and is the authenticator's to keep or drop.
 
-mod event;
 mod plan;
 
 use std::sync::Arc;
@@ -43,7 +43,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 
-pub use event::{Change, ChangeRow};
+pub use crate::store::{Change, ChangeRow};
 pub use plan::{plan, Step};
 
 use crate::clients::ClientAuthenticator;

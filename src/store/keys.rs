@@ -1,10 +1,8 @@
 //! Signing-key rows, and the locked transaction every key change runs in.
 
-use super::audit::record_audit;
-use super::audit::{Action, AuditContext};
+use super::audit::{record_audit, Action, AuditContext};
 use super::changes::record_change;
-use super::{on_pool, Store};
-use crate::changes::Change;
+use super::{on_pool, Change, Store};
 
 /// A `signing_keys` row as stored; the private key is sealed.
 #[derive(Debug, Clone, sqlx::FromRow)]

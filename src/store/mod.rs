@@ -7,6 +7,7 @@
 
 mod admin_key;
 mod audit;
+mod change_event;
 mod changes;
 mod clients;
 mod keys;
@@ -28,6 +29,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 pub use audit::{Action, AuditContext, AuditRecord};
+pub use change_event::{Change, ChangeRow};
 pub use changes::{ChangeRecord, FeedBounds};
 pub use clients::{ClientRecord, InsertClient};
 pub use keys::{KeyChanges, StoredKey};

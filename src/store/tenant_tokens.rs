@@ -2,11 +2,9 @@
 //! its audit event and its change on the feed in one transaction; and the audit event
 //! of each issuance.
 
-use super::audit::record_audit;
-use super::audit::{Action, AuditContext};
+use super::audit::{record_audit, Action, AuditContext};
 use super::changes::record_change;
-use super::{on_pool, BeginWrite, Store};
-use crate::changes::Change;
+use super::{on_pool, BeginWrite, Change, Store};
 use crate::ids::TenantId;
 
 /// What the stored revocations of tenant admin tokens say at one instant.

@@ -2,8 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::audit::record_audit;
-use super::audit::{Action, AuditContext};
+use super::audit::{record_audit, Action, AuditContext};
 use super::{on_pool, to_millis, BeginWrite, Store};
 use crate::ids::TenantId;
 use crate::patch::Patch;
