@@ -2,11 +2,10 @@
 //! signing keys, the deny-list of revoked access tokens, revoked tenant admin tokens)
 //! in step with the database.
 //!
-//! Each change other processes must apply is a typed [`Change`] (a plain value the
-//! store defines, since the writes record it), stored as a row of
-//! the `changes` table in the same transaction as the change itself, numbered by a
-//! sequence the database assigns. Every `oauth.sync_interval_millis` (250 ms) each
-//! process reads `WHERE seq > last_seen ORDER BY seq`: no wall clock is involved, so
+//! Each change other processes must apply is a typed [`Change`] (a plain value the store
+//! defines, since the writes record it), stored as a row of the `changes` table in the
+//! same transaction as the change itself, numbered by a sequence the database assigns.
+//! Every `oauth.sync_interval_millis` (250 ms) each process reads `WHERE seq > last_seen ORDER BY seq`: no wall clock is involved, so
 //! hosts with skewed clocks miss nothing, and a poll that fails just retries from the
 //! same place. On start a process notes the newest `seq`, then loads its state.
 //!

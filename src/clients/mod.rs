@@ -1,9 +1,11 @@
 //! OAuth clients (seed 002, with seed 004's scopes and claims): their ids and settings,
-//! the rules a creation or an update must satisfy, their named secrets, and
+//! their registration metadata (grant types, scope tokens, redirect URIs), the rules a
+//! creation or an update must satisfy, their stored form, their named secrets, and
 //! [`ClientAuthenticator`], the one place a presented client secret is checked.
 
 mod authenticator;
 mod draft;
+mod metadata;
 mod record;
 pub mod secrets;
 mod service;
@@ -17,13 +19,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::serialize_as_str;
 pub use crate::ids::{ClientId, TenantId};
-use crate::oauth::{GrantType, RedirectUri, ScopeToken};
 
 pub use authenticator::{
     spawn_use_flush, AuthenticatedClient, ClientAuthError, ClientAuthenticator,
     LAST_USED_FLUSH_INTERVAL,
 };
 pub use draft::ClientDraft;
+pub use metadata::{
+    scope_string, GrantType, RedirectUri, ScopeToken, MAX_REDIRECT_URI_LEN, MAX_SCOPE_TOKEN_LEN,
+};
 pub use service::{
     add_secret, client_with_secrets, create_client, delete_client, delete_secret, get_client,
     list_clients, update_client, AddSecretError, ClientError, ClientPolicy, ClientWithSecrets,

@@ -5,9 +5,11 @@
 use anyhow::Context;
 
 use super::secrets::StoredSecret;
-use super::{AccessType, Client, ClientId, ClientSettings, ClientType, TenantId};
+use super::{
+    AccessType, Client, ClientId, ClientSettings, ClientType, GrantType, RedirectUri, ScopeToken,
+    TenantId,
+};
 use crate::ids::TenantScope;
-use crate::oauth::{GrantType, RedirectUri, ScopeToken};
 use crate::store::{from_millis, to_millis, ClientRecord, Store};
 
 fn parse_list<T>(json: &str, parse: impl Fn(&str) -> Result<T, String>) -> anyhow::Result<Vec<T>> {

@@ -4,9 +4,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{AccessClaims, Audience, ACCESS_TOKEN_TYPE};
 use crate::clients::Client;
+use crate::clients::{scope_string, ScopeToken};
 use crate::keys::KeyService;
-use crate::oauth::scope::scope_string;
-use crate::oauth::ScopeToken;
 
 #[derive(Debug)]
 pub struct IssuedToken {
