@@ -1,5 +1,6 @@
-//! Tenants (seed 000): the id rules, the fields an upsert may change, and their bounds;
-//! what the API does with them is in [`service`].
+//! Tenants (seed 000): the fields an upsert may change and their bounds, and a tenant
+//! read back from its record; what the API does with them is in [`service`]. The id
+//! rules are [`TenantId`]'s, in `crate::ids`.
 
 mod service;
 

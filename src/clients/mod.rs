@@ -18,7 +18,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::serialize_as_str;
-pub use crate::ids::{ClientId, TenantId};
+pub use crate::ids::ClientId;
+use crate::ids::TenantId;
 
 pub use authenticator::{
     spawn_use_flush, AuthenticatedClient, ClientAuthError, ClientAuthenticator,

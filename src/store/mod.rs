@@ -4,6 +4,12 @@
 //! on whichever concrete pool the configuration selected, through [`on_pool!`]. Only
 //! portable types cross the boundary: text ids, `BIGINT` Unix milliseconds, JSON as
 //! text. Each backend has its own migration folder with matching versions.
+//!
+//! The store imports no domain module: its functions take and return its own records
+//! (`ClientRecord`, `TenantRecord`, …) and the shared values of `crate::ids`; each
+//! domain module converts to and from its own types. What the store's writes record
+//! with themselves, audit rows and change-feed events, is defined here
+//! ([`Action`], [`AuditContext`], [`Change`]).
 
 mod admin_key;
 mod audit;
