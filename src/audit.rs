@@ -1,14 +1,103 @@
-//! Audit events: who changed what, when, under which request. Written by the store in
-//! the transaction of the change itself (the row's vocabulary, [`Action`] and
-//! [`AuditContext`], is the store's, re-exported here); never carries a secret. Read
-//! back, newest first and within the caller's scope, with [`list_events`].
+//! Audit events: who changed what, when, under which request. Each one is built here
+//! ([`AuditContext::record`]) as the store's plain [`AuditRecord`] and written by the
+//! store in the transaction of the change itself; never carries a secret. Read back,
+//! newest first and within the caller's scope, with [`list_events`].
 
 use chrono::{DateTime, Utc};
 
 use crate::ids::{TenantId, TenantScope};
-use crate::store::{from_millis, AuditRecord, Store};
+use crate::store::{from_millis, AuditRecord, AuditRow, Store};
 
-pub use crate::store::{Action, AuditContext};
+/// What was done. The text (`oauth_client.created`, …) is what is stored and shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    TenantCreated,
+    TenantUpdated,
+    TenantDeleted,
+    ClientCreated,
+    ClientUpdated,
+    ClientDeleted,
+    ClientSecretAdded,
+    ClientSecretDeleted,
+    SigningKeyCreated,
+    SigningKeyImported,
+    SigningKeyRevoked,
+    SigningKeyDeleted,
+    TenantTokenIssued,
+    TenantTokenRevoked,
+    TenantTokensRevoked,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::TenantCreated => "tenant.created",
+            Action::TenantUpdated => "tenant.updated",
+            Action::TenantDeleted => "tenant.deleted",
+            Action::ClientCreated => "oauth_client.created",
+            Action::ClientUpdated => "oauth_client.updated",
+            Action::ClientDeleted => "oauth_client.deleted",
+            Action::ClientSecretAdded => "oauth_client.secret_added",
+            Action::ClientSecretDeleted => "oauth_client.secret_deleted",
+            Action::SigningKeyCreated => "signing_key.created",
+            Action::SigningKeyImported => "signing_key.imported",
+            Action::SigningKeyRevoked => "signing_key.revoked",
+            Action::SigningKeyDeleted => "signing_key.deleted",
+            Action::TenantTokenIssued => "tenant_token.issued",
+            Action::TenantTokenRevoked => "tenant_token.revoked",
+            Action::TenantTokensRevoked => "tenant_tokens.revoked",
+        }
+    }
+}
+
+/// Who is making a change and under which request: handed to every store call that
+/// changes something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditContext {
+    pub actor: String,
+    pub request_id: Option<String>,
+}
+
+impl AuditContext {
+    /// A change made by `actor` (how the caller is named in the trail: `admin`,
+    /// `tenant-admin:<tenantId>`, see `auth::Caller::actor`) under `request_id`.
+    pub fn new(actor: String, request_id: Option<String>) -> Self {
+        Self { actor, request_id }
+    }
+
+    /// Changes Tessera makes on its own schedule (key rotation, expiry).
+    pub fn system() -> Self {
+        Self {
+            actor: "system".to_owned(),
+            request_id: None,
+        }
+    }
+
+    /// The event of `action` on `target_id` (in `tenant`, whose admins then see it), as
+    /// the store writes it.
+    pub fn record(
+        &self,
+        action: Action,
+        target_id: &str,
+        tenant: Option<&TenantId>,
+    ) -> AuditRecord {
+        AuditRecord {
+            actor: self.actor.clone(),
+            request_id: self.request_id.clone(),
+            action: action.as_str(),
+            target_id: target_id.to_owned(),
+            tenant_id: tenant.map(|tenant| tenant.as_str().to_owned()),
+        }
+    }
+
+    /// Changes made with the `tessera` command.
+    pub fn cli() -> Self {
+        Self {
+            actor: "cli".to_owned(),
+            request_id: None,
+        }
+    }
+}
 
 /// One recorded change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,10 +112,10 @@ pub struct AuditEvent {
     pub request_id: Option<String>,
 }
 
-impl TryFrom<AuditRecord> for AuditEvent {
+impl TryFrom<AuditRow> for AuditEvent {
     type Error = anyhow::Error;
 
-    fn try_from(row: AuditRecord) -> anyhow::Result<Self> {
+    fn try_from(row: AuditRow) -> anyhow::Result<Self> {
         Ok(AuditEvent {
             id: row.id,
             occurred_at: from_millis(row.occurred_at),

@@ -10,7 +10,7 @@ use super::record::{read_client, read_secrets};
 use super::secrets::{ClientSecret, NewSecret, SecretHasher, SecretName, StoredSecret};
 use super::LimitSettings;
 use super::{Client, ClientDraft, ClientId, ClientPosition, ClientSettings, ClientType};
-use crate::audit::AuditContext;
+use crate::audit::{Action, AuditContext};
 use crate::ids::TenantId;
 use crate::ids::TenantScope;
 use crate::store::{to_millis, InsertClient, InsertSecret, Store};
@@ -72,12 +72,17 @@ pub async fn create_client(
         version: 1,
     };
     let initial = initial.as_ref().map(NewSecret::record);
+    let record = audit.record(
+        Action::ClientCreated,
+        client.id.as_str(),
+        Some(&client.tenant_id),
+    );
     match store
         .insert_client(
             &client.to_record()?,
             initial.as_ref(),
             policy.limits.clients_per_tenant,
-            audit,
+            &record,
             now,
         )
         .await?
@@ -162,7 +167,12 @@ pub async fn update_client(
         settings,
         ..current
     };
-    let stored = Store::update_client(&mut tx, &updated.to_record()?, audit, now).await?;
+    let record = audit.record(
+        Action::ClientUpdated,
+        updated.id.as_str(),
+        Some(&updated.tenant_id),
+    );
+    let stored = Store::update_client(&mut tx, &updated.to_record()?, &record, now).await?;
     tx.commit().await?;
     Ok(stored.try_into()?)
 }
@@ -207,18 +217,24 @@ pub async fn add_secret(
         return Err(AddSecretError::PublicClient);
     }
     let (new, secret) = NewSecret::generate(requested.name, requested.expires_at, &policy.hasher);
-    match store
-        .insert_secret(
-            &client.id,
-            &client.tenant_id,
-            &new.record(),
-            policy.limits.secrets_per_client,
-            audit,
-            millis(now),
-        )
-        .await?
+    let now = millis(now);
+    let mut tx = store.begin_write().await?;
+    match Store::insert_secret(
+        &mut tx,
+        &client.id,
+        &new.record(),
+        policy.limits.secrets_per_client,
+        now,
+    )
+    .await?
     {
-        InsertSecret::Inserted(stored) => Ok((stored.into(), secret)),
+        InsertSecret::Inserted(stored) => {
+            let target = format!("{}/{}", client.id, stored.id);
+            let record = audit.record(Action::ClientSecretAdded, &target, Some(&client.tenant_id));
+            Store::record_audit(&mut tx, &record, now).await?;
+            tx.commit().await?;
+            Ok((stored.into(), secret))
+        }
         InsertSecret::DuplicateName => {
             Err(AddSecretError::DuplicateName(new.name.as_str().to_owned()))
         }
@@ -236,11 +252,15 @@ pub async fn delete_client(
     audit: &AuditContext,
     now: DateTime<Utc>,
 ) -> Result<(), ClientError> {
-    if store.delete_client(id, scope, audit, now).await? {
-        Ok(())
-    } else {
-        Err(ClientError::NotFound)
-    }
+    let mut tx = store.begin_write().await?;
+    let Some(tenant) = Store::delete_client(&mut tx, id, scope).await? else {
+        return Err(ClientError::NotFound);
+    };
+    let tenant = TenantId::parse(&tenant).map_err(anyhow::Error::msg)?;
+    let record = audit.record(Action::ClientDeleted, id.as_str(), Some(&tenant));
+    Store::record_audit(&mut tx, &record, now).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A client and its secrets, oldest first (as stored: hashes, never the secrets).
@@ -285,8 +305,14 @@ pub async fn delete_secret(
     let client = read_client(store, client_id, scope)
         .await?
         .ok_or(DeleteSecretError::ClientMissing)?;
+    let target = format!("{}/{secret_id}", client.id);
+    let record = audit.record(
+        Action::ClientSecretDeleted,
+        &target,
+        Some(&client.tenant_id),
+    );
     if store
-        .delete_secret(&client.id, &client.tenant_id, secret_id, audit, now)
+        .delete_secret(&client.id, secret_id, &record, now)
         .await?
     {
         Ok(())

@@ -1,111 +1,53 @@
 //! Audit event rows: written inside the transaction of each change, read newest first.
-//!
-//! The vocabulary of a row lives here because the writes that record it do: each store
-//! write knows which [`Action`] it performs, and some learn their subject or tenant only
-//! inside the transaction (a new secret's id, a deleted client's tenant). What an event
-//! means to a caller (its typed form, who may list it) is [`crate::audit`]'s.
+//! An event is built by `crate::audit` as a plain [`AuditRecord`]; the store writes it
+//! with the change ([`insert_audit_record!`] inside a store function, or
+//! [`Store::record_audit`] in a [`WriteTx`] a service composes, where only the write
+//! tells what the event is: a new secret's id, a deleted client's tenant, whether an
+//! upsert created).
 
-use super::{on_pool, Store};
+use chrono::{DateTime, Utc};
+
+use super::{on_pool, on_tx, to_millis, Store, WriteTx};
 use crate::ids::{TenantId, TenantScope};
 
-/// What was done. The text (`oauth_client.created`, …) is what is stored and shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    TenantCreated,
-    TenantUpdated,
-    TenantDeleted,
-    ClientCreated,
-    ClientUpdated,
-    ClientDeleted,
-    ClientSecretAdded,
-    ClientSecretDeleted,
-    SigningKeyCreated,
-    SigningKeyImported,
-    SigningKeyRevoked,
-    SigningKeyDeleted,
-    TenantTokenIssued,
-    TenantTokenRevoked,
-    TenantTokensRevoked,
-}
+pub(super) const INSERT_AUDIT_EVENT: &str = "INSERT INTO audit_events \
+       (occurred_at, actor, action, target_id, tenant_id, request_id) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
 
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::TenantCreated => "tenant.created",
-            Action::TenantUpdated => "tenant.updated",
-            Action::TenantDeleted => "tenant.deleted",
-            Action::ClientCreated => "oauth_client.created",
-            Action::ClientUpdated => "oauth_client.updated",
-            Action::ClientDeleted => "oauth_client.deleted",
-            Action::ClientSecretAdded => "oauth_client.secret_added",
-            Action::ClientSecretDeleted => "oauth_client.secret_deleted",
-            Action::SigningKeyCreated => "signing_key.created",
-            Action::SigningKeyImported => "signing_key.imported",
-            Action::SigningKeyRevoked => "signing_key.revoked",
-            Action::SigningKeyDeleted => "signing_key.deleted",
-            Action::TenantTokenIssued => "tenant_token.issued",
-            Action::TenantTokenRevoked => "tenant_token.revoked",
-            Action::TenantTokensRevoked => "tenant_tokens.revoked",
-        }
-    }
-}
-
-/// Who is making a change and under which request: handed to every store call that
-/// changes something, recorded with it.
+/// An audit event as the store writes it, in plain values: built by [`crate::audit`],
+/// written in the transaction of the change it records with [`insert_audit_record!`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditContext {
+pub struct AuditRecord {
     pub actor: String,
     pub request_id: Option<String>,
+    /// What was done, as stored and shown (`user.created`, …).
+    pub action: &'static str,
+    /// The id of what changed.
+    pub target_id: String,
+    /// The tenant the change belongs to, if any: its admins see the event.
+    pub tenant_id: Option<String>,
 }
 
-impl AuditContext {
-    /// A change made by `actor` (as the caller names itself, e.g. `admin`) under the
-    /// request `request_id`.
-    pub fn new(actor: String, request_id: Option<String>) -> Self {
-        Self { actor, request_id }
-    }
-
-    /// Changes Tessera makes on its own schedule (key rotation, expiry).
-    pub fn system() -> Self {
-        Self {
-            actor: "system".to_owned(),
-            request_id: None,
-        }
-    }
-
-    /// Changes made with the `tessera` command.
-    pub fn cli() -> Self {
-        Self {
-            actor: "cli".to_owned(),
-            request_id: None,
-        }
-    }
-}
-
-/// Records one event inside the open transaction `$tx`:
-/// `record_audit!(tx, context, action, target_id, tenant_id, now_millis)`.
-macro_rules! record_audit {
-    ($tx:expr, $context:expr, $action:expr, $target:expr, $tenant:expr, $now:expr) => {
-        sqlx::query(
-            "INSERT INTO audit_events \
-               (occurred_at, actor, action, target_id, tenant_id, request_id) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind($now)
-        .bind(&$context.actor)
-        .bind($action.as_str())
-        .bind($target)
-        .bind($tenant)
-        .bind($context.request_id.as_deref())
-        .execute(&mut *$tx)
-        .await
+/// Writes `$record` (an [`AuditRecord`]) inside the open transaction `$tx`:
+/// `insert_audit_record!(conn, record, now_millis)`.
+macro_rules! insert_audit_record {
+    ($tx:expr, $record:expr, $now:expr) => {
+        sqlx::query($crate::store::audit::INSERT_AUDIT_EVENT)
+            .bind($now)
+            .bind(&$record.actor)
+            .bind($record.action)
+            .bind(&$record.target_id)
+            .bind($record.tenant_id.as_deref())
+            .bind($record.request_id.as_deref())
+            .execute(&mut *$tx)
+            .await
     };
 }
-pub(crate) use record_audit;
+pub(crate) use insert_audit_record;
 
-/// One stored audit event.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct AuditRecord {
+/// One stored audit event, as read back.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuditRow {
     pub id: i64,
     /// Unix milliseconds.
     pub occurred_at: i64,
@@ -117,6 +59,17 @@ pub struct AuditRecord {
 }
 
 impl Store {
+    /// Writes `record` in `tx`, the transaction of the change it records.
+    pub async fn record_audit(
+        tx: &mut WriteTx,
+        record: &AuditRecord,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let now = to_millis(now);
+        on_tx!(tx, conn => insert_audit_record!(conn, record, now).map(drop))?;
+        Ok(())
+    }
+
     /// Events in `scope`, newest first, older than the event `before` when given.
     #[tracing::instrument(skip_all)]
     pub async fn audit_events(
@@ -124,7 +77,7 @@ impl Store {
         scope: &TenantScope,
         before: Option<i64>,
         limit: u32,
-    ) -> anyhow::Result<Vec<AuditRecord>> {
+    ) -> anyhow::Result<Vec<AuditRow>> {
         let tenant = scope.tenant().map(TenantId::as_str);
         Ok(on_pool!(self, pool => {
             sqlx::query_as(

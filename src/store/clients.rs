@@ -1,9 +1,10 @@
 //! OAuth client rows. Lists, arrays and claims are JSON text; every change records its
-//! audit event in the same transaction.
+//! audit event in the same transaction (a deletion, in the [`WriteTx`] of its service,
+//! which learns the client's tenant from it).
 
 use chrono::{DateTime, Utc};
 
-use super::audit::{record_audit, Action, AuditContext};
+use super::audit::{insert_audit_record, AuditRecord};
 use super::secrets::NewSecretRecord;
 use super::{for_update, on_pool, on_tx, to_millis, BeginWrite, Store, WriteTx};
 use crate::ids::{ClientId, TenantId, TenantScope};
@@ -85,7 +86,7 @@ impl Store {
         client: &ClientRecord,
         initial_secret: Option<&NewSecretRecord<'_>>,
         max_clients: usize,
-        audit: &AuditContext,
+        audit: &AuditRecord,
         now: DateTime<Utc>,
     ) -> anyhow::Result<InsertClient> {
         let now = to_millis(now);
@@ -146,8 +147,7 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                     }
-                    record_audit!(tx, audit, Action::ClientCreated, &client.id,
-                                  Some(&client.tenant_id), now)?;
+                    insert_audit_record!(tx, audit, now)?;
                     tx.commit().await?;
                     Ok(InsertClient::Inserted)
                 }
@@ -225,7 +225,7 @@ impl Store {
     pub async fn update_client(
         tx: &mut WriteTx,
         updated: &ClientRecord,
-        audit: &AuditContext,
+        audit: &AuditRecord,
         now: DateTime<Utc>,
     ) -> anyhow::Result<ClientRecord> {
         let now = to_millis(now);
@@ -247,39 +247,29 @@ impl Store {
             .bind(&updated.id)
             .fetch_one(&mut *conn)
             .await?;
-            record_audit!(conn, audit, Action::ClientUpdated, &updated.id,
-                          Some(&updated.tenant_id), now)?;
+            insert_audit_record!(conn, audit, now)?;
             Ok::<_, sqlx::Error>(row)
         })?)
     }
 
-    /// Deletes the client in `scope` and, through foreign keys, its secrets. Returns
-    /// whether it existed.
+    /// Deletes the client in `scope` and, through foreign keys, its secrets, in `tx`
+    /// (whose audit event names the tenant this returns). Returns the client's tenant
+    /// if it existed.
     #[tracing::instrument(skip_all, fields(client_id = %id))]
     pub async fn delete_client(
-        &self,
+        tx: &mut WriteTx,
         id: &ClientId,
         scope: &TenantScope,
-        audit: &AuditContext,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<bool> {
-        let now = to_millis(now);
-        let deleted = on_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let tenant: Option<String> = sqlx::query_scalar(
+    ) -> anyhow::Result<Option<String>> {
+        Ok(on_tx!(tx, conn => {
+            sqlx::query_scalar(
                 "DELETE FROM oauth_clients WHERE id = $1 AND ($2 IS NULL OR tenant_id = $2) \
                  RETURNING tenant_id",
             )
             .bind(id.as_str())
             .bind(scope.tenant().map(TenantId::as_str))
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(tenant) = &tenant {
-                record_audit!(tx, audit, Action::ClientDeleted, id.as_str(), Some(tenant.as_str()), now)?;
-                tx.commit().await?;
-            }
-            Ok::<_, sqlx::Error>(tenant.is_some())
-        })?;
-        Ok(deleted)
+            .fetch_optional(&mut *conn)
+            .await
+        })?)
     }
 }

@@ -8,8 +8,8 @@
 //! The store imports no domain module: its functions take and return its own records
 //! (`ClientRecord`, `TenantRecord`, …) and the shared values of `crate::ids`; each
 //! domain module converts to and from its own types. What the store's writes record
-//! with themselves, audit rows and change-feed events, is defined here
-//! ([`Action`], [`AuditContext`], [`Change`]).
+//! with themselves is plain values too: audit rows ([`AuditRecord`], built by
+//! `crate::audit`) and change-feed events ([`Change`]).
 
 mod admin_key;
 mod audit;
@@ -34,7 +34,7 @@ use sqlx::sqlite::{
 use secrecy::SecretString;
 use serde::Deserialize;
 
-pub use audit::{Action, AuditContext, AuditRecord};
+pub use audit::{AuditRecord, AuditRow};
 pub use change_event::{Change, ChangeRow};
 pub use changes::{ChangeRecord, FeedBounds};
 pub use clients::{ClientRecord, InsertClient};

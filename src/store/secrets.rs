@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::audit::{record_audit, Action, AuditContext};
-use super::{on_pool, to_millis, BeginWrite, Store};
-use crate::ids::{ClientId, TenantId};
+use super::audit::{insert_audit_record, AuditRecord};
+use super::{on_pool, on_tx, to_millis, BeginWrite, Store, WriteTx};
+use crate::ids::ClientId;
 
 macro_rules! columns {
     () => {
@@ -58,30 +58,27 @@ impl Store {
         })?)
     }
 
-    /// Adds `secret` to the client `client_id` of `tenant` (the tenant its audit event
-    /// names), unless it has `max_secrets` already or one of the same name.
+    /// Adds `secret` to the client `client_id` in `tx` (whose audit event names the new
+    /// secret's id), unless it has `max_secrets` already or one of the same name.
     #[tracing::instrument(skip_all, fields(client_id = %client_id))]
     pub async fn insert_secret(
-        &self,
+        tx: &mut WriteTx,
         client_id: &ClientId,
-        tenant: &TenantId,
         secret: &NewSecretRecord<'_>,
         max_secrets: usize,
-        audit: &AuditContext,
         now: DateTime<Utc>,
     ) -> anyhow::Result<InsertSecret> {
         let now = to_millis(now);
-        let outcome = on_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        let outcome = on_tx!(tx, conn => {
             // Lock the client's row first (PostgreSQL's READ COMMITTED would let two adds
             // both count one under the limit), so the limit holds on both databases.
             sqlx::query("UPDATE oauth_clients SET version = version WHERE id = $1")
                 .bind(client_id.as_str())
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
             let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM client_secrets WHERE client_id = $1")
                 .bind(client_id.as_str())
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut *conn)
                 .await?;
             if count >= i64::try_from(max_secrets).unwrap_or(i64::MAX) {
                 return Ok(InsertSecret::TooMany(max_secrets));
@@ -97,16 +94,10 @@ impl Store {
             .bind(secret.hash)
             .bind(secret.expires_at)
             .bind(now)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *conn)
             .await;
             match inserted {
-                Ok(row) => {
-                    let target = format!("{client_id}/{}", row.id);
-                    record_audit!(tx, audit, Action::ClientSecretAdded, target,
-                                  Some(tenant.as_str()), now)?;
-                    tx.commit().await?;
-                    Ok(InsertSecret::Inserted(row))
-                }
+                Ok(row) => Ok(InsertSecret::Inserted(row)),
                 Err(error) => match error.as_database_error() {
                     Some(db) if db.is_unique_violation() => Ok(InsertSecret::DuplicateName),
                     Some(db) if db.is_foreign_key_violation() => Ok(InsertSecret::ClientMissing),
@@ -117,15 +108,14 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Deletes one secret of the client `client_id` of `tenant`; returns whether it
-    /// existed.
+    /// Deletes one secret of the client `client_id`, with its audit event; returns
+    /// whether it existed.
     #[tracing::instrument(skip_all, fields(client_id = %client_id, secret_id))]
     pub async fn delete_secret(
         &self,
         client_id: &ClientId,
-        tenant: &TenantId,
         secret_id: i64,
-        audit: &AuditContext,
+        audit: &AuditRecord,
         now: DateTime<Utc>,
     ) -> anyhow::Result<bool> {
         let now = to_millis(now);
@@ -139,9 +129,7 @@ impl Store {
                 .rows_affected()
                 > 0;
             if deleted {
-                let target = format!("{client_id}/{secret_id}");
-                record_audit!(tx, audit, Action::ClientSecretDeleted, target,
-                              Some(tenant.as_str()), now)?;
+                insert_audit_record!(tx, audit, now)?;
                 tx.commit().await?;
             }
             Ok::<_, sqlx::Error>(deleted)

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::audit::{record_audit, Action, AuditContext};
-use super::{on_pool, to_millis, BeginWrite, Store};
+use super::audit::{insert_audit_record, AuditRecord};
+use super::{on_pool, on_tx, to_millis, BeginWrite, Store, WriteTx};
 use crate::ids::TenantId;
 use crate::patch::Patch;
 
@@ -32,23 +32,22 @@ macro_rules! columns {
 }
 
 impl Store {
+    /// Creates the tenant `id` or updates it, in `tx` (whose audit event says which):
+    /// `name` as the patch says, `metadata` (JSON text) when given; a new tenant gets no
+    /// name and `{}` for what is not given.
     #[tracing::instrument(skip_all, fields(tenant_id = %id))]
-    /// Creates the tenant `id` or updates it: `name` as the patch says, `metadata` (JSON
-    /// text) when given; a new tenant gets no name and `{}` for what is not given.
     pub async fn upsert_tenant(
-        &self,
+        tx: &mut WriteTx,
         id: &TenantId,
         name: &Patch<String>,
         metadata: Option<&str>,
-        audit: &AuditContext,
         now: DateTime<Utc>,
     ) -> anyhow::Result<(TenantRecord, UpsertOutcome)> {
         let (name_sent, name) = (name.is_sent(), name.value());
         let now = to_millis(now);
         // Insert-or-nothing, then update: two statements that stay correct when
         // requests for the same id race, and tell a creation from an update.
-        let outcome: Option<(TenantRecord, UpsertOutcome)> = on_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        let outcome: Option<(TenantRecord, UpsertOutcome)> = on_tx!(tx, conn => {
             let mut outcome = None;
             for _ in 0..3 {
                 let inserted: Option<TenantRecord> = sqlx::query_as(concat!(
@@ -59,7 +58,7 @@ impl Store {
                 .bind(name)
                 .bind(metadata.unwrap_or("{}"))
                 .bind(now)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut *conn)
                 .await?;
                 if let Some(row) = inserted {
                     outcome = Some((row, UpsertOutcome::Created));
@@ -78,20 +77,12 @@ impl Store {
                 .bind(metadata.is_some())
                 .bind(metadata.unwrap_or("{}"))
                 .bind(now)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut *conn)
                 .await?;
                 if let Some(row) = updated {
                     outcome = Some((row, UpsertOutcome::Updated));
                     break;
                 }
-            }
-            if let Some((_, created_or_updated)) = &outcome {
-                let action = match created_or_updated {
-                    UpsertOutcome::Created => Action::TenantCreated,
-                    UpsertOutcome::Updated => Action::TenantUpdated,
-                };
-                record_audit!(tx, audit, action, id.as_str(), Some(id.as_str()), now)?;
-                tx.commit().await?;
             }
             Ok::<_, sqlx::Error>(outcome)
         })?;
@@ -117,7 +108,7 @@ impl Store {
     pub async fn delete_tenant(
         &self,
         id: &TenantId,
-        audit: &AuditContext,
+        audit: &AuditRecord,
         now: DateTime<Utc>,
     ) -> anyhow::Result<bool> {
         let now = to_millis(now);
@@ -130,7 +121,7 @@ impl Store {
                 .rows_affected()
                 > 0;
             if deleted {
-                record_audit!(tx, audit, Action::TenantDeleted, id.as_str(), Some(id.as_str()), now)?;
+                insert_audit_record!(tx, audit, now)?;
                 tx.commit().await?;
             }
             Ok::<_, sqlx::Error>(deleted)

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Tenant, TenantChanges, TenantId};
-use crate::audit::AuditContext;
+use crate::audit::{Action, AuditContext};
 use crate::ids::TenantScope;
 use crate::store::{Store, UpsertOutcome};
 
@@ -31,9 +31,15 @@ pub async fn upsert_tenant(
         return Err(UpsertTenantError::Invalid(problems));
     }
     let metadata = changes.metadata_column()?;
-    let (row, outcome) = store
-        .upsert_tenant(id, &changes.name, metadata.as_deref(), audit, now)
-        .await?;
+    let mut tx = store.begin_write().await?;
+    let (row, outcome) =
+        Store::upsert_tenant(&mut tx, id, &changes.name, metadata.as_deref(), now).await?;
+    let action = match outcome {
+        UpsertOutcome::Created => Action::TenantCreated,
+        UpsertOutcome::Updated => Action::TenantUpdated,
+    };
+    Store::record_audit(&mut tx, &audit.record(action, id.as_str(), Some(id)), now).await?;
+    tx.commit().await?;
     Ok((row.try_into()?, outcome))
 }
 
@@ -70,7 +76,8 @@ pub async fn delete_tenant(
     audit: &AuditContext,
     now: DateTime<Utc>,
 ) -> Result<(), TenantError> {
-    if store.delete_tenant(id, audit, now).await? {
+    let record = audit.record(Action::TenantDeleted, id.as_str(), Some(id));
+    if store.delete_tenant(id, &record, now).await? {
         Ok(())
     } else {
         Err(TenantError::NotFound)

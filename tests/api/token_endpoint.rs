@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use chrono::{Duration, SecondsFormat, Utc};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tessera::audit::AuditContext;
+use tessera::audit::{Action, AuditContext};
 use tessera::auth::TenantScope;
 use tessera::clients::secrets::{ClientSecret, NewSecret, SecretName};
 use tessera::clients::ClientId;
@@ -196,7 +196,7 @@ async fn client_with_unsafe_credentials(app: &TestApp) -> Credentials {
             &client,
             Some(&stored.record()),
             app.settings.limits.clients_per_tenant,
-            &AuditContext::system(),
+            &AuditContext::system().record(Action::ClientCreated, &client.id, None),
             Utc::now(),
         )
         .await
