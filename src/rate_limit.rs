@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -145,15 +146,23 @@ impl AddressLimiter {
 /// a brake on guessing secrets that never slows a client down because of what other
 /// addresses did with its id.
 ///
-/// Each secret check takes a cell up front ([`FailureLimiter::begin`]) and gives it
-/// back unless it failed, so checks running at the same time cannot all pass on the
-/// last cell. Only addresses with failures (or a check in progress) are kept.
+/// A check that can wait (a legacy argon2 hash) takes a cell up front
+/// ([`FailureLimiter::begin`]) and gives it back unless it failed, so checks waiting at
+/// the same time cannot all pass on the last cell. A check that costs nothing (an HMAC,
+/// an id alone) takes its cell only once it failed ([`FailureLimiter::record_failure`]):
+/// a failure that finds no cell left is answered as a refusal, so of guesses sent all at
+/// once exactly the burst learn their outcome, and a success is refused when the
+/// address has no cell left ([`FailureLimiter::check`]). The token path then takes no
+/// lock while no address has failed. Only addresses with failures (or a waiting check)
+/// are kept.
 ///
 /// `governor` cannot give a cell back, which this needs, hence this small bucket.
 pub struct FailureLimiter {
     capacity: f64,
     per_second: f64,
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    /// How many addresses `buckets` holds, read without the lock.
+    tracked: AtomicUsize,
 }
 
 struct Bucket {
@@ -205,6 +214,7 @@ impl FailureLimiter {
             capacity: f64::from(settings.failed_auth_per_address_burst.max(1)),
             per_second: f64::from(settings.failed_auth_per_address_per_minute.max(1)) / 60.0,
             buckets: Mutex::new(HashMap::new()),
+            tracked: AtomicUsize::new(0),
         }
     }
 
@@ -222,6 +232,9 @@ impl FailureLimiter {
     /// Whether `source` may try a secret check now, taking nothing: what runs before
     /// any work is done for a request.
     pub fn check(&self, source: IpAddr, now: Instant) -> Result<(), RetryAfter> {
+        if self.tracked.load(Ordering::Acquire) == 0 {
+            return Ok(());
+        }
         let mut buckets = self.buckets.lock().expect("not poisoned");
         let Some(bucket) = buckets.get_mut(&address_key(source)) else {
             return Ok(());
@@ -234,15 +247,43 @@ impl FailureLimiter {
         }
     }
 
-    /// Takes a cell for one secret check from `source`, or says how long to wait.
+    /// A check from `source` that did not reserve a cell failed: it takes one now, or,
+    /// when none is left (other guesses got there first), says how long to wait, and
+    /// the failure must be answered as that refusal.
+    pub fn record_failure(&self, source: IpAddr, now: Instant) -> Result<(), RetryAfter> {
+        let mut buckets = self.buckets.lock().expect("not poisoned");
+        let bucket = self.bucket(&mut buckets, address_key(source), now);
+        if bucket.cells < 1.0 {
+            return Err(self.wait_for_a_cell(bucket));
+        }
+        bucket.cells -= 1.0;
+        Ok(())
+    }
+
+    /// The bucket of `source`, made full when it had none, refilled to `now`.
+    fn bucket<'b>(
+        &self,
+        buckets: &'b mut HashMap<IpAddr, Bucket>,
+        source: IpAddr,
+        now: Instant,
+    ) -> &'b mut Bucket {
+        let tracked = &self.tracked;
+        let bucket = buckets.entry(source).or_insert_with(|| {
+            tracked.fetch_add(1, Ordering::AcqRel);
+            Bucket {
+                cells: self.capacity,
+                updated: now,
+            }
+        });
+        self.refilled(bucket, now);
+        bucket
+    }
+
+    /// Takes a cell for one secret check that may wait, or says how long to wait.
     pub fn begin(&self, source: IpAddr, now: Instant) -> Result<Attempt<'_>, RetryAfter> {
         let source = address_key(source);
         let mut buckets = self.buckets.lock().expect("not poisoned");
-        let bucket = buckets.entry(source).or_insert(Bucket {
-            cells: self.capacity,
-            updated: now,
-        });
-        self.refilled(bucket, now);
+        let bucket = self.bucket(&mut buckets, source, now);
         if bucket.cells < 1.0 {
             return Err(self.wait_for_a_cell(bucket));
         }
@@ -261,6 +302,7 @@ impl FailureLimiter {
             bucket.cells = (bucket.cells + 1.0).min(self.capacity);
             if bucket.cells >= self.capacity {
                 buckets.remove(&source);
+                self.tracked.store(buckets.len(), Ordering::Release);
             }
         }
     }
@@ -272,6 +314,7 @@ impl FailureLimiter {
             let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
             bucket.cells + elapsed * self.per_second < self.capacity
         });
+        self.tracked.store(buckets.len(), Ordering::Release);
     }
 }
 
@@ -338,6 +381,35 @@ mod tests {
             "the global burst of 6 is spent"
         );
         assert_eq!(limiter.tracked_addresses(), 4);
+    }
+
+    #[test]
+    fn failures_that_did_not_wait_count_like_reserved_ones() {
+        let failures = FailureLimiter::new(&settings(1, 1));
+        let (a, b) = (address("192.0.2.1"), address("192.0.2.2"));
+        let start = Instant::now();
+        assert_eq!(
+            failures.tracked.load(Ordering::Acquire),
+            0,
+            "nothing kept yet"
+        );
+        assert!(failures.record_failure(a, start).is_ok());
+        assert!(failures.check(a, start).is_ok(), "one cell left");
+        assert!(failures.record_failure(a, start).is_ok());
+        assert!(
+            failures.record_failure(a, start).is_err(),
+            "a failure past the burst is a refusal"
+        );
+        assert!(failures.check(a, start).is_err());
+        assert!(failures.check(b, start).is_ok());
+        // The empty bucket was not overdrawn by the refused failure: one cell a minute.
+        assert!(failures.check(a, start + Duration::from_secs(61)).is_ok());
+        failures.forget_idle(start + Duration::from_secs(121));
+        assert_eq!(
+            failures.tracked.load(Ordering::Acquire),
+            0,
+            "a full bucket is forgotten"
+        );
     }
 
     #[test]

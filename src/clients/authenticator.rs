@@ -27,7 +27,7 @@ use super::record::{read_client, read_secrets};
 use super::secrets::{ClientSecret, SecretCheck, SecretHasher, StoredSecret};
 use super::{Client, ClientId, ClientType};
 use crate::ids::TenantScope;
-use crate::rate_limit::{Attempt, FailureLimiter, RetryAfter};
+use crate::rate_limit::{FailureLimiter, RetryAfter};
 use crate::store::Store;
 
 /// A cached client is read again after this long, whatever the change feed said: a
@@ -131,7 +131,7 @@ impl ClientAuthenticator {
         source: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<AuthenticatedClient, ClientAuthError> {
-        let (known, attempt) = self.admit(client_id, source).await?;
+        let known = self.admit(client_id, source).await?;
 
         let prefix = presented.display_prefix();
         let candidates: Vec<&StoredSecret> = known
@@ -139,6 +139,15 @@ impl ClientAuthenticator {
             .flat_map(|known| known.secrets.iter())
             .filter(|secret| secret.display_prefix == prefix && secret.is_live(now))
             .collect();
+        // Only a legacy argon2 check waits (for the pool), so only it reserves a cell.
+        let reserved = match candidates.iter().any(|c| SecretHasher::is_legacy(&c.hash)) {
+            true => Some(
+                self.failures
+                    .begin(source, Instant::now())
+                    .map_err(ClientAuthError::RateLimited)?,
+            ),
+            false => None,
+        };
         if candidates.is_empty() {
             self.hasher.check_nothing(presented);
         }
@@ -170,6 +179,11 @@ impl ClientAuthenticator {
         }
         match (&known, matched) {
             (Some(known), Some((secret, upgrade))) if known.client.settings.enabled => {
+                if reserved.is_none() {
+                    self.failures
+                        .check(source, Instant::now())
+                        .map_err(ClientAuthError::RateLimited)?;
+                }
                 Ok(AuthenticatedClient {
                     client: known.client.clone(),
                     secret_id: Some(secret.id),
@@ -177,7 +191,13 @@ impl ClientAuthenticator {
                 })
             }
             _ => {
-                attempt.failed();
+                match reserved {
+                    Some(attempt) => attempt.failed(),
+                    None => self
+                        .failures
+                        .record_failure(source, Instant::now())
+                        .map_err(ClientAuthError::RateLimited)?,
+                }
                 Err(ClientAuthError::InvalidClient)
             }
         }
@@ -192,12 +212,15 @@ impl ClientAuthenticator {
         client_id: &str,
         source: IpAddr,
     ) -> Result<AuthenticatedClient, ClientAuthError> {
-        let (known, attempt) = self.admit(client_id, source).await?;
+        let known = self.admit(client_id, source).await?;
         match known {
             Some(known)
                 if known.client.settings.enabled
                     && known.client.settings.client_type == ClientType::Public =>
             {
+                self.failures
+                    .check(source, Instant::now())
+                    .map_err(ClientAuthError::RateLimited)?;
                 Ok(AuthenticatedClient {
                     client: known.client.clone(),
                     secret_id: None,
@@ -205,7 +228,9 @@ impl ClientAuthenticator {
                 })
             }
             _ => {
-                attempt.failed();
+                self.failures
+                    .record_failure(source, Instant::now())
+                    .map_err(ClientAuthError::RateLimited)?;
                 Err(ClientAuthError::InvalidClient)
             }
         }
@@ -296,20 +321,16 @@ impl ClientAuthenticator {
     /// The start of every attempt: an address that failed too often is refused before
     /// anything is looked up; otherwise the client (or its absence), and a cell of the
     /// address's bucket for this attempt.
+    /// An address that failed too often is refused before anything is looked up.
     async fn admit(
         &self,
         client_id: &str,
         source: IpAddr,
-    ) -> Result<(Option<Arc<KnownClient>>, Attempt<'_>), ClientAuthError> {
+    ) -> Result<Option<Arc<KnownClient>>, ClientAuthError> {
         self.failures
             .check(source, Instant::now())
             .map_err(ClientAuthError::RateLimited)?;
-        let known = self.known_client(client_id).await?;
-        let attempt = self
-            .failures
-            .begin(source, Instant::now())
-            .map_err(ClientAuthError::RateLimited)?;
-        Ok((known, attempt))
+        Ok(self.known_client(client_id).await?)
     }
 
     pub fn forget_idle_failures(&self) {

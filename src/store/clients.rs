@@ -93,21 +93,17 @@ impl Store {
         let outcome = on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             // Lock the tenant's row first (PostgreSQL's READ COMMITTED would let two
-            // creations both count one under the cap), so the cap holds on both databases.
-            let tenant_exists = sqlx::query("UPDATE tenants SET updated_at = updated_at WHERE id = $1")
-                .bind(&client.tenant_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                > 0;
-            if !tenant_exists {
+            // creations both count one under the cap), so the cap holds on both databases;
+            // its `client_count` is kept by triggers (migration 0009).
+            let count: Option<i64> = sqlx::query_scalar(
+                "UPDATE tenants SET client_count = client_count WHERE id = $1 RETURNING client_count",
+            )
+            .bind(&client.tenant_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(count) = count else {
                 return Ok(InsertClient::TenantMissing);
-            }
-            let count: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM oauth_clients WHERE tenant_id = $1")
-                    .bind(&client.tenant_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            };
             if count >= i64::try_from(max_clients).unwrap_or(i64::MAX) {
                 return Ok(InsertClient::TooMany(max_clients));
             }
