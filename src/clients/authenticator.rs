@@ -337,6 +337,62 @@ impl ClientAuthenticator {
         self.failures.forget_idle(Instant::now());
     }
 
+    /// Loads the clients active since `since` (created, changed, or with a secret used
+    /// then), page by page, until the cache is full: after a restart the clients that
+    /// were calling find themselves cached, instead of each first request paying its
+    /// own database reads. A page read while the change feed forgot a client is not
+    /// kept (its clients load on demand), as in [`Self::known_client`]. Returns how many
+    /// clients were cached.
+    pub async fn warm(&self, since: DateTime<Utc>) -> anyhow::Result<usize> {
+        const PAGE: u32 = 500;
+        let capacity = self.clients.policy().max_capacity().unwrap_or(u64::MAX);
+        let since = since.timestamp_millis();
+        let (mut after, mut cached) = (String::new(), 0usize);
+        while (cached as u64) < capacity {
+            let room = u32::try_from(capacity - cached as u64).unwrap_or(u32::MAX);
+            let limit = PAGE.min(room);
+            let forgets_before = *self.forgets.lock().expect("not poisoned");
+            let (clients, secrets) = self.store.active_clients(since, &after, limit).await?;
+            let Some(last) = clients.last() else {
+                break;
+            };
+            after = last.id.clone();
+            let full_page = clients.len() == limit as usize;
+            let mut secrets_of: HashMap<String, Vec<StoredSecret>> = HashMap::new();
+            for owned in secrets {
+                let secret = StoredSecret::from(owned.secret);
+                secrets_of.entry(owned.client_id).or_default().push(secret);
+            }
+            let mut page = Vec::with_capacity(clients.len());
+            for record in clients {
+                let id = record.id.clone();
+                let known = KnownClient {
+                    secrets: secrets_of.remove(&id).unwrap_or_default(),
+                    client: Arc::new(Client::try_from(record)?),
+                };
+                page.push((id, Arc::new(known)));
+            }
+            let forgets = self.forgets.lock().expect("not poisoned");
+            if *forgets == forgets_before {
+                cached += page.len();
+                for (id, known) in page {
+                    self.clients.insert(id, known);
+                }
+            }
+            drop(forgets);
+            if !full_page {
+                break;
+            }
+        }
+        Ok(cached)
+    }
+
+    /// How many clients are cached now (for tests and metrics).
+    pub fn cached_clients(&self) -> u64 {
+        self.clients.run_pending_tasks();
+        self.clients.entry_count()
+    }
+
     async fn known_client(&self, client_id: &str) -> anyhow::Result<Option<Arc<KnownClient>>> {
         if let Some(known) = self.clients.get(client_id) {
             return Ok(Some(known));

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::audit::{insert_audit_record, AuditRecord};
-use super::secrets::NewSecretRecord;
+use super::secrets::{NewSecretRecord, OwnedSecretRecord};
 use super::{for_update, on_pool, on_tx, to_millis, BeginWrite, Store, WriteTx};
 use crate::ids::{ClientId, TenantId, TenantScope};
 
@@ -167,6 +167,47 @@ impl Store {
             .bind(scope.tenant().map(TenantId::as_str))
             .fetch_optional(pool)
             .await
+        })?)
+    }
+
+    /// Up to `limit` clients active since `since_millis` (created, changed, or with a
+    /// secret used since then), in id order after the id `after`, with their secrets:
+    /// what a process loads at start so its first requests find their clients cached.
+    #[tracing::instrument(skip_all)]
+    pub async fn active_clients(
+        &self,
+        since_millis: i64,
+        after: &str,
+        limit: u32,
+    ) -> anyhow::Result<(Vec<ClientRecord>, Vec<OwnedSecretRecord>)> {
+        macro_rules! page {
+            () => {
+                "SELECT id FROM oauth_clients WHERE id > $1 \
+                   AND (created_at >= $2 OR updated_at >= $2 OR id IN \
+                        (SELECT client_id FROM client_secrets WHERE last_used_at >= $2)) \
+                 ORDER BY id LIMIT $3"
+            };
+        }
+        let limit = i64::from(limit);
+        Ok(on_pool!(self, pool => {
+            let clients = sqlx::query_as(concat!(
+                "SELECT ", columns!(), " FROM oauth_clients WHERE id IN (", page!(), ") ORDER BY id"
+            ))
+            .bind(after)
+            .bind(since_millis)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            let secrets = sqlx::query_as(concat!(
+                "SELECT client_id, ", super::secrets::secret_columns!(), " FROM client_secrets \
+                 WHERE client_id IN (", page!(), ") ORDER BY client_id, id"
+            ))
+            .bind(after)
+            .bind(since_millis)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            Ok::<_, sqlx::Error>((clients, secrets))
         })?)
     }
 

@@ -10,6 +10,7 @@ mod bad_input;
 mod cache_sync;
 mod change_feed;
 mod cli;
+mod client_cache_warm;
 mod clients;
 mod errors;
 mod fail_closed;
