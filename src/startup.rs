@@ -119,6 +119,7 @@ impl Application {
                 revocation_limiter: RequestLimiter::new(&settings.rate_limit),
                 max_token_lifetime_seconds: settings.signing.max_token_lifetime_seconds,
                 tokens: settings.tokens.clone(),
+                changes: feed.clone(),
             },
         ));
         let feed_task = changes::spawn(

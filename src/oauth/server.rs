@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::OAuthSettings;
 use super::{presented_client, Form, OAuthError};
+use crate::changes::ChangeFeed;
 use crate::clients::secrets::ClientSecret;
 use crate::clients::{AuthenticatedClient, Client, ClientAuthError, ClientAuthenticator};
 use crate::keys::KeyService;
@@ -38,6 +39,9 @@ pub struct OAuthServer {
     /// (`signing.max_token_lifetime_seconds`).
     pub(super) max_token_lifetime: i64,
     pub(super) tokens: TokenSettings,
+    /// Where a change this server commits (a session ended by reuse) is applied here
+    /// at once.
+    pub(super) changes: Arc<ChangeFeed>,
 }
 
 pub struct OAuthParts {
@@ -51,6 +55,7 @@ pub struct OAuthParts {
     pub revocation_limiter: RequestLimiter,
     pub max_token_lifetime_seconds: u64,
     pub tokens: TokenSettings,
+    pub changes: Arc<ChangeFeed>,
 }
 
 impl OAuthServer {
@@ -75,6 +80,7 @@ impl OAuthServer {
             revocation_limiter: parts.revocation_limiter,
             max_token_lifetime: parts.max_token_lifetime_seconds as i64,
             tokens: parts.tokens,
+            changes: parts.changes,
         }
     }
 

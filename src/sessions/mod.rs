@@ -13,6 +13,7 @@
 //! [`crate::tokens::TokenVerifier`]) within one feed poll.
 
 pub mod refresh;
+mod seal;
 
 use std::sync::Arc;
 
@@ -170,7 +171,12 @@ impl EndReason {
 /// Ends the sessions `which` names that are still going, in the caller's transaction:
 /// their refresh tokens fail from the commit on, and a change per session tells every
 /// process to refuse their access tokens. Returns the sessions ended (none, if all had
-/// ended already).
+/// ended already). Make it the transaction's last step: on PostgreSQL recording the
+/// changes takes the feed's lock, which must come after every row lock (see
+/// `store/changes.rs`). After the commit, apply each [`Change::SessionEnded`] to this
+/// process (`ChangeFeed::committed`) so it takes effect here at once.
+///
+/// [`Change::SessionEnded`]: crate::changes::Change::SessionEnded
 #[tracing::instrument(skip_all, fields(reason = reason.as_str()))]
 pub async fn end(
     tx: &mut WriteTx,

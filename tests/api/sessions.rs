@@ -82,6 +82,18 @@ impl SignedIn {
         scope: &[&str],
         now: DateTime<Utc>,
     ) -> StartedSession {
+        self.start_with(client_id, scope, &self.app.settings.tokens, now)
+            .await
+    }
+
+    /// [`SignedIn::start_at`] with other `[tokens]` settings.
+    pub async fn start_with(
+        &self,
+        client_id: &str,
+        scope: &[&str],
+        settings: &tessera::tokens::TokenSettings,
+        now: DateTime<Utc>,
+    ) -> StartedSession {
         let request = StartSession {
             user_id: self.user.clone(),
             tenant_id: self.tenant.clone(),
@@ -90,7 +102,7 @@ impl SignedIn {
             auth_time: now,
         };
         let mut tx = self.app.store.begin_write().await.unwrap();
-        let started = sessions::start(&mut tx, request, &self.app.settings.tokens, now)
+        let started = sessions::start(&mut tx, request, settings, now)
             .await
             .unwrap();
         tx.commit().await.unwrap();
