@@ -9,7 +9,6 @@ use chrono::{DateTime, Utc};
 use super::server::Clients;
 use super::server::{server_error, unavailable_or_server_error, OAuthServer};
 use super::{Form, OAuthError};
-use crate::changes::Change;
 use crate::clients::AuthenticatedClient;
 use crate::sessions::{self, EndReason, Ending, SessionId};
 use crate::tokens::{AccessClaims, OpaqueToken, Purpose};
@@ -131,11 +130,7 @@ impl OAuthServer {
         .await
         .map_err(unavailable_or_server_error)?;
         if !ended.is_empty() {
-            let change = Change::SessionEnded {
-                session,
-                ended_at_millis: now.timestamp_millis(),
-            };
-            self.changes.committed(&change, now).await;
+            self.sessions_ended(&ended, now);
             tracing::info!(client_id = %caller.client.id, "refresh token revoked: session ended");
         }
         Ok(true)

@@ -5,10 +5,10 @@
 //!
 //! This module owns starting a session ([`start`]), ending sessions ([`end`]: one, all
 //! of a user's, or a user's in one tenant) and the refresh rules: what a presented
-//! refresh token gets is a pure decision in [`refresh`]; [`refresh::rotate`] loads,
+//! refresh token gets is a pure decision in [`refresh`]; [`refresh::refresh`] loads,
 //! decides and stores in one write transaction. Rows live in `store/sessions.rs`.
 //!
-//! Ending writes a [`crate::changes::Change::SessionEnded`] per session in the same
+//! Ending writes a [`crate::store::Change::SessionEnded`] per session in the same
 //! transaction; every process then refuses the session's access tokens (see
 //! [`crate::tokens::TokenVerifier`]) within one feed poll.
 
@@ -19,9 +19,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::clients::{scope_string, GrantType, ScopeToken};
 use crate::clients::{AccessType, Client};
-use crate::oauth::scope::scope_string;
-use crate::oauth::{GrantType, ScopeToken};
 use crate::store::{RefreshTokenRecord, SessionFilter, SessionRecord, Store, WriteTx};
 use crate::tenants::TenantId;
 use crate::tokens::{OpaqueToken, TokenSettings};
@@ -174,9 +173,10 @@ impl EndReason {
 /// ended already). Make it the transaction's last step: on PostgreSQL recording the
 /// changes takes the feed's lock, which must come after every row lock (see
 /// `store/changes.rs`). After the commit, apply each [`Change::SessionEnded`] to this
-/// process (`ChangeFeed::committed`) so it takes effect here at once.
+/// process so it takes effect here at once (`ChangeFeed::committed`, or the ended ids
+/// straight into the verifier's deny-list, as the OAuth server does).
 ///
-/// [`Change::SessionEnded`]: crate::changes::Change::SessionEnded
+/// [`Change::SessionEnded`]: crate::store::Change::SessionEnded
 #[tracing::instrument(skip_all, fields(reason = reason.as_str()))]
 pub async fn end(
     tx: &mut WriteTx,

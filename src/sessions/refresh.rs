@@ -13,14 +13,14 @@
 //!   `tokens.refresh_grace_seconds` of its rotation: it gets the same successor again
 //!   (its holder lost the response), which only it can unseal (see `seal.rs`).
 //!
-//! [`refresh`] loads, decides and stores in one [`WriteTx`]: for a rotation one locked
+//! [`refresh`] loads, decides and stores in one [`crate::store::WriteTx`]: for a rotation one locked
 //! read, one update, one insert, then the commit.
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::{end, seal, EndReason, Ending, SessionId, UserId};
 use crate::clients::Client;
-use crate::oauth::ScopeToken;
+use crate::clients::ScopeToken;
 use crate::store::{from_millis, PresentedRows, RefreshTokenRecord, Store};
 use crate::tenants::TenantId;
 use crate::tokens::{OpaqueToken, TokenHash, TokenSettings};
@@ -453,7 +453,7 @@ mod tests {
             access_token_validity_seconds: 300,
             refresh_token_validity_seconds: 60,
             redirect_uris: vec![],
-            grant_types: vec![crate::oauth::GrantType::RefreshToken],
+            grant_types: vec![crate::clients::GrantType::RefreshToken],
             access_type: AccessType::Offline,
             client_type: ClientType::Confidential,
             internal: false,

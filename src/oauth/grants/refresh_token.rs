@@ -6,11 +6,11 @@
 use chrono::{DateTime, Utc};
 
 use super::TokenResponse;
-use crate::changes::Change;
 use crate::clients::AuthenticatedClient;
+use crate::clients::ScopeToken;
 use crate::oauth::resource::audiences;
 use crate::oauth::server::{server_error, unavailable_or_server_error, OAuthServer};
-use crate::oauth::{Form, OAuthError, ScopeToken};
+use crate::oauth::{Form, OAuthError};
 use crate::sessions::offers_refresh;
 use crate::sessions::refresh::{refresh, RefreshError, RefreshRequest};
 use crate::tokens::access::{issue_for_user, Issue, UserSession};
@@ -85,11 +85,7 @@ pub async fn grant(
         Ok(refreshed) => refreshed,
         Err(RefreshError::Refused(_)) => return Err(OAuthError::InvalidGrant(INVALID.into())),
         Err(RefreshError::Reused(session)) => {
-            let ended = Change::SessionEnded {
-                session,
-                ended_at_millis: now.timestamp_millis(),
-            };
-            server.changes.committed(&ended, now).await;
+            server.sessions_ended(&[session], now);
             return Err(OAuthError::InvalidGrant(INVALID.into()));
         }
         Err(RefreshError::ScopeWidened(scope)) => {
