@@ -13,7 +13,7 @@ use super::server::{server_error, unavailable_or_server_error, OAuthServer};
 use super::{Form, OAuthError};
 use crate::clients::AuthenticatedClient;
 use crate::store::PresentedRows;
-use crate::tokens::{AccessClaims, OpaqueToken, Purpose};
+use crate::tokens::{AccessClaims, Purpose};
 
 fn inactive() -> Value {
     serde_json::json!({ "active": false })
@@ -85,16 +85,7 @@ impl OAuthServer {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Value>, OAuthError> {
-        if !OpaqueToken::is_well_formed(token) {
-            return Ok(None);
-        }
-        let hash = OpaqueToken::presented(token).hash();
-        let Some(PresentedRows { token, session }) = self
-            .store
-            .refresh_token(hash.as_str())
-            .await
-            .map_err(unavailable_or_server_error)?
-        else {
+        let Some(PresentedRows { token, session }) = self.stored_refresh_token(token).await? else {
             return Ok(None);
         };
         let now_millis = now.timestamp_millis();

@@ -11,7 +11,7 @@ use super::server::{server_error, unavailable_or_server_error, OAuthServer};
 use super::{Form, OAuthError};
 use crate::clients::AuthenticatedClient;
 use crate::sessions::{self, EndReason, Ending, SessionId};
-use crate::tokens::{AccessClaims, OpaqueToken, Purpose};
+use crate::tokens::{AccessClaims, Purpose};
 
 impl OAuthServer {
     /// `POST /oauth/revoke`: an access token of the caller is denied until it expires;
@@ -101,16 +101,7 @@ impl OAuthServer {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, OAuthError> {
-        if !OpaqueToken::is_well_formed(token) {
-            return Ok(false);
-        }
-        let hash = OpaqueToken::presented(token).hash();
-        let Some(found) = self
-            .store
-            .refresh_token(hash.as_str())
-            .await
-            .map_err(unavailable_or_server_error)?
-        else {
+        let Some(found) = self.stored_refresh_token(token).await? else {
             return Ok(false);
         };
         if found.token.client_id != caller.client.id.as_str() {

@@ -17,9 +17,9 @@ use crate::clients::{AuthenticatedClient, Client, ClientAuthError, ClientAuthent
 use crate::ids::SessionId;
 use crate::keys::KeyService;
 use crate::rate_limit::RequestLimiter;
-use crate::store::Store;
+use crate::store::{PresentedRows, Store};
 use crate::telemetry::untrusted;
-use crate::tokens::{DenyList, TokenSettings, TokenVerifier};
+use crate::tokens::{DenyList, OpaqueToken, TokenSettings, TokenVerifier};
 use tracing::field::display;
 
 pub struct OAuthServer {
@@ -111,6 +111,23 @@ impl OAuthServer {
         for session in sessions {
             self.ended_sessions.deny(session.as_str(), until);
         }
+    }
+
+    /// The stored refresh token `raw` names, with its session; no lookup for a string
+    /// that cannot be one. When the database cannot answer: 503 (or 500), never a
+    /// guess.
+    pub(super) async fn stored_refresh_token(
+        &self,
+        raw: &str,
+    ) -> Result<Option<PresentedRows>, OAuthError> {
+        if !OpaqueToken::is_well_formed(raw) {
+            return Ok(None);
+        }
+        let hash = OpaqueToken::presented(raw).hash();
+        self.store
+            .refresh_token(hash.as_str())
+            .await
+            .map_err(unavailable_or_server_error)
     }
 
     pub fn forget_idle_limits(&self) {

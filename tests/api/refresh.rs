@@ -167,13 +167,7 @@ async fn reuse_revokes_the_family_and_its_access_tokens(backend: Backend) {
     let other = world.start(&[]).await;
 
     world.refused(&first).await;
-    let session = world
-        .app
-        .store
-        .session(started.session_id.as_str())
-        .await
-        .unwrap()
-        .unwrap();
+    let session = world.session(&started.session_id).await;
     assert_eq!(session.end_reason.as_deref(), Some("refresh_token_reuse"));
     world.refused(&live).await;
     world.refused(&second).await;
@@ -495,13 +489,7 @@ async fn sessions_end_when_the_user_is_disabled_deleted_or_given_a_new_password(
             !world.is_active(&access).await,
             "{reason}: refused at once here"
         );
-        let session = world
-            .app
-            .store
-            .session(started.session_id.as_str())
-            .await
-            .unwrap()
-            .unwrap();
+        let session = world.session(&started.session_id).await;
         assert_eq!(session.end_reason.as_deref(), Some(reason));
         if reason == "user_disabled" {
             // Enabled again, the user signs in anew: the old session stays over.
@@ -551,21 +539,9 @@ async fn removing_a_membership_ends_the_sessions_in_that_tenant_only(backend: Ba
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let ended = globex
-        .app
-        .store
-        .session(acme.session_id.as_str())
-        .await
-        .unwrap()
-        .unwrap();
+    let ended = globex.session(&acme.session_id).await;
     assert_eq!(ended.end_reason.as_deref(), Some("membership_removed"));
-    let going = globex
-        .app
-        .store
-        .session(elsewhere.session_id.as_str())
-        .await
-        .unwrap()
-        .unwrap();
+    let going = globex.session(&elsewhere.session_id).await;
     assert_eq!(going.ended_at, None);
     globex.refreshed(&raw(&elsewhere), &[]).await;
 }
@@ -636,13 +612,7 @@ async fn refresh_tokens_are_introspected_and_revoked_with_their_family(backend: 
     world.refused(&token).await;
     assert!(!world.is_active(&access).await);
     assert!(!world.refresh_token_active(&successor).await);
-    let session = world
-        .app
-        .store
-        .session(started.session_id.as_str())
-        .await
-        .unwrap()
-        .unwrap();
+    let session = world.session(&started.session_id).await;
     assert_eq!(session.end_reason.as_deref(), Some("revoked"));
     // Revoking again, or something unknown, is fine and changes nothing.
     world

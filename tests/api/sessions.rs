@@ -152,6 +152,16 @@ impl SignedIn {
         ended
     }
 
+    /// The stored row of `session`, which must exist.
+    pub async fn session(&self, session: &SessionId) -> tessera::store::SessionRecord {
+        self.app
+            .store
+            .session(session.as_str())
+            .await
+            .unwrap()
+            .expect("a stored session")
+    }
+
     pub async fn is_active(&self, token: &str) -> bool {
         self.oauth.is_active(&self.introspector, token).await
     }
@@ -207,13 +217,7 @@ async fn a_session_gets_a_user_token_and_an_offline_client_a_refresh_token(backe
         "only the hash is stored"
     );
     assert!(stored.contains(refresh.hash().as_str()));
-    let session = world
-        .app
-        .store
-        .session(started.session_id.as_str())
-        .await
-        .unwrap()
-        .expect("stored");
+    let session = world.session(&started.session_id).await;
     assert_eq!(
         (
             session.user_id.as_str(),
@@ -291,13 +295,7 @@ async fn ended_sessions_refuse_their_access_tokens(backend: Backend) {
         .end(Ending::Session(&one.session_id), EndReason::Logout)
         .await;
     assert!(again.is_empty(), "an ended session ends once");
-    let stored = world
-        .app
-        .store
-        .session(one.session_id.as_str())
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = world.session(&one.session_id).await;
     assert_eq!(stored.end_reason.as_deref(), Some("logout"));
 
     let other_tenant = TenantId::parse("globex").unwrap();
