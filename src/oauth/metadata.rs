@@ -49,7 +49,7 @@ mod tests {
         );
         assert_eq!(
             metadata["grant_types_supported"],
-            json!(["client_credentials"])
+            json!(["client_credentials", "refresh_token"])
         );
         let has_code = SUPPORTED_GRANTS.contains(&GrantType::AuthorizationCode);
         assert_eq!(metadata.get("authorization_endpoint").is_some(), has_code);

@@ -58,7 +58,7 @@ async fn metadata_names_the_configured_issuer_and_what_is_implemented(backend: B
     }
     assert_eq!(
         document["grant_types_supported"],
-        json!(["client_credentials"])
+        json!(["client_credentials", "refresh_token"])
     );
     let methods = json!(["client_secret_basic", "client_secret_post"]);
     assert_eq!(document["token_endpoint_auth_methods_supported"], methods);

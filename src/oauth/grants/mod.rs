@@ -3,6 +3,7 @@
 //! [`SUPPORTED_GRANTS`] is the one list of grants served; the metadata reads it.
 
 mod client_credentials;
+mod refresh_token;
 
 use std::net::IpAddr;
 
@@ -18,7 +19,7 @@ use crate::telemetry::untrusted;
 use tracing::field::display;
 
 /// The grants `/oauth/token` serves, in the order the metadata lists them.
-pub const SUPPORTED_GRANTS: &[GrantType] = &[GrantType::ClientCredentials];
+pub const SUPPORTED_GRANTS: &[GrantType] = &[GrantType::ClientCredentials, GrantType::RefreshToken];
 
 /// RFC 6749 §5.1.
 #[derive(Debug, Serialize)]
@@ -28,12 +29,16 @@ pub struct TokenResponse {
     pub expires_in: i64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub scope: String,
+    /// Only for a user's session, from a client that gets refresh tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 /// A token request: which grant, with that grant's parameters.
 #[derive(Debug)]
 pub enum GrantRequest {
     ClientCredentials(client_credentials::Request),
+    RefreshToken(refresh_token::Request),
 }
 
 impl GrantRequest {
@@ -42,6 +47,9 @@ impl GrantRequest {
         match GrantType::from_grant_type(grant_type).filter(|g| SUPPORTED_GRANTS.contains(g)) {
             Some(GrantType::ClientCredentials) => Ok(GrantRequest::ClientCredentials(
                 client_credentials::Request::parse(form),
+            )),
+            Some(GrantType::RefreshToken) => Ok(GrantRequest::RefreshToken(
+                refresh_token::Request::parse(form)?,
             )),
             _ => Err(OAuthError::UnsupportedGrantType(format!(
                 "The grant type '{}' is not supported; use one of: {}.",
@@ -62,6 +70,7 @@ impl GrantRequest {
     pub fn grant_type(&self) -> GrantType {
         match self {
             GrantRequest::ClientCredentials(_) => GrantType::ClientCredentials,
+            GrantRequest::RefreshToken(_) => GrantType::RefreshToken,
         }
     }
 }
@@ -92,11 +101,11 @@ impl OAuthServer {
                 now,
             )
             .await?;
-        let response = self.grant(&caller, request?, now);
+        let response = self.grant(&caller, request?, now).await;
         self.succeeded(&caller, response, now).await
     }
 
-    fn grant(
+    async fn grant(
         &self,
         caller: &AuthenticatedClient,
         request: GrantRequest,
@@ -112,6 +121,9 @@ impl OAuthServer {
         match request {
             GrantRequest::ClientCredentials(request) => {
                 client_credentials::grant(self, caller, request, now)
+            }
+            GrantRequest::RefreshToken(request) => {
+                refresh_token::grant(self, caller, request, now).await
             }
         }
     }
