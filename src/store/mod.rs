@@ -23,7 +23,10 @@ mod tenant_tokens;
 mod tenants;
 mod users;
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -89,7 +92,7 @@ impl Store {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(5))
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true);
             if let Some(folder) = options.get_filename().parent() {
                 if !folder.as_os_str().is_empty() {
@@ -159,7 +162,7 @@ impl Store {
 /// (`SELECT … FOR UPDATE`, see [`for_update`]). Dropped without
 /// [`WriteTx::commit`], it rolls back.
 pub enum WriteTx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(SqliteWrite),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
@@ -220,27 +223,77 @@ impl WriteTx {
     }
 }
 
-/// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: concurrent
-/// writers then queue on the busy timeout instead of failing when a read lock has to
-/// become a write lock.
+/// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`, after the
+/// writers of this process ahead of it ([`SqliteWrite`]): concurrent writers then queue
+/// instead of failing when a read lock has to become a write lock.
 pub(crate) trait BeginWrite {
-    type Database: sqlx::Database;
+    type Write;
 
-    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Self::Database>>;
+    async fn begin_write(&self) -> sqlx::Result<Self::Write>;
+}
+
+/// SQLite takes one writer at a time. Writers of one process wait their turn here, in
+/// order and awake; left to SQLite's busy handler they would sleep between tries (up to
+/// 100 ms each), which put hundreds of milliseconds on the tail of parallel refreshes.
+/// Other processes on the same file still meet the busy timeout.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+static SQLITE_WRITERS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+    LazyLock::new(Default::default);
+
+/// A SQLite write transaction holding this process's writer turn until it ends.
+/// Dereferences to the connection, like `sqlx::Transaction`.
+pub struct SqliteWrite {
+    // Declared first, so it ends (rolls back when not committed) before the turn passes.
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl SqliteWrite {
+    pub async fn commit(self) -> sqlx::Result<()> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for SqliteWrite {
+    type Target = sqlx::SqliteConnection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for SqliteWrite {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
 }
 
 impl BeginWrite for SqlitePool {
-    type Database = sqlx::Sqlite;
+    type Write = SqliteWrite;
 
-    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.begin_with("BEGIN IMMEDIATE").await
+    async fn begin_write(&self) -> sqlx::Result<SqliteWrite> {
+        let file = self.connect_options().get_filename().to_path_buf();
+        let queue = SQLITE_WRITERS
+            .lock()
+            .expect("not poisoned")
+            .entry(file)
+            .or_default()
+            .clone();
+        // As long as SQLite's own busy timeout: a turn that never comes is an error, not a
+        // hang.
+        let turn = tokio::time::timeout(SQLITE_BUSY_TIMEOUT, queue.lock_owned())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?;
+        let tx = self.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(SqliteWrite { tx, _turn: turn })
     }
 }
 
 impl BeginWrite for PgPool {
-    type Database = sqlx::Postgres;
+    type Write = sqlx::Transaction<'static, sqlx::Postgres>;
 
-    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    async fn begin_write(&self) -> sqlx::Result<Self::Write> {
         self.begin().await
     }
 }
