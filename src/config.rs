@@ -19,10 +19,12 @@ use serde::Deserialize;
 
 pub use crate::clients::LimitSettings;
 pub use crate::keys::SigningSettings;
+pub use crate::login::LoginSettings;
 pub use crate::oauth::OAuthSettings;
 pub use crate::rate_limit::{ClientRateLimit, RateLimitSettings};
 pub use crate::store::DatabaseSettings;
 pub use crate::telemetry::{LogFormat, LogSettings};
+pub use crate::tokens::TokenSettings;
 
 /// The defaults, documented line by line in the file itself.
 pub const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -35,6 +37,8 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub signing: SigningSettings,
     pub oauth: OAuthSettings,
+    pub tokens: TokenSettings,
+    pub login: LoginSettings,
     pub rate_limit: RateLimitSettings,
     pub limits: LimitSettings,
     pub log: LogSettings,
@@ -229,6 +233,14 @@ impl Settings {
                  failed_auth_per_address_burst: must be at least 1"
             );
         }
+        let ttl = self.tokens.authorization_code_ttl_seconds;
+        if ttl == 0 || ttl > crate::tokens::MAX_AUTHORIZATION_CODE_TTL_SECONDS {
+            bail!(
+                "tokens.authorization_code_ttl_seconds: between 1 and {}",
+                crate::tokens::MAX_AUTHORIZATION_CODE_TTL_SECONDS
+            );
+        }
+        self.login.validate()?;
         if self.limits.clients_per_tenant == 0 || self.limits.secrets_per_client == 0 {
             bail!("limits.clients_per_tenant and limits.secrets_per_client: must be at least 1");
         }

@@ -1,9 +1,11 @@
 //! Token buckets: requests per source address and in total before any work is done
-//! (`governor`), requests per client on the OAuth endpoints, and failed client
-//! authentications per source address, so guessing secrets is slow without an attacker
-//! being able to slow down the client whose id it names.
+//! (`governor`), requests per client on the OAuth endpoints, and failed attempts per key
+//! ([`FailureBuckets`]): client authentications per source address, so guessing secrets
+//! is slow without an attacker being able to slow down the client whose id it names, and
+//! the login page's sign-ins (see `crate::login`).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::Mutex;
@@ -140,20 +142,20 @@ impl AddressLimiter {
     }
 }
 
-/// Failed client authentications per source address: a token bucket of
-/// `failed_auth_per_address_burst` cells refilled at `failed_auth_per_address_per_minute`,
-/// a brake on guessing secrets that never slows a client down because of what other
-/// addresses did with its id.
-///
-/// Each secret check takes a cell up front ([`FailureLimiter::begin`]) and gives it
-/// back unless it failed, so checks running at the same time cannot all pass on the
-/// last cell. Only addresses with failures (or a check in progress) are kept.
+/// Failed attempts counted per key (a source address, an account, a pair of both): a
+/// token bucket of `capacity` cells per key refilled at `per_second`. Each attempt takes a
+/// cell up front ([`FailureBuckets::begin`]) and gives it back unless it failed, so
+/// attempts running at the same time cannot all pass on the last cell. Only keys with
+/// failures (or an attempt in progress) are kept, and at most `max_keys` of them: past
+/// that, new keys are not tracked (their attempts pass) until idle ones are forgotten, so
+/// memory stays bounded whatever keys an attacker invents.
 ///
 /// `governor` cannot give a cell back, which this needs, hence this small bucket.
-pub struct FailureLimiter {
+pub struct FailureBuckets<K> {
     capacity: f64,
     per_second: f64,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    max_keys: usize,
+    buckets: Mutex<HashMap<K, Bucket>>,
 }
 
 struct Bucket {
@@ -161,32 +163,33 @@ struct Bucket {
     updated: Instant,
 }
 
-/// One secret check's cell: given back when dropped, unless [`Attempt::failed`].
+/// One attempt's cell: given back when dropped, unless [`Attempt::failed`].
 #[must_use]
-pub struct Attempt<'a> {
-    limiter: &'a FailureLimiter,
-    source: IpAddr,
+pub struct Attempt<'a, K: Hash + Eq + Clone = IpAddr> {
+    buckets: &'a FailureBuckets<K>,
+    /// `None` when the key was not tracked (the table was full).
+    key: Option<K>,
     failed: bool,
 }
 
-impl Attempt<'_> {
-    /// The check failed: its cell stays taken.
+impl<K: Hash + Eq + Clone> Attempt<'_, K> {
+    /// The attempt failed: its cell stays taken.
     pub fn failed(mut self) {
         self.failed = true;
     }
 }
 
-impl Drop for Attempt<'_> {
+impl<K: Hash + Eq + Clone> Drop for Attempt<'_, K> {
     fn drop(&mut self) {
-        if !self.failed {
-            self.limiter.give_back(self.source, Instant::now());
+        if let (false, Some(key)) = (self.failed, self.key.take()) {
+            self.buckets.give_back(&key, Instant::now());
         }
     }
 }
 
 /// The key of an address: IPv4 as is (also when mapped into IPv6), IPv6 by its /64,
 /// the block one host normally holds.
-fn address_key(source: IpAddr) -> IpAddr {
+pub fn address_key(source: IpAddr) -> IpAddr {
     match source {
         IpAddr::V4(_) => source,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -199,11 +202,14 @@ fn address_key(source: IpAddr) -> IpAddr {
     }
 }
 
-impl FailureLimiter {
-    pub fn new(settings: &RateLimitSettings) -> Self {
-        FailureLimiter {
-            capacity: f64::from(settings.failed_auth_per_address_burst.max(1)),
-            per_second: f64::from(settings.failed_auth_per_address_per_minute.max(1)) / 60.0,
+impl<K: Hash + Eq + Clone> FailureBuckets<K> {
+    /// `burst` failures at once, then `per_minute` more each minute, for at most
+    /// `max_keys` keys at a time.
+    pub fn new(per_minute: u32, burst: u32, max_keys: usize) -> Self {
+        FailureBuckets {
+            capacity: f64::from(burst.max(1)),
+            per_second: f64::from(per_minute.max(1)) / 60.0,
+            max_keys: max_keys.max(1),
             buckets: Mutex::new(HashMap::new()),
         }
     }
@@ -219,11 +225,11 @@ impl FailureLimiter {
         RetryAfter::from_wait(Duration::from_secs_f64(wait.max(0.0)))
     }
 
-    /// Whether `source` may try a secret check now, taking nothing: what runs before
-    /// any work is done for a request.
-    pub fn check(&self, source: IpAddr, now: Instant) -> Result<(), RetryAfter> {
+    /// Whether `key` may make an attempt now, taking nothing: what runs before any work
+    /// is done for a request.
+    pub fn check(&self, key: &K, now: Instant) -> Result<(), RetryAfter> {
         let mut buckets = self.buckets.lock().expect("not poisoned");
-        let Some(bucket) = buckets.get_mut(&address_key(source)) else {
+        let Some(bucket) = buckets.get_mut(key) else {
             return Ok(());
         };
         self.refilled(bucket, now);
@@ -234,11 +240,17 @@ impl FailureLimiter {
         }
     }
 
-    /// Takes a cell for one secret check from `source`, or says how long to wait.
-    pub fn begin(&self, source: IpAddr, now: Instant) -> Result<Attempt<'_>, RetryAfter> {
-        let source = address_key(source);
+    /// Takes a cell for one attempt of `key`, or says how long to wait.
+    pub fn begin(&self, key: K, now: Instant) -> Result<Attempt<'_, K>, RetryAfter> {
         let mut buckets = self.buckets.lock().expect("not poisoned");
-        let bucket = buckets.entry(source).or_insert(Bucket {
+        if !buckets.contains_key(&key) && buckets.len() >= self.max_keys {
+            return Ok(Attempt {
+                buckets: self,
+                key: None,
+                failed: false,
+            });
+        }
+        let bucket = buckets.entry(key.clone()).or_insert(Bucket {
             cells: self.capacity,
             updated: now,
         });
@@ -248,30 +260,68 @@ impl FailureLimiter {
         }
         bucket.cells -= 1.0;
         Ok(Attempt {
-            limiter: self,
-            source,
+            buckets: self,
+            key: Some(key),
             failed: false,
         })
     }
 
-    fn give_back(&self, source: IpAddr, now: Instant) {
+    fn give_back(&self, key: &K, now: Instant) {
         let mut buckets = self.buckets.lock().expect("not poisoned");
-        if let Some(bucket) = buckets.get_mut(&source) {
+        if let Some(bucket) = buckets.get_mut(key) {
             self.refilled(bucket, now);
             bucket.cells = (bucket.cells + 1.0).min(self.capacity);
             if bucket.cells >= self.capacity {
-                buckets.remove(&source);
+                buckets.remove(key);
             }
         }
     }
 
-    /// Forgets addresses whose buckets are full again.
+    /// Forgets keys whose buckets are full again.
     pub fn forget_idle(&self, now: Instant) {
         let mut buckets = self.buckets.lock().expect("not poisoned");
         buckets.retain(|_, bucket| {
             let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
             bucket.cells + elapsed * self.per_second < self.capacity
         });
+    }
+
+    pub fn tracked(&self) -> usize {
+        self.buckets.lock().expect("not poisoned").len()
+    }
+}
+
+/// Addresses with failures kept at most by [`FailureLimiter`].
+const MAX_FAILING_ADDRESSES: usize = 1_000_000;
+
+/// Failed client authentications per source address
+/// (`failed_auth_per_address_burst` cells refilled at `failed_auth_per_address_per_minute`),
+/// a brake on guessing secrets that never slows a client down because of what other
+/// addresses did with its id.
+pub struct FailureLimiter(FailureBuckets<IpAddr>);
+
+impl FailureLimiter {
+    pub fn new(settings: &RateLimitSettings) -> Self {
+        FailureLimiter(FailureBuckets::new(
+            settings.failed_auth_per_address_per_minute,
+            settings.failed_auth_per_address_burst,
+            MAX_FAILING_ADDRESSES,
+        ))
+    }
+
+    /// Whether `source` may try a secret check now, taking nothing.
+    pub fn check(&self, source: IpAddr, now: Instant) -> Result<(), RetryAfter> {
+        self.0.check(&address_key(source), now)
+    }
+
+    /// Takes a cell for one secret check from `source`, or says how long to wait.
+    pub fn begin(&self, source: IpAddr, now: Instant) -> Result<Attempt<'_>, RetryAfter> {
+        self.0.begin(address_key(source), now)
+    }
+
+    /// Forgets addresses whose buckets are full again.
+    pub fn forget_idle(&self, now: Instant) {
+        self.0.forget_idle(now)
     }
 }
 
@@ -370,7 +420,7 @@ mod tests {
         for _ in 0..10 {
             drop(failures.begin(a, now).unwrap());
         }
-        assert!(failures.buckets.lock().unwrap().is_empty());
+        assert_eq!(failures.0.tracked(), 0);
         // Checks in progress hold their cells: no more run at once than the burst.
         let first = failures.begin(a, now).unwrap();
         let second = failures.begin(a, now).unwrap();
@@ -404,6 +454,6 @@ mod tests {
         failures.begin(address("192.0.2.7"), now).unwrap().failed();
         assert!(failures.check(address("192.0.2.7"), now).is_err());
         failures.forget_idle(now + Duration::from_secs(3600));
-        assert!(failures.buckets.lock().unwrap().is_empty());
+        assert_eq!(failures.0.tracked(), 0);
     }
 }

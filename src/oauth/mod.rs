@@ -1,12 +1,15 @@
 //! OAuth 2.0 protocol rules that need no HTTP and no SQL: request parsing, client
-//! authentication methods, errors, scope tokens, redirect URIs, grant types.
+//! authentication methods, errors, scope tokens, redirect URIs, grant types, PKCE and the
+//! authorization endpoint's rules.
 
+pub mod authorize;
 pub mod client_auth;
 pub mod error;
 pub mod form;
 pub mod grants;
 pub mod introspection;
 pub mod metadata;
+pub mod pkce;
 pub mod redirect_uri;
 pub mod resource;
 pub mod revocation;

@@ -1,6 +1,7 @@
 //! [`OAuthServer`]: what the OAuth endpoints share — configuration, keys, the client
 //! authenticator, limiters — and the one place a request's client is authenticated
-//! (RFC 6749 §2.3). Each endpoint's logic has its own file: `grants/` (`/oauth/token`),
+//! (RFC 6749 §2.3). Each endpoint's logic has its own file: `authorize.rs`
+//! (`/oauth/authorize`: its rules and the codes it issues), `grants/` (`/oauth/token`),
 //! `introspection.rs` and `revocation.rs`; each goes from the raw form body and
 //! `Authorization` header to a response value or an [`OAuthError`].
 
@@ -37,6 +38,8 @@ pub struct OAuthServer {
     /// No token outlives the retention of the key that signed it
     /// (`signing.max_token_lifetime_seconds`).
     pub(super) max_token_lifetime: i64,
+    /// `tokens.authorization_code_ttl_seconds`.
+    pub(super) code_ttl: chrono::Duration,
 }
 
 pub struct OAuthParts {
@@ -49,6 +52,7 @@ pub struct OAuthParts {
     pub introspection_limiter: RequestLimiter,
     pub revocation_limiter: RequestLimiter,
     pub max_token_lifetime_seconds: u64,
+    pub authorization_code_ttl_seconds: u64,
 }
 
 impl OAuthServer {
@@ -72,6 +76,7 @@ impl OAuthServer {
             introspection_limiter: parts.introspection_limiter,
             revocation_limiter: parts.revocation_limiter,
             max_token_lifetime: parts.max_token_lifetime_seconds as i64,
+            code_ttl: chrono::Duration::seconds(parts.authorization_code_ttl_seconds as i64),
         }
     }
 

@@ -7,6 +7,7 @@
 
 mod admin_key;
 mod audit;
+mod authorization_codes;
 mod changes;
 mod clients;
 mod keys;
@@ -29,6 +30,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 pub use audit::AuditRecord;
+pub use authorization_codes::{CodeRecord, LockedCode};
 pub use changes::{ChangeRecord, FeedBounds};
 pub use clients::InsertClient;
 pub use keys::{KeyChanges, StoredKey};

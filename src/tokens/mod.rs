@@ -17,3 +17,15 @@ pub use claims::{
 pub use deny_list::DenyList;
 pub use opaque::{OpaqueToken, TokenHash};
 pub use verifier::{Purpose, TokenError, TokenVerifier, VerifiedToken};
+
+/// `[tokens]`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    /// How long an authorization code can be exchanged (RFC 6749 §4.1.2: short).
+    pub authorization_code_ttl_seconds: u64,
+}
+
+/// Longest `tokens.authorization_code_ttl_seconds` (RFC 6749 §4.1.2: "a maximum
+/// authorization code lifetime of 10 minutes is RECOMMENDED").
+pub const MAX_AUTHORIZATION_CODE_TTL_SECONDS: u64 = 600;

@@ -1,11 +1,13 @@
 //! Integration tests: one binary, one module per area.
 
 mod helpers;
+mod login_flow;
 mod process;
 mod token_client;
 
 mod address_limits;
 mod audit;
+mod authorize;
 mod bad_input;
 mod cache_sync;
 mod change_feed;
