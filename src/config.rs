@@ -160,6 +160,7 @@ impl Settings {
         }
         self.validate_signing()?;
         self.validate_oauth()?;
+        self.validate_tokens()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .with_context(|| format!("log.level: invalid value {:?}", self.log.level))?;
         Ok(())
@@ -233,16 +234,35 @@ impl Settings {
                  failed_auth_per_address_burst: must be at least 1"
             );
         }
-        let ttl = self.tokens.authorization_code_ttl_seconds;
+        self.login.validate()?;
+        if self.limits.clients_per_tenant == 0 || self.limits.secrets_per_client == 0 {
+            bail!("limits.clients_per_tenant and limits.secrets_per_client: must be at least 1");
+        }
+        Ok(())
+    }
+
+    fn validate_tokens(&self) -> anyhow::Result<()> {
+        let tokens = &self.tokens;
+        if tokens.refresh_grace_seconds > crate::tokens::MAX_REFRESH_GRACE_SECONDS {
+            bail!(
+                "tokens.refresh_grace_seconds: at most {}",
+                crate::tokens::MAX_REFRESH_GRACE_SECONDS
+            );
+        }
+        if tokens.refresh_family_lifetime_seconds == 0
+            || tokens.refresh_family_lifetime_seconds > MAX_DURATION_SECONDS
+        {
+            bail!(
+                "tokens.refresh_family_lifetime_seconds: must be between 1 and \
+                 {MAX_DURATION_SECONDS} (ten years)"
+            );
+        }
+        let ttl = tokens.authorization_code_ttl_seconds;
         if ttl == 0 || ttl > crate::tokens::MAX_AUTHORIZATION_CODE_TTL_SECONDS {
             bail!(
                 "tokens.authorization_code_ttl_seconds: between 1 and {}",
                 crate::tokens::MAX_AUTHORIZATION_CODE_TTL_SECONDS
             );
-        }
-        self.login.validate()?;
-        if self.limits.clients_per_tenant == 0 || self.limits.secrets_per_client == 0 {
-            bail!("limits.clients_per_tenant and limits.secrets_per_client: must be at least 1");
         }
         Ok(())
     }

@@ -15,6 +15,7 @@ pub mod oauth;
 pub mod password;
 pub mod patch;
 pub mod rate_limit;
+pub mod sessions;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -69,6 +69,7 @@ impl Application {
         ));
         let use_flush = clients::spawn_use_flush(clients.clone(), LAST_USED_FLUSH_INTERVAL);
         let deny_list = Arc::new(DenyList::default());
+        let ended_sessions = Arc::new(DenyList::default());
         let tenant_tokens = Arc::new(TenantTokenRevocations::default());
         let tenant_token_max_lifetime =
             chrono::Duration::seconds(settings.admin.tenant_token_max_lifetime_seconds as i64);
@@ -80,6 +81,12 @@ impl Application {
                 deny_list: deny_list.clone(),
                 tenant_tokens: tenant_tokens.clone(),
                 tenant_token_max_lifetime,
+                ended_sessions: ended_sessions.clone(),
+                session_token_horizon: chrono::Duration::seconds(
+                    (settings.signing.max_token_lifetime_seconds + settings.signing.leeway_seconds)
+                        as i64,
+                ),
+                refresh_grace: settings.tokens.refresh_grace(),
             },
             Utc::now(),
         )
@@ -95,6 +102,7 @@ impl Application {
         let verifier = Arc::new(TokenVerifier::new(
             keys.clone(),
             deny_list.clone(),
+            ended_sessions,
             &issuer,
             settings.signing.leeway_seconds,
         ));
@@ -111,7 +119,7 @@ impl Application {
                 introspection_limiter: RequestLimiter::new(&settings.rate_limit),
                 revocation_limiter: RequestLimiter::new(&settings.rate_limit),
                 max_token_lifetime_seconds: settings.signing.max_token_lifetime_seconds,
-                authorization_code_ttl_seconds: settings.tokens.authorization_code_ttl_seconds,
+                tokens: settings.tokens.clone(),
             },
         ));
         let feed_task = changes::spawn(

@@ -1,11 +1,11 @@
 //! The events of the change feed and their stored form (`kind`, `subject`, `instant`).
 
 use crate::clients::ClientId;
-use crate::ids::UserId;
+use crate::ids::{SessionId, UserId};
 use crate::tenants::TenantId;
 
-/// One change other processes must apply to what they hold in memory. The next
-/// events (sessions) join here, each with its kind in [`Change::to_row`].
+/// One change other processes must apply to what they hold in memory, each with its
+/// kind in [`Change::to_row`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A client or any of its secrets changed (created, updated, deleted).
@@ -29,6 +29,13 @@ pub enum Change {
     /// changed or ended: whatever a process holds for it must be checked again.
     /// Recorded by triggers (migration 0006).
     User(UserId),
+    /// A user's session ended at `ended_at_millis` (logout, reuse of a refresh token, a
+    /// change to the user): refuse its access tokens until none of them could be valid
+    /// anyway.
+    SessionEnded {
+        session: SessionId,
+        ended_at_millis: i64,
+    },
 }
 
 /// The stored form of a [`Change`].
@@ -45,6 +52,7 @@ const REVOKED_TOKEN: &str = "revoked_token";
 const TENANT_TOKENS_REVOKED: &str = "tenant_tokens_revoked";
 const TENANT_TOKEN_CHAIN_REVOKED: &str = "tenant_token_chain_revoked";
 const USER: &str = "user";
+const SESSION_ENDED: &str = "session_ended";
 
 impl Change {
     pub fn to_row(&self) -> ChangeRow {
@@ -72,6 +80,14 @@ impl Change {
                 Some(*expires_at_millis),
             ),
             Change::User(id) => (USER, id.as_str().to_owned(), None),
+            Change::SessionEnded {
+                session,
+                ended_at_millis,
+            } => (
+                SESSION_ENDED,
+                session.as_str().to_owned(),
+                Some(*ended_at_millis),
+            ),
         };
         ChangeRow {
             kind,
@@ -99,6 +115,10 @@ impl Change {
                 expires_at_millis: instant?,
             },
             USER => Change::User(UserId::parse(subject).ok()?),
+            SESSION_ENDED => Change::SessionEnded {
+                session: SessionId::parse(subject).ok()?,
+                ended_at_millis: instant?,
+            },
             _ => return None,
         })
     }
@@ -126,6 +146,10 @@ mod tests {
                 expires_at_millis: 7,
             },
             Change::User(UserId::generate()),
+            Change::SessionEnded {
+                session: SessionId::generate(),
+                ended_at_millis: 8,
+            },
         ];
         for change in changes {
             let row = change.to_row();

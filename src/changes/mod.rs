@@ -1,6 +1,6 @@
 //! The cross-process change feed: keeps every process's memory (cached clients, the
-//! signing keys, the deny-list of revoked access tokens, revoked tenant admin tokens)
-//! in step with the database.
+//! signing keys, the deny-lists of revoked access tokens and of ended sessions,
+//! revoked tenant admin tokens) in step with the database.
 //!
 //! Each change other processes must apply is a typed [`Change`], stored as a row of
 //! the `changes` table in the same transaction as the change itself, numbered by a
@@ -49,7 +49,7 @@ pub use plan::{plan, Step};
 use crate::clients::ClientAuthenticator;
 use crate::keys::KeyService;
 use crate::oauth::OAuthServer;
-use crate::store::Store;
+use crate::store::{from_millis, Store};
 use crate::tenants::TenantId;
 use crate::tokens::tenant_admin::TenantTokenRevocations;
 use crate::tokens::DenyList;
@@ -65,6 +65,13 @@ pub struct FeedTargets {
     pub tenant_tokens: Arc<TenantTokenRevocations>,
     /// `admin.tenant_token_max_lifetime_seconds`: how long a tenant cut-off matters.
     pub tenant_token_max_lifetime: chrono::Duration,
+    /// Ended sessions, whose access tokens are refused.
+    pub ended_sessions: Arc<DenyList>,
+    /// How long after a session ends one of its access tokens could still be
+    /// unexpired: the longest access token lifetime, and the clock-skew leeway.
+    pub session_token_horizon: chrono::Duration,
+    /// `tokens.refresh_grace_seconds`: how long a sealed successor is kept.
+    pub refresh_grace: chrono::Duration,
 }
 
 pub struct ChangeFeed {
@@ -122,9 +129,18 @@ impl ChangeFeed {
             } => targets
                 .tenant_tokens
                 .revoke_chain(chain_id, *expires_at_millis),
-            // No process keeps anything about a user in memory yet; sessions will end
-            // here when they arrive.
+            // A user's sessions are ended in the transaction that changed the user, each
+            // with a change of its own: nothing more to do for the user itself.
             Change::User(_) => {}
+            Change::SessionEnded {
+                session,
+                ended_at_millis,
+            } => {
+                let until = from_millis(*ended_at_millis) + targets.session_token_horizon;
+                targets
+                    .ended_sessions
+                    .deny(session.as_str(), until.timestamp());
+            }
         }
         Ok(())
     }
@@ -212,6 +228,18 @@ impl ChangeFeed {
             let tenant = TenantId::parse(&tenant).map_err(anyhow::Error::msg)?;
             self.targets.tenant_tokens.cut_off(&tenant, not_before);
         }
+        let horizon = self.targets.session_token_horizon;
+        for (session, ended_at) in self
+            .store
+            .ended_sessions((now - horizon).timestamp_millis())
+            .await
+            .context("cannot load the ended sessions")?
+        {
+            let until = from_millis(ended_at) + horizon;
+            self.targets
+                .ended_sessions
+                .deny(&session, until.timestamp());
+        }
         Ok(())
     }
 
@@ -226,12 +254,20 @@ impl ChangeFeed {
         }
         let max_lifetime = self.targets.tenant_token_max_lifetime;
         self.targets.deny_list.purge(now.timestamp());
+        self.targets.ended_sessions.purge(now.timestamp());
         self.targets.tenant_tokens.purge(now, max_lifetime);
         oauth.forget_idle_limits();
         let now_millis = now.timestamp_millis();
         self.store.purge_revoked_tokens(now_millis).await?;
         self.store
             .purge_tenant_token_revocations(now_millis)
+            .await?;
+        self.store
+            .purge_sessions(
+                (now - self.targets.refresh_grace).timestamp_millis(),
+                now_millis,
+                (now - self.targets.session_token_horizon).timestamp_millis(),
+            )
             .await?;
         self.store
             .purge_changes(plan::purge_before(now).timestamp_millis())

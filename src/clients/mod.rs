@@ -63,6 +63,7 @@ pub const RESERVED_CLAIMS: &[&str] = &[
     "scope",
     "tid",
     "sid",
+    "auth_time",
 ];
 
 /// A client id. Generated ones are 128 random bits as 32 hex digits; a parsed one is

@@ -178,7 +178,7 @@ impl OAuthServer {
             code_challenge: request.challenge.as_ref().map(|c| c.as_str().to_owned()),
             auth_time: to_millis(auth_time),
             created_at,
-            expires_at: created_at + self.code_ttl.num_milliseconds(),
+            expires_at: created_at + self.tokens.authorization_code_ttl().num_milliseconds(),
             used_at: None,
             session_id: None,
         };

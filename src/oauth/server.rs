@@ -14,12 +14,12 @@ use serde_json::Value;
 use super::OAuthSettings;
 use super::{presented_client, Form, OAuthError};
 use crate::clients::secrets::ClientSecret;
-use crate::clients::{AuthenticatedClient, ClientAuthError, ClientAuthenticator};
+use crate::clients::{AuthenticatedClient, Client, ClientAuthError, ClientAuthenticator};
 use crate::keys::KeyService;
 use crate::rate_limit::RequestLimiter;
 use crate::store::Store;
 use crate::telemetry::untrusted;
-use crate::tokens::{DenyList, TokenVerifier};
+use crate::tokens::{DenyList, TokenSettings, TokenVerifier};
 use tracing::field::display;
 
 pub struct OAuthServer {
@@ -38,8 +38,7 @@ pub struct OAuthServer {
     /// No token outlives the retention of the key that signed it
     /// (`signing.max_token_lifetime_seconds`).
     pub(super) max_token_lifetime: i64,
-    /// `tokens.authorization_code_ttl_seconds`.
-    pub(super) code_ttl: chrono::Duration,
+    pub(super) tokens: TokenSettings,
 }
 
 pub struct OAuthParts {
@@ -52,7 +51,7 @@ pub struct OAuthParts {
     pub introspection_limiter: RequestLimiter,
     pub revocation_limiter: RequestLimiter,
     pub max_token_lifetime_seconds: u64,
-    pub authorization_code_ttl_seconds: u64,
+    pub tokens: TokenSettings,
 }
 
 impl OAuthServer {
@@ -76,12 +75,24 @@ impl OAuthServer {
             introspection_limiter: parts.introspection_limiter,
             revocation_limiter: parts.revocation_limiter,
             max_token_lifetime: parts.max_token_lifetime_seconds as i64,
-            code_ttl: chrono::Duration::seconds(parts.authorization_code_ttl_seconds as i64),
+            tokens: parts.tokens,
         }
     }
 
     pub fn metadata(&self) -> Value {
         super::metadata::metadata(&self.issuer, &self.scopes_supported)
+    }
+
+    /// `[tokens]`: what a session started by a grant is given (see
+    /// [`crate::sessions::start`]).
+    pub fn token_settings(&self) -> &TokenSettings {
+        &self.tokens
+    }
+
+    /// Seconds an access token for `client` lives: its `accessTokenValiditySeconds`,
+    /// never beyond the retention of the key that signs it.
+    pub(crate) fn access_token_lifetime(&self, client: &Client) -> i64 {
+        i64::from(client.settings.access_token_validity_seconds).min(self.max_token_lifetime)
     }
 
     pub fn forget_idle_limits(&self) {

@@ -1,12 +1,14 @@
-//! The deny-list of revoked access tokens (RFC 7009): held in memory by every process,
-//! keyed by `jti`, each entry kept only until the token's `exp`.
+//! A deny-list held in memory by every process, each entry kept only until the last
+//! token it denies has expired: one of revoked access tokens (RFC 7009) keyed by `jti`,
+//! one of ended sessions keyed by session id (`sid`). Entries come from the change
+//! feed, so its size is bounded by what was revoked or ended within one token lifetime.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
 
 #[derive(Default)]
 pub struct DenyList {
-    /// `jti` → `exp` (Unix seconds).
+    /// `jti` or session id → until when (Unix seconds).
     revoked: RwLock<HashMap<String, i64>>,
 }
 

@@ -54,6 +54,7 @@ pub struct VerifiedToken {
 pub struct TokenVerifier {
     keys: Arc<KeyService>,
     deny_list: Arc<DenyList>,
+    ended_sessions: Arc<DenyList>,
     issuer: String,
     api_audience: String,
     leeway_seconds: i64,
@@ -63,12 +64,14 @@ impl TokenVerifier {
     pub fn new(
         keys: Arc<KeyService>,
         deny_list: Arc<DenyList>,
+        ended_sessions: Arc<DenyList>,
         issuer: &str,
         leeway_seconds: u64,
     ) -> Self {
         TokenVerifier {
             keys,
             deny_list,
+            ended_sessions,
             issuer: issuer.to_owned(),
             api_audience: api_audience(issuer),
             leeway_seconds: leeway_seconds as i64,
@@ -111,6 +114,13 @@ impl TokenVerifier {
         // A revoked token cannot come back when the deny-list forgets it at `exp`: by
         // then the check above refuses it.
         if self.deny_list.is_denied(&claims.jti) {
+            return Err(TokenError::Revoked);
+        }
+        if claims
+            .sid
+            .as_deref()
+            .is_some_and(|sid| self.ended_sessions.is_denied(sid))
+        {
             return Err(TokenError::Revoked);
         }
         Ok(())

@@ -25,6 +25,7 @@ mod replicas;
 mod revocation;
 mod secrets;
 mod services;
+mod sessions;
 mod stock_client;
 mod tenant_admin;
 mod tenant_token_chains;

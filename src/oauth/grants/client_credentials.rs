@@ -40,8 +40,7 @@ pub fn grant(
         &server.resources,
         &server.default_audience,
     )?;
-    let lifetime =
-        i64::from(client.settings.access_token_validity_seconds).min(server.max_token_lifetime);
+    let lifetime = server.access_token_lifetime(client);
     let issued = issue_for_client(
         &server.keys,
         &server.issuer,

@@ -1,0 +1,364 @@
+//! Session and refresh token rows, in plain values (text ids, Unix milliseconds, scope
+//! as space-separated text): [`crate::sessions`] owns what they mean. Every write is a
+//! step of a [`WriteTx`] the sessions service composes. A refresh is one locked read
+//! ([`Store::presented_refresh_token`]), then one update and one insert
+//! ([`Store::rotate_refresh_token`]); ending sessions writes each ended id on the
+//! change feed in the same transaction.
+
+use super::changes::record_change;
+use super::{on_pool, on_tx, Store, WriteTx};
+use crate::changes::Change;
+use crate::ids::SessionId;
+
+macro_rules! session_columns {
+    () => {
+        "id, user_id, tenant_id, client_id, scope, auth_time, created_at, last_active_at, \
+         family_expires_at, ended_at, end_reason"
+    };
+}
+
+/// A `sessions` row.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user_id: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub last_active_at: i64,
+    pub family_expires_at: i64,
+    pub ended_at: Option<i64>,
+    pub end_reason: Option<String>,
+}
+
+/// A `refresh_tokens` row.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RefreshTokenRecord {
+    pub token_hash: String,
+    pub session_id: String,
+    pub client_id: String,
+    pub scope: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub successor_hash: Option<String>,
+    pub successor_sealed: Option<String>,
+}
+
+/// A presented refresh token as the refresh decision needs it: its row, its session,
+/// and whether its successor (if it has one) was used in turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresentedRows {
+    pub token: RefreshTokenRecord,
+    pub session: SessionRecord,
+    /// `used_at` of the successor; `None` when it has none or it is unused.
+    pub successor_used_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PresentedRow {
+    #[sqlx(flatten)]
+    token: RefreshTokenRecord,
+    s_id: String,
+    s_user_id: String,
+    s_tenant_id: String,
+    s_client_id: String,
+    s_scope: String,
+    s_auth_time: i64,
+    s_created_at: i64,
+    s_last_active_at: i64,
+    s_family_expires_at: i64,
+    s_ended_at: Option<i64>,
+    s_end_reason: Option<String>,
+    successor_used_at: Option<i64>,
+}
+
+/// The one read of a refresh: the token, its session and its successor's use, the
+/// token's row locked (the session is locked by whoever ends it, with its update).
+macro_rules! presented_select {
+    () => {
+        "SELECT t.token_hash, t.session_id, t.client_id, t.scope, t.created_at, t.expires_at, \
+           t.used_at, t.successor_hash, t.successor_sealed, \
+           s.id AS s_id, s.user_id AS s_user_id, s.tenant_id AS s_tenant_id, \
+           s.client_id AS s_client_id, s.scope AS s_scope, s.auth_time AS s_auth_time, \
+           s.created_at AS s_created_at, s.last_active_at AS s_last_active_at, \
+           s.family_expires_at AS s_family_expires_at, s.ended_at AS s_ended_at, \
+           s.end_reason AS s_end_reason, n.used_at AS successor_used_at \
+         FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+         LEFT JOIN refresh_tokens n ON n.token_hash = t.successor_hash \
+         WHERE t.token_hash = $1"
+    };
+}
+
+/// Which sessions to end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionFilter<'a> {
+    One(&'a str),
+    User(&'a str),
+    UserInTenant { user: &'a str, tenant: &'a str },
+}
+
+impl Store {
+    #[tracing::instrument(skip_all, fields(session_id = %session.id))]
+    pub async fn insert_session(tx: &mut WriteTx, session: &SessionRecord) -> anyhow::Result<()> {
+        on_tx!(tx, conn => {
+            sqlx::query(concat!(
+                "INSERT INTO sessions (", session_columns!(), ") \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ))
+            .bind(&session.id)
+            .bind(&session.user_id)
+            .bind(&session.tenant_id)
+            .bind(&session.client_id)
+            .bind(&session.scope)
+            .bind(session.auth_time)
+            .bind(session.created_at)
+            .bind(session.last_active_at)
+            .bind(session.family_expires_at)
+            .bind(session.ended_at)
+            .bind(&session.end_reason)
+            .execute(conn)
+            .await
+            .map(drop)
+        })?;
+        Ok(())
+    }
+
+    pub async fn insert_refresh_token(
+        tx: &mut WriteTx,
+        token: &RefreshTokenRecord,
+    ) -> anyhow::Result<()> {
+        on_tx!(tx, conn => {
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, session_id, client_id, scope, \
+                   created_at, expires_at, used_at, successor_hash, successor_sealed) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&token.token_hash)
+            .bind(&token.session_id)
+            .bind(&token.client_id)
+            .bind(&token.scope)
+            .bind(token.created_at)
+            .bind(token.expires_at)
+            .bind(token.used_at)
+            .bind(&token.successor_hash)
+            .bind(&token.successor_sealed)
+            .execute(conn)
+            .await
+            .map(drop)
+        })?;
+        Ok(())
+    }
+
+    /// The refresh token with this hash, its session and its successor's use; the
+    /// token's row locked until `tx` ends, so concurrent presentations of one token
+    /// are decided one after the other.
+    pub async fn presented_refresh_token(
+        tx: &mut WriteTx,
+        token_hash: &str,
+    ) -> anyhow::Result<Option<PresentedRows>> {
+        let row: Option<PresentedRow> = match tx {
+            WriteTx::Sqlite(tx) => {
+                sqlx::query_as(presented_select!())
+                    .bind(token_hash)
+                    .fetch_optional(&mut **tx)
+                    .await?
+            }
+            WriteTx::Postgres(tx) => {
+                // Only the presented token's row: the successor is on the nullable side
+                // of the join, and a session is locked by the update that ends it.
+                sqlx::query_as(concat!(presented_select!(), " FOR UPDATE OF t"))
+                    .bind(token_hash)
+                    .fetch_optional(&mut **tx)
+                    .await?
+            }
+        };
+        Ok(row.map(|row| PresentedRows {
+            token: row.token,
+            session: SessionRecord {
+                id: row.s_id,
+                user_id: row.s_user_id,
+                tenant_id: row.s_tenant_id,
+                client_id: row.s_client_id,
+                scope: row.s_scope,
+                auth_time: row.s_auth_time,
+                created_at: row.s_created_at,
+                last_active_at: row.s_last_active_at,
+                family_expires_at: row.s_family_expires_at,
+                ended_at: row.s_ended_at,
+                end_reason: row.s_end_reason,
+            },
+            successor_used_at: row.successor_used_at,
+        }))
+    }
+
+    /// Marks the token `used_hash` used at `now`, naming its successor (and, for the
+    /// grace period, the successor sealed), then stores the successor.
+    pub async fn rotate_refresh_token(
+        tx: &mut WriteTx,
+        used_hash: &str,
+        successor: &RefreshTokenRecord,
+        sealed: Option<&str>,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        on_tx!(tx, conn => {
+            sqlx::query(
+                "UPDATE refresh_tokens SET used_at = $1, successor_hash = $2, \
+                   successor_sealed = $3 WHERE token_hash = $4",
+            )
+            .bind(now)
+            .bind(&successor.token_hash)
+            .bind(sealed)
+            .bind(used_hash)
+            .execute(&mut *conn)
+            .await?;
+            Ok::<_, sqlx::Error>(())
+        })?;
+        Self::insert_refresh_token(tx, successor).await
+    }
+
+    /// Ends the sessions `filter` names that have not ended, at `now` for `reason`, and
+    /// records a [`Change::SessionEnded`] for each. Returns the ids ended.
+    #[tracing::instrument(skip_all, fields(reason))]
+    pub async fn end_sessions(
+        tx: &mut WriteTx,
+        filter: SessionFilter<'_>,
+        reason: &str,
+        now: i64,
+    ) -> anyhow::Result<Vec<String>> {
+        tracing::Span::current().record("reason", reason);
+        let ended: Vec<String> = on_tx!(tx, conn => {
+            let ended: Vec<String> = match filter {
+                SessionFilter::One(id) => sqlx::query_scalar(
+                    "UPDATE sessions SET ended_at = $1, end_reason = $2 \
+                     WHERE id = $3 AND ended_at IS NULL RETURNING id",
+                )
+                .bind(now)
+                .bind(reason)
+                .bind(id)
+                .fetch_all(&mut *conn)
+                .await?,
+                SessionFilter::User(user) => sqlx::query_scalar(
+                    "UPDATE sessions SET ended_at = $1, end_reason = $2 \
+                     WHERE user_id = $3 AND ended_at IS NULL RETURNING id",
+                )
+                .bind(now)
+                .bind(reason)
+                .bind(user)
+                .fetch_all(&mut *conn)
+                .await?,
+                SessionFilter::UserInTenant { user, tenant } => sqlx::query_scalar(
+                    "UPDATE sessions SET ended_at = $1, end_reason = $2 \
+                     WHERE user_id = $3 AND tenant_id = $4 AND ended_at IS NULL RETURNING id",
+                )
+                .bind(now)
+                .bind(reason)
+                .bind(user)
+                .bind(tenant)
+                .fetch_all(&mut *conn)
+                .await?,
+            };
+            for id in &ended {
+                if let Ok(session) = SessionId::parse(id) {
+                    let change = Change::SessionEnded {
+                        session,
+                        ended_at_millis: now,
+                    };
+                    record_change!(conn, change, now)?;
+                }
+            }
+            Ok::<_, sqlx::Error>(ended)
+        })?;
+        Ok(ended)
+    }
+
+    /// The session `id`, if it exists.
+    pub async fn session(&self, id: &str) -> anyhow::Result<Option<SessionRecord>> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+        })?)
+    }
+
+    /// The refresh token with this hash and its session, unlocked (introspection).
+    pub async fn refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> anyhow::Result<Option<(RefreshTokenRecord, SessionRecord)>> {
+        let row: Option<PresentedRow> = on_pool!(self, pool => {
+            sqlx::query_as(presented_select!())
+                .bind(token_hash)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row.map(|row| {
+            (
+                row.token,
+                SessionRecord {
+                    id: row.s_id,
+                    user_id: row.s_user_id,
+                    tenant_id: row.s_tenant_id,
+                    client_id: row.s_client_id,
+                    scope: row.s_scope,
+                    auth_time: row.s_auth_time,
+                    created_at: row.s_created_at,
+                    last_active_at: row.s_last_active_at,
+                    family_expires_at: row.s_family_expires_at,
+                    ended_at: row.s_ended_at,
+                    end_reason: row.s_end_reason,
+                },
+            )
+        }))
+    }
+
+    /// `(id, ended_at)` of the sessions ended after `since_millis`: those whose access
+    /// tokens may still be unexpired.
+    pub async fn ended_sessions(&self, since_millis: i64) -> anyhow::Result<Vec<(String, i64)>> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, ended_at FROM sessions WHERE ended_at IS NOT NULL AND ended_at > $1",
+            )
+            .bind(since_millis)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
+    /// Housekeeping: forgets sealed successors whose grace period is over (used before
+    /// `sealed_before`), refresh tokens expired at `now`, and sessions that ended or
+    /// whose family expired before `sessions_before` (no access token of theirs can be
+    /// unexpired), with their tokens.
+    pub async fn purge_sessions(
+        &self,
+        sealed_before: i64,
+        now: i64,
+        sessions_before: i64,
+    ) -> anyhow::Result<()> {
+        on_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE refresh_tokens SET successor_sealed = NULL \
+                 WHERE successor_sealed IS NOT NULL AND used_at < $1",
+            )
+            .bind(sealed_before)
+            .execute(pool)
+            .await?;
+            sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= $1")
+                .bind(now)
+                .execute(pool)
+                .await?;
+            sqlx::query(
+                "DELETE FROM sessions WHERE (ended_at IS NOT NULL AND ended_at < $1) \
+                   OR family_expires_at < $1",
+            )
+            .bind(sessions_before)
+            .execute(pool)
+            .await
+            .map(drop)
+        })?;
+        Ok(())
+    }
+}
