@@ -36,6 +36,7 @@ pub struct Application {
     store: Store,
     keys: Arc<KeyService>,
     clients: Arc<ClientAuthenticator>,
+    oauth: Arc<OAuthServer>,
     background: Vec<tokio::task::JoinHandle<()>>,
     server: Server,
 }
@@ -145,7 +146,7 @@ impl Application {
             body_limit,
             keys: keys.clone(),
             jwks_max_age_seconds: settings.signing.jwks_max_age(),
-            oauth,
+            oauth: oauth.clone(),
             login,
             client_policy,
             trusted_proxies: http::TrustedProxies::new(
@@ -188,6 +189,7 @@ impl Application {
             store,
             keys,
             clients,
+            oauth,
             background: vec![key_refresh, feed_task, use_flush, forget_idle_addresses],
             server,
         })
@@ -212,6 +214,11 @@ impl Application {
 
     pub fn clients(&self) -> Arc<ClientAuthenticator> {
         self.clients.clone()
+    }
+
+    /// The OAuth server (tests call it with a clock of their own).
+    pub fn oauth(&self) -> Arc<OAuthServer> {
+        self.oauth.clone()
     }
 
     /// A handle that stops the server gracefully (what SIGTERM does).

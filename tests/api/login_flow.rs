@@ -20,7 +20,6 @@ pub const REFUSED: &str =
 
 /// A PKCE verifier and its S256 challenge.
 pub struct Pkce {
-    #[allow(dead_code)] // until the code exchange lands
     pub verifier: String,
     pub challenge: String,
 }
@@ -39,6 +38,8 @@ impl Pkce {
 /// A client, a tenant and a member of it.
 pub struct Setup {
     pub client_id: String,
+    /// `None` for a public client.
+    pub client_secret: Option<String>,
     pub user_id: String,
 }
 
@@ -61,6 +62,7 @@ pub async fn set_up(app: &TestApp, client: Value) -> Setup {
     add_member(app, "acme", &user_id).await;
     Setup {
         client_id: created["id"].as_str().unwrap().to_owned(),
+        client_secret: created["secret"].as_str().map(str::to_owned),
         user_id,
     }
 }

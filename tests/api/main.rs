@@ -7,8 +7,10 @@ mod token_client;
 
 mod address_limits;
 mod audit;
+mod authorization_code;
 mod authorize;
 mod bad_input;
+mod browser;
 mod cache_sync;
 mod change_feed;
 mod cli;

@@ -56,5 +56,6 @@ pub fn grant(
         token_type: "Bearer",
         expires_in: issued.expires_in,
         scope: issued.scope,
+        refresh_token: None,
     })
 }

@@ -2,6 +2,7 @@
 //! [`GrantRequest`], the client authenticated, then the grant's own file decides.
 //! [`SUPPORTED_GRANTS`] is the one list of grants served; the metadata reads it.
 
+mod authorization_code;
 mod client_credentials;
 
 use std::net::IpAddr;
@@ -17,7 +18,8 @@ use crate::telemetry::untrusted;
 use tracing::field::display;
 
 /// The grants `/oauth/token` serves, in the order the metadata lists them.
-pub const SUPPORTED_GRANTS: &[GrantType] = &[GrantType::ClientCredentials];
+pub const SUPPORTED_GRANTS: &[GrantType] =
+    &[GrantType::ClientCredentials, GrantType::AuthorizationCode];
 
 /// RFC 6749 §5.1.
 #[derive(Debug, Serialize)]
@@ -27,12 +29,16 @@ pub struct TokenResponse {
     pub expires_in: i64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub scope: String,
+    /// RFC 6749 §5.1: for a user's session whose client gets refresh tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 /// A token request: which grant, with that grant's parameters.
 #[derive(Debug)]
 pub enum GrantRequest {
     ClientCredentials(client_credentials::Request),
+    AuthorizationCode(authorization_code::Request),
 }
 
 impl GrantRequest {
@@ -41,6 +47,9 @@ impl GrantRequest {
         match GrantType::from_grant_type(grant_type).filter(|g| SUPPORTED_GRANTS.contains(g)) {
             Some(GrantType::ClientCredentials) => Ok(GrantRequest::ClientCredentials(
                 client_credentials::Request::parse(form),
+            )),
+            Some(GrantType::AuthorizationCode) => Ok(GrantRequest::AuthorizationCode(
+                authorization_code::Request::parse(form),
             )),
             _ => Err(OAuthError::UnsupportedGrantType(format!(
                 "The grant type '{}' is not supported; use one of: {}.",
@@ -61,6 +70,7 @@ impl GrantRequest {
     pub fn grant_type(&self) -> GrantType {
         match self {
             GrantRequest::ClientCredentials(_) => GrantType::ClientCredentials,
+            GrantRequest::AuthorizationCode(_) => GrantType::AuthorizationCode,
         }
     }
 }
@@ -91,11 +101,11 @@ impl OAuthServer {
                 now,
             )
             .await?;
-        let response = self.grant(&caller, request?, now);
+        let response = self.grant(&caller, request?, now).await;
         self.succeeded(&caller, response, now).await
     }
 
-    fn grant(
+    async fn grant(
         &self,
         caller: &AuthenticatedClient,
         request: GrantRequest,
@@ -111,6 +121,9 @@ impl OAuthServer {
         match request {
             GrantRequest::ClientCredentials(request) => {
                 client_credentials::grant(self, caller, request, now)
+            }
+            GrantRequest::AuthorizationCode(request) => {
+                authorization_code::grant(self, caller, request, now).await
             }
         }
     }
