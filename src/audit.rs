@@ -1,12 +1,12 @@
-//! Audit events: who changed what, when, under which request. Written by the store in
-//! the transaction of the change itself; never carries a secret. Read back, newest
-//! first and within the caller's scope, with [`list_events`].
+//! Audit events: who changed what, when, under which request. Each one is built here
+//! ([`AuditContext::record`]) as the store's plain [`AuditRecord`] and written by the
+//! store in the transaction of the change itself; never carries a secret. Read back,
+//! newest first and within the caller's scope, with [`list_events`].
 
 use chrono::{DateTime, Utc};
 
-use crate::auth::{Caller, TenantScope};
-use crate::store::{AuditRecord, Store};
-use crate::tenants::TenantId;
+use crate::ids::{TenantId, TenantScope};
+use crate::store::{from_millis, AuditRecord, AuditRow, Store};
 
 /// What was done. The text (`oauth_client.created`, …) is what is stored and shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,11 +73,10 @@ pub struct AuditContext {
 }
 
 impl AuditContext {
-    pub fn new(caller: &Caller, request_id: Option<String>) -> Self {
-        Self {
-            actor: caller.actor(),
-            request_id,
-        }
+    /// A change made by `actor` (how the caller is named in the trail: `admin`,
+    /// `tenant-admin:<tenantId>`, see `auth::Caller::actor`) under `request_id`.
+    pub fn new(actor: String, request_id: Option<String>) -> Self {
+        Self { actor, request_id }
     }
 
     /// Changes Tessera makes on its own schedule (key rotation, expiry).
@@ -127,6 +126,27 @@ pub struct AuditEvent {
     pub request_id: Option<String>,
 }
 
+impl TryFrom<AuditRow> for AuditEvent {
+    type Error = anyhow::Error;
+
+    fn try_from(row: AuditRow) -> anyhow::Result<Self> {
+        Ok(AuditEvent {
+            id: row.id,
+            occurred_at: from_millis(row.occurred_at),
+            actor: row.actor,
+            action: row.action,
+            target_id: row.target_id,
+            tenant_id: row
+                .tenant_id
+                .as_deref()
+                .map(TenantId::parse)
+                .transpose()
+                .map_err(anyhow::Error::msg)?,
+            request_id: row.request_id,
+        })
+    }
+}
+
 /// At most `limit` events in `scope`, newest first, older than the event `before` when
 /// given.
 #[tracing::instrument(skip_all)]
@@ -136,5 +156,10 @@ pub async fn list_events(
     before: Option<i64>,
     limit: u32,
 ) -> anyhow::Result<Vec<AuditEvent>> {
-    store.audit_events(scope, before, limit).await
+    store
+        .audit_events(scope, before, limit)
+        .await?
+        .into_iter()
+        .map(AuditEvent::try_from)
+        .collect()
 }

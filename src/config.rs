@@ -179,7 +179,7 @@ impl Settings {
                 .with_context(|| format!("oauth.resources: {resource:?}"))?;
         }
         for scope in &oauth.scopes_supported {
-            crate::oauth::ScopeToken::parse(scope)
+            crate::clients::ScopeToken::parse(scope)
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("oauth.scopes_supported: {scope:?}"))?;
         }

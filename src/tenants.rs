@@ -1,57 +1,25 @@
-//! Tenants (seed 000): the id rules, the fields an upsert may change, and their bounds;
-//! what the API does with them is in [`service`].
+//! Tenants (seed 000): the fields an upsert may change and their bounds, and a tenant
+//! read back from its record; what the API does with them is in [`service`]. The id
+//! rules are [`TenantId`]'s, in `crate::ids`.
 
 mod service;
 
 use std::collections::BTreeMap;
-use std::fmt;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::patch::Patch;
+use crate::store::{from_millis, TenantRecord};
 
+pub use crate::ids::TenantId;
 pub use service::{delete_tenant, get_tenant, upsert_tenant, TenantError, UpsertTenantError};
 
-/// Ids that would collide with fixed routes under `/api/v1/tenants/` (see DESIGN.md).
-const RESERVED_IDS: &[&str] = &["clients"];
-pub const MAX_ID_LEN: usize = 64;
 pub const MAX_NAME_LEN: usize = 256;
 pub const MAX_METADATA_ENTRIES: usize = 64;
 pub const MAX_METADATA_KEY_LEN: usize = 128;
 pub const MAX_METADATA_VALUE_LEN: usize = 2048;
-
-/// A tenant id: 1–64 of `A-Z a-z 0-9 . _ -`, not reserved, not `.` or `..`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TenantId(String);
-
-impl TenantId {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        if raw.is_empty() || raw.len() > MAX_ID_LEN {
-            return Err(format!("a tenant id has 1 to {MAX_ID_LEN} characters"));
-        }
-        if !raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        {
-            return Err("a tenant id may contain only A-Z, a-z, 0-9, '.', '_' and '-'".into());
-        }
-        if raw == "." || raw == ".." || RESERVED_IDS.contains(&raw) {
-            return Err(format!("'{raw}' is reserved and cannot be a tenant id"));
-        }
-        Ok(TenantId(raw.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 pub type Metadata = BTreeMap<String, String>;
 
@@ -62,6 +30,20 @@ pub struct Tenant {
     pub metadata: Metadata,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<TenantRecord> for Tenant {
+    type Error = anyhow::Error;
+
+    fn try_from(row: TenantRecord) -> anyhow::Result<Self> {
+        Ok(Tenant {
+            id: TenantId::parse(&row.id).map_err(anyhow::Error::msg)?,
+            name: row.name,
+            metadata: serde_json::from_str(&row.metadata).context("corrupt tenant metadata")?,
+            created_at: from_millis(row.created_at),
+            updated_at: from_millis(row.updated_at),
+        })
+    }
 }
 
 /// What an upsert sets, as its body says it (unknown fields are refused). An absent
@@ -108,35 +90,21 @@ impl TenantChanges {
         problems.dedup();
         problems
     }
+
+    /// The metadata column's new text, if the upsert changes it: `null` clears it to
+    /// the empty map.
+    pub fn metadata_column(&self) -> anyhow::Result<Option<String>> {
+        Ok(match &self.metadata {
+            Patch::Absent => None,
+            Patch::Null => Some("{}".to_owned()),
+            Patch::Value(metadata) => Some(serde_json::to_string(metadata)?),
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn accepts_the_documented_alphabet() {
-        for id in ["a", "acme", "Acme-1.prod_eu", &"x".repeat(64)] {
-            assert!(TenantId::parse(id).is_ok(), "{id}");
-        }
-    }
-
-    #[test]
-    fn rejects_everything_else() {
-        for id in [
-            "",
-            &"x".repeat(65),
-            "a b",
-            "a/b",
-            "é",
-            "clients",
-            ".",
-            "..",
-            "a%2Fb",
-        ] {
-            assert!(TenantId::parse(id).is_err(), "{id}");
-        }
-    }
 
     #[test]
     fn reports_each_problem() {

@@ -5,7 +5,8 @@
 //! resources look absent (404); operations only the global admin may perform fail with
 //! [`Forbidden`] (403).
 
-use crate::tenants::TenantId;
+use crate::ids::TenantId;
+pub use crate::ids::TenantScope;
 
 /// The authenticated caller of `/api/*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,13 +15,6 @@ pub enum Caller {
     GlobalAdmin,
     /// Holds a tenant admin token: acts only inside this tenant.
     TenantAdmin(TenantId),
-}
-
-/// The tenants a request may touch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TenantScope {
-    All,
-    Only(TenantId),
 }
 
 /// The caller may not perform this operation at all.
@@ -53,20 +47,6 @@ impl Caller {
             Caller::GlobalAdmin => "admin".to_owned(),
             Caller::TenantAdmin(tenant) => format!("tenant-admin:{tenant}"),
         }
-    }
-}
-
-impl TenantScope {
-    /// The tenant filter of a query: `None` for every tenant.
-    pub fn tenant(&self) -> Option<&TenantId> {
-        match self {
-            TenantScope::All => None,
-            TenantScope::Only(tenant) => Some(tenant),
-        }
-    }
-
-    pub fn includes(&self, tenant: &TenantId) -> bool {
-        self.tenant().is_none_or(|only| only == tenant)
     }
 }
 

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 pub use caller::{Caller, Forbidden, TenantScope};
 
 use crate::store::Store;
+use crate::tenants::{self, TenantError};
 use crate::tokens::tenant_admin::TenantTokenService;
 use admin_key::AdminKeyVerifier;
 
@@ -66,11 +67,12 @@ impl Authenticator {
             .map_err(|_| AuthError::Invalid)?;
         // The tenant must exist, and have existed when the token was issued: a tenant
         // deleted and created again does not revive its predecessor's tokens.
-        match self.store.tenant(&verified.tenant).await? {
-            Some(tenant) if verified.issued_at >= tenant.created_at.timestamp() => {
+        match tenants::get_tenant(&self.store, &TenantScope::All, &verified.tenant).await {
+            Ok(tenant) if verified.issued_at >= tenant.created_at.timestamp() => {
                 Ok(Caller::TenantAdmin(verified.tenant))
             }
-            _ => Err(AuthError::Invalid),
+            Ok(_) | Err(TenantError::NotFound) => Err(AuthError::Invalid),
+            Err(TenantError::Unexpected(error)) => Err(error.into()),
         }
     }
 }

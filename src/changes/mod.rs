@@ -2,10 +2,10 @@
 //! signing keys, the deny-lists of revoked access tokens and of ended sessions,
 //! revoked tenant admin tokens) in step with the database.
 //!
-//! Each change other processes must apply is a typed [`Change`], stored as a row of
-//! the `changes` table in the same transaction as the change itself, numbered by a
-//! sequence the database assigns. Every `oauth.sync_interval_millis` (250 ms) each
-//! process reads `WHERE seq > last_seen ORDER BY seq`: no wall clock is involved, so
+//! Each change other processes must apply is a typed [`Change`] (a plain value the store
+//! defines, since the writes record it), stored as a row of the `changes` table in the
+//! same transaction as the change itself, numbered by a sequence the database assigns.
+//! Every `oauth.sync_interval_millis` (250 ms) each process reads `WHERE seq > last_seen ORDER BY seq`: no wall clock is involved, so
 //! hosts with skewed clocks miss nothing, and a poll that fails just retries from the
 //! same place. On start a process notes the newest `seq`, then loads its state.
 //!
@@ -33,7 +33,6 @@
 //! against skew or late commits either; it stays there only as a bound on staleness
 //! should a bug ever lose an event, and is the authenticator's to keep or drop.
 
-mod event;
 mod plan;
 
 use std::sync::Arc;
@@ -43,14 +42,14 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 
-pub use event::{Change, ChangeRow};
+pub use crate::store::{Change, ChangeRow};
 pub use plan::{plan, Step};
 
 use crate::clients::ClientAuthenticator;
+use crate::ids::TenantId;
 use crate::keys::KeyService;
 use crate::oauth::OAuthServer;
 use crate::store::{from_millis, Store};
-use crate::tenants::TenantId;
 use crate::tokens::tenant_admin::TenantTokenRevocations;
 use crate::tokens::DenyList;
 

@@ -65,7 +65,7 @@ pub fn purge_before(now: DateTime<Utc>) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::ClientId;
+    use crate::ids::ClientId;
 
     fn row(seq: i64, change: &Change) -> ChangeRecord {
         let stored = change.to_row();

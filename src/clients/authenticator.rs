@@ -23,9 +23,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use moka::sync::Cache;
 
+use super::record::{read_client, read_secrets};
 use super::secrets::{ClientSecret, SecretCheck, SecretHasher, StoredSecret};
 use super::{Client, ClientId, ClientType};
-use crate::auth::TenantScope;
+use crate::ids::TenantScope;
 use crate::rate_limit::{Attempt, FailureLimiter, RetryAfter};
 use crate::store::Store;
 
@@ -326,10 +327,10 @@ impl ClientAuthenticator {
             return Ok(None);
         };
         let forgets_before = *self.forgets.lock().expect("not poisoned");
-        let client = self.store.client(&id, &TenantScope::All).await?;
+        let client = read_client(&self.store, &id, &TenantScope::All).await?;
         // Read for an unknown id too, so a first lookup costs the same round trips
         // whether the id exists or not.
-        let secrets = self.store.client_secrets(&id).await?;
+        let secrets = read_secrets(&self.store, &id).await?;
         let loaded = client.map(|client| {
             Arc::new(KnownClient {
                 client: Arc::new(client),

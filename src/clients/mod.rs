@@ -1,9 +1,12 @@
 //! OAuth clients (seed 002, with seed 004's scopes and claims): their ids and settings,
-//! the rules a creation or an update must satisfy, their named secrets, and
+//! their registration metadata (grant types, scope tokens, redirect URIs), the rules a
+//! creation or an update must satisfy, their stored form, their named secrets, and
 //! [`ClientAuthenticator`], the one place a presented client secret is checked.
 
 mod authenticator;
 mod draft;
+mod metadata;
+mod record;
 pub mod secrets;
 mod service;
 
@@ -12,17 +15,20 @@ use std::fmt;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use crate::oauth::{GrantType, RedirectUri, ScopeToken};
-use crate::tenants::TenantId;
+use crate::ids::serialize_as_str;
+pub use crate::ids::ClientId;
+use crate::ids::TenantId;
 
 pub use authenticator::{
     spawn_use_flush, AuthenticatedClient, ClientAuthError, ClientAuthenticator,
     LAST_USED_FLUSH_INTERVAL,
 };
 pub use draft::ClientDraft;
+pub use metadata::{
+    scope_string, GrantType, RedirectUri, ScopeToken, MAX_REDIRECT_URI_LEN, MAX_SCOPE_TOKEN_LEN,
+};
 pub use service::{
     add_secret, client_with_secrets, create_client, delete_client, delete_secret, get_client,
     list_clients, update_client, AddSecretError, ClientError, ClientPolicy, ClientWithSecrets,
@@ -41,7 +47,6 @@ pub const MAX_ACCESS_TOKEN_VALIDITY_SECONDS: u32 = 86_400;
 pub const MAX_REFRESH_TOKEN_VALIDITY_SECONDS: u32 = 31_536_000;
 /// What `refreshTokenValiditySeconds` is when a client does not say.
 pub const DEFAULT_REFRESH_TOKEN_VALIDITY_SECONDS: u32 = 86_400;
-pub const MAX_ID_LEN: usize = 128;
 pub const MAX_NAME_LEN: usize = 256;
 pub const MAX_DESCRIPTION_LEN: usize = 2048;
 pub const MAX_URL_LEN: usize = 2048;
@@ -65,42 +70,6 @@ pub const RESERVED_CLAIMS: &[&str] = &[
     "sid",
     "auth_time",
 ];
-
-/// A client id. Generated ones are 128 random bits as 32 hex digits; a parsed one is
-/// 1–128 URL-safe characters (`A-Z a-z 0-9 . _ ~ -`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientId(String);
-
-impl ClientId {
-    pub fn generate() -> Self {
-        let mut bytes = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        ClientId(hex::encode(bytes))
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        if raw.is_empty() || raw.len() > MAX_ID_LEN {
-            return Err(format!("a client id has 1 to {MAX_ID_LEN} characters"));
-        }
-        if !raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'))
-        {
-            return Err("a client id may contain only A-Z, a-z, 0-9, '.', '_', '~' and '-'".into());
-        }
-        Ok(ClientId(raw.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ClientId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// Seed 002's `accessType`: whether the client may act while the user is away
 /// (`OFFLINE`, refresh tokens) or not (`ONLINE`).
@@ -229,25 +198,7 @@ impl std::str::FromStr for ClientPosition {
     }
 }
 
-/// Serialises a value by its API spelling (`as_str`).
-macro_rules! serialize_as_str {
-    ($($type:ty),+) => {
-        $(impl Serialize for $type {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        })+
-    };
-}
-serialize_as_str!(
-    ClientId,
-    TenantId,
-    AccessType,
-    ClientType,
-    GrantType,
-    RedirectUri,
-    ScopeToken
-);
+serialize_as_str!(AccessType, ClientType, GrantType, RedirectUri, ScopeToken);
 
 /// URL-safe base64 of `bytes`, the text form of generated secrets.
 fn url_safe(bytes: &[u8]) -> String {
@@ -257,22 +208,6 @@ fn url_safe(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn generated_ids_are_128_bit_hex_and_parse() {
-        let (a, b) = (ClientId::generate(), ClientId::generate());
-        assert_eq!(a.as_str().len(), 32);
-        assert_ne!(a, b);
-        assert_eq!(ClientId::parse(a.as_str()), Ok(a));
-    }
-
-    #[test]
-    fn seed_style_ids_parse_and_unsafe_ones_do_not() {
-        assert!(ClientId::parse("hubster.portal.api.B205B3ECA9D74243B88C017533957DEB").is_ok());
-        for id in ["", "a b", "a/b", "é", &"x".repeat(129)] {
-            assert!(ClientId::parse(id).is_err(), "{id}");
-        }
-    }
 
     #[test]
     fn positions_round_trip() {

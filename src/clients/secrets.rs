@@ -16,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::keys::KeyService;
 use crate::password;
+use crate::store::{from_millis, to_millis, NewSecretRecord, SecretRecord};
 
 /// Characters of a secret kept in clear, to tell secrets apart (`"SMWvD7..."`).
 pub const DISPLAY_PREFIX_LEN: usize = 6;
@@ -129,6 +130,16 @@ impl NewSecret {
         };
         (stored, secret)
     }
+
+    /// What the store writes.
+    pub fn record(&self) -> NewSecretRecord<'_> {
+        NewSecretRecord {
+            name: self.name.as_str(),
+            display_prefix: &self.display_prefix,
+            hash: &self.hash,
+            expires_at: self.expires_at.map(to_millis),
+        }
+    }
 }
 
 /// A stored secret.
@@ -141,6 +152,20 @@ pub struct StoredSecret {
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<SecretRecord> for StoredSecret {
+    fn from(row: SecretRecord) -> Self {
+        StoredSecret {
+            id: row.id,
+            name: row.name,
+            display_prefix: row.display_prefix,
+            hash: row.hash,
+            expires_at: row.expires_at.map(from_millis),
+            created_at: from_millis(row.created_at),
+            last_used_at: row.last_used_at.map(from_millis),
+        }
+    }
 }
 
 impl StoredSecret {

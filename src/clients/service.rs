@@ -6,13 +6,14 @@
 
 use chrono::{DateTime, Utc};
 
+use super::record::{read_client, read_secrets};
 use super::secrets::{ClientSecret, NewSecret, SecretHasher, SecretName, StoredSecret};
 use super::LimitSettings;
 use super::{Client, ClientDraft, ClientId, ClientPosition, ClientSettings, ClientType};
-use crate::audit::AuditContext;
-use crate::auth::TenantScope;
-use crate::store::{InsertClient, InsertSecret, Store};
-use crate::tenants::TenantId;
+use crate::audit::{Action, AuditContext};
+use crate::ids::TenantId;
+use crate::ids::TenantScope;
+use crate::store::{to_millis, InsertClient, InsertSecret, Store};
 
 /// Instants are stored in milliseconds; what is returned should equal what is read back.
 fn millis(now: DateTime<Utc>) -> DateTime<Utc> {
@@ -70,12 +71,18 @@ pub async fn create_client(
         modified: now,
         version: 1,
     };
+    let initial = initial.as_ref().map(NewSecret::record);
+    let record = audit.record(
+        Action::ClientCreated,
+        client.id.as_str(),
+        Some(&client.tenant_id),
+    );
     match store
         .insert_client(
-            &client,
+            &client.to_record()?,
             initial.as_ref(),
             policy.limits.clients_per_tenant,
-            audit,
+            &record,
             now,
         )
         .await?
@@ -102,7 +109,9 @@ pub async fn get_client(
     scope: &TenantScope,
     id: &ClientId,
 ) -> Result<Client, ClientError> {
-    store.client(id, scope).await?.ok_or(ClientError::NotFound)
+    read_client(store, id, scope)
+        .await?
+        .ok_or(ClientError::NotFound)
 }
 
 /// At most `limit` clients in `scope`, in order of creation, after `after` when given.
@@ -113,7 +122,9 @@ pub async fn list_clients(
     after: Option<&ClientPosition>,
     limit: u32,
 ) -> anyhow::Result<Vec<Client>> {
-    store.clients(scope, after, limit).await
+    let after = after.map(|position| (to_millis(position.created), &position.id));
+    let rows = store.clients(scope, after, limit).await?;
+    rows.into_iter().map(Client::try_from).collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,9 +151,10 @@ pub async fn update_client(
 ) -> Result<Client, UpdateClientError> {
     let now = millis(now);
     let mut tx = store.begin_write().await?;
-    let current = Store::client_for_update(&mut tx, id, scope)
+    let current: Client = Store::client_for_update(&mut tx, id, scope)
         .await?
-        .ok_or(UpdateClientError::NotFound)?;
+        .ok_or(UpdateClientError::NotFound)?
+        .try_into()?;
     let settings = changes
         .over(ClientDraft::from(&current.settings))
         .validate()
@@ -151,9 +163,18 @@ pub async fn update_client(
     if !problems.is_empty() {
         return Err(UpdateClientError::Invalid(problems));
     }
-    let updated = Store::update_client(&mut tx, &current, &settings, audit, now).await?;
+    let updated = Client {
+        settings,
+        ..current
+    };
+    let record = audit.record(
+        Action::ClientUpdated,
+        updated.id.as_str(),
+        Some(&updated.tenant_id),
+    );
+    let stored = Store::update_client(&mut tx, &updated.to_record()?, &record, now).await?;
     tx.commit().await?;
-    Ok(updated)
+    Ok(stored.try_into()?)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -189,25 +210,31 @@ pub async fn add_secret(
     audit: &AuditContext,
     now: DateTime<Utc>,
 ) -> Result<(StoredSecret, ClientSecret), AddSecretError> {
-    let client = store
-        .client(client_id, scope)
+    let client = read_client(store, client_id, scope)
         .await?
         .ok_or(AddSecretError::ClientMissing)?;
     if client.settings.client_type == ClientType::Public {
         return Err(AddSecretError::PublicClient);
     }
     let (new, secret) = NewSecret::generate(requested.name, requested.expires_at, &policy.hasher);
-    match store
-        .insert_secret(
-            &client,
-            &new,
-            policy.limits.secrets_per_client,
-            audit,
-            millis(now),
-        )
-        .await?
+    let now = millis(now);
+    let mut tx = store.begin_write().await?;
+    match Store::insert_secret(
+        &mut tx,
+        &client.id,
+        &new.record(),
+        policy.limits.secrets_per_client,
+        now,
+    )
+    .await?
     {
-        InsertSecret::Inserted(stored) => Ok((stored, secret)),
+        InsertSecret::Inserted(stored) => {
+            let target = format!("{}/{}", client.id, stored.id);
+            let record = audit.record(Action::ClientSecretAdded, &target, Some(&client.tenant_id));
+            Store::record_audit(&mut tx, &record, now).await?;
+            tx.commit().await?;
+            Ok((stored.into(), secret))
+        }
         InsertSecret::DuplicateName => {
             Err(AddSecretError::DuplicateName(new.name.as_str().to_owned()))
         }
@@ -225,11 +252,15 @@ pub async fn delete_client(
     audit: &AuditContext,
     now: DateTime<Utc>,
 ) -> Result<(), ClientError> {
-    if store.delete_client(id, scope, audit, now).await? {
-        Ok(())
-    } else {
-        Err(ClientError::NotFound)
-    }
+    let mut tx = store.begin_write().await?;
+    let Some(tenant) = Store::delete_client(&mut tx, id, scope).await? else {
+        return Err(ClientError::NotFound);
+    };
+    let tenant = TenantId::parse(&tenant).map_err(anyhow::Error::msg)?;
+    let record = audit.record(Action::ClientDeleted, id.as_str(), Some(&tenant));
+    Store::record_audit(&mut tx, &record, now).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A client and its secrets, oldest first (as stored: hashes, never the secrets).
@@ -247,7 +278,7 @@ pub async fn client_with_secrets(
     id: &ClientId,
 ) -> Result<ClientWithSecrets, ClientError> {
     let client = get_client(store, scope, id).await?;
-    let secrets = store.client_secrets(&client.id).await?;
+    let secrets = read_secrets(store, &client.id).await?;
     Ok(ClientWithSecrets { client, secrets })
 }
 
@@ -271,11 +302,19 @@ pub async fn delete_secret(
     audit: &AuditContext,
     now: DateTime<Utc>,
 ) -> Result<(), DeleteSecretError> {
-    let client = store
-        .client(client_id, scope)
+    let client = read_client(store, client_id, scope)
         .await?
         .ok_or(DeleteSecretError::ClientMissing)?;
-    if store.delete_secret(&client, secret_id, audit, now).await? {
+    let target = format!("{}/{secret_id}", client.id);
+    let record = audit.record(
+        Action::ClientSecretDeleted,
+        &target,
+        Some(&client.tenant_id),
+    );
+    if store
+        .delete_secret(&client.id, secret_id, &record, now)
+        .await?
+    {
         Ok(())
     } else {
         Err(DeleteSecretError::SecretMissing)

@@ -95,7 +95,7 @@ fn resource(path: &str) -> Resource {
 
 /// Who makes a change and under which request id, for the audit trail.
 fn audit_context(caller: &Caller) -> AuditContext {
-    AuditContext::new(caller, request_context::current_request_id())
+    AuditContext::new(caller.actor(), request_context::current_request_id())
 }
 
 /// RFC 3339, UTC, millisecond precision: the format of every instant in the API.

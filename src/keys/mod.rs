@@ -356,7 +356,7 @@ impl KeyService {
         for _ in 0..3 {
             let decided = self
                 .store
-                .change_signing_keys(to_millis(now), context, |rows| {
+                .change_signing_keys(to_millis(now), |rows| {
                     let before: Vec<KeySchedule> = rows
                         .iter()
                         .map(schedule_of)
@@ -365,7 +365,7 @@ impl KeyService {
                     match rotation::decide(&self.policy, &before, &operation, new_key, now) {
                         Decided::NeedsNewKey => Ok((KeyChanges::default(), None)),
                         Decided::Done(decision) => {
-                            let changes = key_changes(&rows, &decision, prepared.as_ref());
+                            let changes = key_changes(&rows, &decision, prepared.as_ref(), context);
                             Ok((changes, Some(decision.outcome)))
                         }
                     }
@@ -428,11 +428,12 @@ struct PreparedKey {
     row: StoredKey,
 }
 
-/// The rows to write for `decision`.
+/// The rows to write for `decision`, and its audit events as made by `context`.
 fn key_changes(
     rows: &[StoredKey],
     decision: &rotation::Decision,
     prepared: Option<&PreparedKey>,
+    context: &AuditContext,
 ) -> KeyChanges {
     let with_times = |row: &StoredKey, schedule: &KeySchedule| StoredKey {
         created_at: to_millis(schedule.created_at),
@@ -460,7 +461,11 @@ fn key_changes(
         inserts,
         updates,
         deletes: decision.deleted.clone(),
-        audit: decision.audit.clone(),
+        audit: decision
+            .audit
+            .iter()
+            .map(|(action, kid)| context.record(*action, kid, None))
+            .collect(),
     }
 }
 

@@ -21,10 +21,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::pkce::CodeChallenge;
-use super::scope::{grant_scopes, scope_string};
+use super::scope::grant_scopes;
 use super::server::OAuthServer;
-use super::{Form, GrantType, OAuthError, ScopeToken};
-use crate::clients::{Client, ClientType};
+use super::{Form, OAuthError};
+use crate::clients::{scope_string, Client, ClientType, GrantType, ScopeToken};
 use crate::ids::UserId;
 use crate::store::{to_millis, CodeRecord};
 use crate::tenants::TenantId;

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::grants::SUPPORTED_GRANTS;
-use super::GrantType;
+use crate::clients::GrantType;
 
 pub fn metadata(issuer: &str, scopes_supported: &[String]) -> Value {
     let base = issuer.trim_end_matches('/');

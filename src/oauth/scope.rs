@@ -1,41 +1,7 @@
-//! Scope tokens (RFC 6749 §3.3): `scope-token = 1*NQCHAR`, where
-//! `NQCHAR = %x21 / %x23-5B / %x5D-7E` (printable ASCII without space, `"` and `\`).
+//! The scope a token request asks for (RFC 6749 §3.3), checked against the scopes the
+//! client registered ([`ScopeToken`]s, see `clients::metadata`).
 
-use std::fmt;
-
-pub const MAX_SCOPE_TOKEN_LEN: usize = 128;
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ScopeToken(String);
-
-impl ScopeToken {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        if raw.is_empty() || raw.len() > MAX_SCOPE_TOKEN_LEN {
-            return Err(format!("a scope has 1 to {MAX_SCOPE_TOKEN_LEN} characters"));
-        }
-        if !raw.bytes().all(is_nqchar) {
-            return Err(format!(
-                "'{raw}' is not a scope token: printable ASCII without space, '\"' or '\\' \
-                 (RFC 6749 §3.3)"
-            ));
-        }
-        Ok(ScopeToken(raw.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-fn is_nqchar(b: u8) -> bool {
-    matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E)
-}
-
-impl fmt::Display for ScopeToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+use crate::clients::ScopeToken;
 
 /// The scopes to grant (RFC 6749 §3.3): every requested scope must be allowed; with
 /// none requested, every allowed scope is granted.
@@ -65,37 +31,10 @@ pub fn grant_scopes(
     Ok(granted)
 }
 
-/// Scopes as the space-separated string of the `scope` claim and response field.
-pub fn scope_string(scopes: &[ScopeToken]) -> String {
-    scopes
-        .iter()
-        .map(ScopeToken::as_str)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn accepts_nqchar_tokens() {
-        for scope in [
-            "read",
-            "hubster-portal-api",
-            "idn:client:create",
-            "a/b!~{}[]",
-        ] {
-            assert!(ScopeToken::parse(scope).is_ok(), "{scope}");
-        }
-    }
-
-    #[test]
-    fn rejects_space_quote_backslash_and_non_ascii() {
-        for scope in ["", "two words", "say\"", "back\\slash", "café", "tab\t"] {
-            assert!(ScopeToken::parse(scope).is_err(), "{scope}");
-        }
-    }
+    use crate::clients::scope_string;
 
     #[test]
     fn grants_requested_allowed_scopes_or_all_allowed() {

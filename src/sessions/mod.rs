@@ -18,9 +18,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::clients::{scope_string, GrantType, ScopeToken};
 use crate::clients::{AccessType, Client};
-use crate::oauth::scope::scope_string;
-use crate::oauth::{GrantType, ScopeToken};
 use crate::store::{RefreshTokenRecord, SessionFilter, SessionRecord, Store, WriteTx};
 use crate::tenants::TenantId;
 use crate::tokens::{OpaqueToken, TokenSettings};

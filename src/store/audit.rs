@@ -1,30 +1,18 @@
 //! Audit event rows: written inside the transaction of each change, read newest first.
+//! An event is built by `crate::audit` as a plain [`AuditRecord`]; the store writes it
+//! with the change ([`insert_audit_record!`] inside a store function, or
+//! [`Store::record_audit`] in a [`WriteTx`] a service composes, where only the write
+//! tells what the event is: a new secret's id, a deleted client's tenant, whether an
+//! upsert created).
 
-use super::{from_millis, on_pool, Store};
-use crate::audit::AuditEvent;
-use crate::auth::TenantScope;
-use crate::tenants::TenantId;
+use chrono::{DateTime, Utc};
+
+use super::{on_pool, on_tx, to_millis, Store, WriteTx};
+use crate::ids::{TenantId, TenantScope};
 
 pub(super) const INSERT_AUDIT_EVENT: &str = "INSERT INTO audit_events \
        (occurred_at, actor, action, target_id, tenant_id, request_id) \
      VALUES ($1, $2, $3, $4, $5, $6)";
-
-/// Records one event inside the open transaction `$tx`:
-/// `record_audit!(tx, context, action, target_id, tenant_id, now_millis)`.
-macro_rules! record_audit {
-    ($tx:expr, $context:expr, $action:expr, $target:expr, $tenant:expr, $now:expr) => {
-        sqlx::query($crate::store::audit::INSERT_AUDIT_EVENT)
-            .bind($now)
-            .bind(&$context.actor)
-            .bind($action.as_str())
-            .bind($target)
-            .bind($tenant)
-            .bind($context.request_id.as_deref())
-            .execute(&mut *$tx)
-            .await
-    };
-}
-pub(crate) use record_audit;
 
 /// An audit event as the store writes it, in plain values: built by [`crate::audit`],
 /// written in the transaction of the change it records with [`insert_audit_record!`].
@@ -57,39 +45,31 @@ macro_rules! insert_audit_record {
 }
 pub(crate) use insert_audit_record;
 
-#[derive(sqlx::FromRow)]
-struct AuditRow {
-    id: i64,
-    occurred_at: i64,
-    actor: String,
-    action: String,
-    target_id: String,
-    tenant_id: Option<String>,
-    request_id: Option<String>,
-}
-
-impl TryFrom<AuditRow> for AuditEvent {
-    type Error = anyhow::Error;
-
-    fn try_from(row: AuditRow) -> anyhow::Result<Self> {
-        Ok(AuditEvent {
-            id: row.id,
-            occurred_at: from_millis(row.occurred_at),
-            actor: row.actor,
-            action: row.action,
-            target_id: row.target_id,
-            tenant_id: row
-                .tenant_id
-                .as_deref()
-                .map(TenantId::parse)
-                .transpose()
-                .map_err(anyhow::Error::msg)?,
-            request_id: row.request_id,
-        })
-    }
+/// One stored audit event, as read back.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    /// Unix milliseconds.
+    pub occurred_at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target_id: String,
+    pub tenant_id: Option<String>,
+    pub request_id: Option<String>,
 }
 
 impl Store {
+    /// Writes `record` in `tx`, the transaction of the change it records.
+    pub async fn record_audit(
+        tx: &mut WriteTx,
+        record: &AuditRecord,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let now = to_millis(now);
+        on_tx!(tx, conn => insert_audit_record!(conn, record, now).map(drop))?;
+        Ok(())
+    }
+
     /// Events in `scope`, newest first, older than the event `before` when given.
     #[tracing::instrument(skip_all)]
     pub async fn audit_events(
@@ -97,9 +77,9 @@ impl Store {
         scope: &TenantScope,
         before: Option<i64>,
         limit: u32,
-    ) -> anyhow::Result<Vec<AuditEvent>> {
+    ) -> anyhow::Result<Vec<AuditRow>> {
         let tenant = scope.tenant().map(TenantId::as_str);
-        let rows: Vec<AuditRow> = on_pool!(self, pool => {
+        Ok(on_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT id, occurred_at, actor, action, target_id, tenant_id, request_id \
                  FROM audit_events \
@@ -111,7 +91,6 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await
-        })?;
-        rows.into_iter().map(AuditEvent::try_from).collect()
+        })?)
     }
 }

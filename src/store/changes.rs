@@ -6,8 +6,7 @@
 //! commit (on PostgreSQL the insert takes the feed lock, held until the commit).
 //! Client and secret changes are recorded by triggers instead (migration 0005).
 
-use super::{on_pool, BeginWrite, Store};
-use crate::changes::Change;
+use super::{on_pool, BeginWrite, Change, Store};
 
 /// Records `change` inside the open transaction `$tx`:
 /// `record_change!(tx, change, now_millis)`.

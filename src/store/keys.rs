@@ -1,10 +1,8 @@
 //! Signing-key rows, and the locked transaction every key change runs in.
 
-use super::audit::record_audit;
+use super::audit::{insert_audit_record, AuditRecord};
 use super::changes::record_change;
-use super::{on_pool, Store};
-use crate::audit::{Action, AuditContext};
-use crate::changes::Change;
+use super::{on_pool, Change, Store};
 
 /// A `signing_keys` row as stored; the private key is sealed.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -29,7 +27,7 @@ pub struct KeyChanges {
     pub updates: Vec<StoredKey>,
     pub deletes: Vec<String>,
     /// Audit events to record with the change: what was done to which kid.
-    pub audit: Vec<(Action, String)>,
+    pub audit: Vec<AuditRecord>,
 }
 
 impl KeyChanges {
@@ -69,7 +67,6 @@ impl Store {
     pub async fn change_signing_keys<T>(
         &self,
         now_millis: i64,
-        context: &AuditContext,
         decide: impl FnOnce(Vec<StoredKey>) -> anyhow::Result<(KeyChanges, T)>,
     ) -> anyhow::Result<T> {
         on_pool!(self, pool => {
@@ -118,8 +115,8 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            for (action, kid) in &changes.audit {
-                record_audit!(tx, context, action, kid, None::<&str>, now_millis)?;
+            for record in &changes.audit {
+                insert_audit_record!(tx, record, now_millis)?;
             }
             for kid in &changes.deletes {
                 sqlx::query("DELETE FROM signing_keys WHERE kid = $1")

@@ -4,10 +4,17 @@
 //! on whichever concrete pool the configuration selected, through [`on_pool!`]. Only
 //! portable types cross the boundary: text ids, `BIGINT` Unix milliseconds, JSON as
 //! text. Each backend has its own migration folder with matching versions.
+//!
+//! The store imports no domain module: its functions take and return its own records
+//! (`ClientRecord`, `TenantRecord`, …) and the shared values of `crate::ids`; each
+//! domain module converts to and from its own types. What the store's writes record
+//! with themselves is plain values too: audit rows ([`AuditRecord`], built by
+//! `crate::audit`) and change-feed events ([`Change`]).
 
 mod admin_key;
 mod audit;
 mod authorization_codes;
+mod change_event;
 mod changes;
 mod clients;
 mod keys;
@@ -30,15 +37,16 @@ use sqlx::sqlite::{
 use secrecy::SecretString;
 use serde::Deserialize;
 
-pub use audit::AuditRecord;
+pub use audit::{AuditRecord, AuditRow};
 pub use authorization_codes::{CodeRecord, LockedCode};
+pub use change_event::{Change, ChangeRow};
 pub use changes::{ChangeRecord, FeedBounds};
-pub use clients::InsertClient;
+pub use clients::{ClientRecord, InsertClient};
 pub use keys::{KeyChanges, StoredKey};
-pub use secrets::InsertSecret;
+pub use secrets::{InsertSecret, NewSecretRecord, SecretRecord};
 pub use sessions::{PresentedRows, RefreshTokenRecord, SessionFilter, SessionRecord};
 pub use tenant_tokens::TenantTokenRevocationRows;
-pub use tenants::UpsertOutcome;
+pub use tenants::{TenantRecord, UpsertOutcome};
 pub use users::{InsertUser, MemberRecord, UserRecord};
 
 /// `[database]`.

@@ -3,11 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::audit::record_audit;
-use super::{from_millis, on_pool, to_millis, BeginWrite, Store};
-use crate::audit::{Action, AuditContext};
-use crate::clients::secrets::{NewSecret, StoredSecret};
-use crate::clients::{Client, ClientId};
+use super::audit::{insert_audit_record, AuditRecord};
+use super::{on_pool, on_tx, to_millis, BeginWrite, Store, WriteTx};
+use crate::ids::ClientId;
 
 macro_rules! columns {
     () => {
@@ -15,34 +13,32 @@ macro_rules! columns {
     };
 }
 
-#[derive(sqlx::FromRow)]
-struct SecretRow {
-    id: i64,
-    name: String,
-    display_prefix: String,
-    secret_hash: String,
-    expires_at: Option<i64>,
-    created_at: i64,
-    last_used_at: Option<i64>,
+/// One stored secret of a client. Instants are Unix milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SecretRecord {
+    pub id: i64,
+    pub name: String,
+    pub display_prefix: String,
+    #[sqlx(rename = "secret_hash")]
+    pub hash: String,
+    pub expires_at: Option<i64>,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
 }
 
-impl From<SecretRow> for StoredSecret {
-    fn from(row: SecretRow) -> Self {
-        StoredSecret {
-            id: row.id,
-            name: row.name,
-            display_prefix: row.display_prefix,
-            hash: row.secret_hash,
-            expires_at: row.expires_at.map(from_millis),
-            created_at: from_millis(row.created_at),
-            last_used_at: row.last_used_at.map(from_millis),
-        }
-    }
+/// A secret to store; the store adds its id and `created_at`.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSecretRecord<'a> {
+    pub name: &'a str,
+    pub display_prefix: &'a str,
+    pub hash: &'a str,
+    /// Unix milliseconds.
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InsertSecret {
-    Inserted(StoredSecret),
+    Inserted(SecretRecord),
     DuplicateName,
     TooMany(usize),
     ClientMissing,
@@ -51,64 +47,57 @@ pub enum InsertSecret {
 impl Store {
     /// The client's secrets, oldest first.
     #[tracing::instrument(skip_all, fields(client_id = %client_id))]
-    pub async fn client_secrets(&self, client_id: &ClientId) -> anyhow::Result<Vec<StoredSecret>> {
-        let rows: Vec<SecretRow> = on_pool!(self, pool => {
+    pub async fn client_secrets(&self, client_id: &ClientId) -> anyhow::Result<Vec<SecretRecord>> {
+        Ok(on_pool!(self, pool => {
             sqlx::query_as(concat!(
                 "SELECT ", columns!(), " FROM client_secrets WHERE client_id = $1 ORDER BY id"
             ))
             .bind(client_id.as_str())
             .fetch_all(pool)
             .await
-        })?;
-        Ok(rows.into_iter().map(StoredSecret::from).collect())
+        })?)
     }
 
-    #[tracing::instrument(skip_all, fields(client_id = %client.id))]
+    /// Adds `secret` to the client `client_id` in `tx` (whose audit event names the new
+    /// secret's id), unless it has `max_secrets` already or one of the same name.
+    #[tracing::instrument(skip_all, fields(client_id = %client_id))]
     pub async fn insert_secret(
-        &self,
-        client: &Client,
-        secret: &NewSecret,
+        tx: &mut WriteTx,
+        client_id: &ClientId,
+        secret: &NewSecretRecord<'_>,
         max_secrets: usize,
-        audit: &AuditContext,
         now: DateTime<Utc>,
     ) -> anyhow::Result<InsertSecret> {
         let now = to_millis(now);
-        let outcome = on_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        let outcome = on_tx!(tx, conn => {
             // Lock the client's row first (PostgreSQL's READ COMMITTED would let two adds
             // both count one under the limit), so the limit holds on both databases.
             sqlx::query("UPDATE oauth_clients SET version = version WHERE id = $1")
-                .bind(client.id.as_str())
-                .execute(&mut *tx)
+                .bind(client_id.as_str())
+                .execute(&mut *conn)
                 .await?;
             let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM client_secrets WHERE client_id = $1")
-                .bind(client.id.as_str())
-                .fetch_one(&mut *tx)
+                .bind(client_id.as_str())
+                .fetch_one(&mut *conn)
                 .await?;
             if count >= i64::try_from(max_secrets).unwrap_or(i64::MAX) {
                 return Ok(InsertSecret::TooMany(max_secrets));
             }
-            let inserted: Result<SecretRow, sqlx::Error> = sqlx::query_as(concat!(
+            let inserted: Result<SecretRecord, sqlx::Error> = sqlx::query_as(concat!(
                 "INSERT INTO client_secrets \
                    (client_id, name, display_prefix, secret_hash, expires_at, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING ", columns!(), ""
             ))
-            .bind(client.id.as_str())
-            .bind(secret.name.as_str())
-            .bind(&secret.display_prefix)
-            .bind(&secret.hash)
-            .bind(secret.expires_at.map(to_millis))
+            .bind(client_id.as_str())
+            .bind(secret.name)
+            .bind(secret.display_prefix)
+            .bind(secret.hash)
+            .bind(secret.expires_at)
             .bind(now)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *conn)
             .await;
             match inserted {
-                Ok(row) => {
-                    let target = format!("{}/{}", client.id, row.id);
-                    record_audit!(tx, audit, Action::ClientSecretAdded, target,
-                                  Some(client.tenant_id.as_str()), now)?;
-                    tx.commit().await?;
-                    Ok(InsertSecret::Inserted(row.into()))
-                }
+                Ok(row) => Ok(InsertSecret::Inserted(row)),
                 Err(error) => match error.as_database_error() {
                     Some(db) if db.is_unique_violation() => Ok(InsertSecret::DuplicateName),
                     Some(db) if db.is_foreign_key_violation() => Ok(InsertSecret::ClientMissing),
@@ -119,13 +108,14 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Deletes one secret of `client`; returns whether it existed.
-    #[tracing::instrument(skip_all, fields(client_id = %client.id, secret_id))]
+    /// Deletes one secret of the client `client_id`, with its audit event; returns
+    /// whether it existed.
+    #[tracing::instrument(skip_all, fields(client_id = %client_id, secret_id))]
     pub async fn delete_secret(
         &self,
-        client: &Client,
+        client_id: &ClientId,
         secret_id: i64,
-        audit: &AuditContext,
+        audit: &AuditRecord,
         now: DateTime<Utc>,
     ) -> anyhow::Result<bool> {
         let now = to_millis(now);
@@ -133,15 +123,13 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             let deleted = sqlx::query("DELETE FROM client_secrets WHERE id = $1 AND client_id = $2")
                 .bind(secret_id)
-                .bind(client.id.as_str())
+                .bind(client_id.as_str())
                 .execute(&mut *tx)
                 .await?
                 .rows_affected()
                 > 0;
             if deleted {
-                let target = format!("{}/{secret_id}", client.id);
-                record_audit!(tx, audit, Action::ClientSecretDeleted, target,
-                              Some(client.tenant_id.as_str()), now)?;
+                insert_audit_record!(tx, audit, now)?;
                 tx.commit().await?;
             }
             Ok::<_, sqlx::Error>(deleted)

@@ -6,8 +6,8 @@
 //! change feed in the same transaction.
 
 use super::changes::record_change;
+use super::Change;
 use super::{on_pool, on_tx, Store, WriteTx};
-use crate::changes::Change;
 use crate::ids::SessionId;
 
 macro_rules! session_columns {

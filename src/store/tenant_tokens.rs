@@ -2,12 +2,10 @@
 //! its audit event and its change on the feed in one transaction; and the audit event
 //! of each issuance.
 
-use super::audit::record_audit;
+use super::audit::{insert_audit_record, AuditRecord};
 use super::changes::record_change;
-use super::{on_pool, BeginWrite, Store};
-use crate::audit::{Action, AuditContext};
-use crate::changes::Change;
-use crate::tenants::TenantId;
+use super::{on_pool, BeginWrite, Change, Store};
+use crate::ids::TenantId;
 
 /// What the stored revocations of tenant admin tokens say at one instant.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,18 +18,16 @@ pub struct TenantTokenRevocationRows {
 
 impl Store {
     /// Records that a tenant admin token chain was started (a token issued by the
-    /// global admin) or renewed.
-    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    /// global admin) or renewed: `audit` names the chain.
+    #[tracing::instrument(skip_all)]
     pub async fn record_tenant_token_issued(
         &self,
-        tenant: &TenantId,
-        chain_id: &str,
-        audit: &AuditContext,
+        audit: &AuditRecord,
         now_millis: i64,
     ) -> anyhow::Result<()> {
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            record_audit!(tx, audit, Action::TenantTokenIssued, chain_id, Some(tenant.as_str()), now_millis)?;
+            insert_audit_record!(tx, audit, now_millis)?;
             tx.commit().await
         })?;
         Ok(())
@@ -45,7 +41,7 @@ impl Store {
         tenant: &TenantId,
         chain_id: &str,
         expires_millis: i64,
-        audit: &AuditContext,
+        audit: &AuditRecord,
         now_millis: i64,
     ) -> anyhow::Result<()> {
         let change = Change::TenantTokenChainRevoked {
@@ -64,7 +60,7 @@ impl Store {
             .bind(now_millis)
             .execute(&mut *tx)
             .await?;
-            record_audit!(tx, audit, Action::TenantTokenRevoked, chain_id, Some(tenant.as_str()), now_millis)?;
+            insert_audit_record!(tx, audit, now_millis)?;
             record_change!(tx, change, now_millis)?;
             tx.commit().await
         })?;
@@ -79,7 +75,7 @@ impl Store {
         tenant: &TenantId,
         not_before_millis: i64,
         expires_millis: i64,
-        audit: &AuditContext,
+        audit: &AuditRecord,
         now_millis: i64,
     ) -> anyhow::Result<bool> {
         let change = Change::TenantTokensRevoked {
@@ -103,7 +99,7 @@ impl Store {
                 .bind(expires_millis)
                 .execute(&mut *tx)
                 .await?;
-                record_audit!(tx, audit, Action::TenantTokensRevoked, tenant.as_str(), Some(tenant.as_str()), now_millis)?;
+                insert_audit_record!(tx, audit, now_millis)?;
                 record_change!(tx, change, now_millis)?;
                 tx.commit().await?;
             }

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{Tenant, TenantChanges, TenantId};
-use crate::audit::AuditContext;
-use crate::auth::TenantScope;
+use crate::audit::{Action, AuditContext};
+use crate::ids::TenantScope;
 use crate::store::{Store, UpsertOutcome};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +30,17 @@ pub async fn upsert_tenant(
     if !problems.is_empty() {
         return Err(UpsertTenantError::Invalid(problems));
     }
-    Ok(store.upsert_tenant(id, changes, audit, now).await?)
+    let metadata = changes.metadata_column()?;
+    let mut tx = store.begin_write().await?;
+    let (row, outcome) =
+        Store::upsert_tenant(&mut tx, id, &changes.name, metadata.as_deref(), now).await?;
+    let action = match outcome {
+        UpsertOutcome::Created => Action::TenantCreated,
+        UpsertOutcome::Updated => Action::TenantUpdated,
+    };
+    Store::record_audit(&mut tx, &audit.record(action, id.as_str(), Some(id)), now).await?;
+    tx.commit().await?;
+    Ok((row.try_into()?, outcome))
 }
 
 /// Why a tenant could not be read or deleted.
@@ -52,7 +62,10 @@ pub async fn get_tenant(
     if !scope.includes(id) {
         return Err(TenantError::NotFound);
     }
-    store.tenant(id).await?.ok_or(TenantError::NotFound)
+    match store.tenant(id).await? {
+        Some(row) => Ok(row.try_into()?),
+        None => Err(TenantError::NotFound),
+    }
 }
 
 /// Deletes the tenant `id` and everything that belongs to it.
@@ -63,7 +76,8 @@ pub async fn delete_tenant(
     audit: &AuditContext,
     now: DateTime<Utc>,
 ) -> Result<(), TenantError> {
-    if store.delete_tenant(id, audit, now).await? {
+    let record = audit.record(Action::TenantDeleted, id.as_str(), Some(id));
+    if store.delete_tenant(id, &record, now).await? {
         Ok(())
     } else {
         Err(TenantError::NotFound)

@@ -6,11 +6,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{AccessClaims, Audience, ACCESS_TOKEN_TYPE};
 use crate::clients::Client;
-use crate::ids::{SessionId, UserId};
+use crate::clients::{scope_string, ScopeToken};
+use crate::ids::{SessionId, TenantId, UserId};
 use crate::keys::KeyService;
-use crate::oauth::scope::scope_string;
-use crate::oauth::ScopeToken;
-use crate::tenants::TenantId;
 
 #[derive(Debug)]
 pub struct IssuedToken {

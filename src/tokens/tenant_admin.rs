@@ -18,10 +18,10 @@ use super::{
     api_audience, AccessClaims, Audience, Purpose, TokenError, TokenVerifier, ACCESS_TOKEN_TYPE,
     SELF_CLIENT_ID, TENANT_ADMIN_SCOPE,
 };
-use crate::audit::AuditContext;
+use crate::audit::{Action, AuditContext};
+use crate::ids::TenantId;
 use crate::keys::KeyService;
 use crate::store::Store;
-use crate::tenants::TenantId;
 
 /// The chain a tenant admin token belongs to: renewals share its id and first issuance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,8 +130,9 @@ impl TenantTokenService {
             self.max_lifetime,
             now,
         )?;
+        let record = audit.record(Action::TenantTokenIssued, &chain.id, Some(tenant));
         self.store
-            .record_tenant_token_issued(tenant, &chain.id, audit, now.timestamp_millis())
+            .record_tenant_token_issued(&record, now.timestamp_millis())
             .await?;
         Ok(token)
     }
@@ -153,12 +154,17 @@ impl TenantTokenService {
     ) -> Result<(), IssueError> {
         let verified = self.verify(token, now).await?;
         let ends_at_millis = verified.chain.ends_at(self.max_lifetime) * 1000;
+        let record = audit.record(
+            Action::TenantTokenRevoked,
+            &verified.chain.id,
+            Some(&verified.tenant),
+        );
         self.store
             .revoke_tenant_token_chain(
                 &verified.tenant,
                 &verified.chain.id,
                 ends_at_millis,
-                audit,
+                &record,
                 now.timestamp_millis(),
             )
             .await?;
@@ -176,13 +182,14 @@ impl TenantTokenService {
     ) -> Result<(), IssueError> {
         let not_before_millis = now.timestamp_millis();
         let expires_millis = (now + self.max_lifetime).timestamp_millis();
+        let record = audit.record(Action::TenantTokensRevoked, tenant.as_str(), Some(tenant));
         if !self
             .store
             .revoke_tenant_tokens(
                 tenant,
                 not_before_millis,
                 expires_millis,
-                audit,
+                &record,
                 not_before_millis,
             )
             .await?

@@ -15,7 +15,7 @@ use super::{
     Membership, NewUser, Password, ProfileChanges, Roles, User, UserId, UserPosition, Username,
 };
 use crate::audit::{Action, AuditContext};
-use crate::auth::TenantScope;
+use crate::ids::TenantScope;
 use crate::password::{hash_password, verify_password};
 use crate::store::{InsertUser, Store};
 use crate::tenants::{TenantError, TenantId};

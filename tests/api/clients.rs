@@ -5,6 +5,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use tessera::auth::TenantScope;
 use tessera::clients::ClientId;
+use tessera::store::Store;
 use tessera::tenants::TenantId;
 
 use crate::helpers::{assert_api_error, causes, client_body, spawn_app, Backend};
@@ -439,25 +440,22 @@ async fn store_queries_are_scoped_to_a_tenant(backend: Backend) {
     assert_eq!(app.store.client(&id, &other).await.unwrap(), None);
     assert_eq!(app.store.clients(&other, None, 10).await.unwrap(), []);
     assert_eq!(app.store.clients(&own, None, 10).await.unwrap().len(), 1);
-    let audit = tessera::audit::AuditContext {
-        actor: "tenant-admin:globex".into(),
-        request_id: None,
-    };
-    let now = chrono::Utc::now();
-    assert!(!app
-        .store
-        .delete_client(&id, &other, &audit, now)
-        .await
-        .unwrap());
+    let mut tx = app.store.begin_write().await.unwrap();
+    assert_eq!(
+        Store::delete_client(&mut tx, &id, &other).await.unwrap(),
+        None
+    );
+    drop(tx);
     assert!(
         app.store.client(&id, &own).await.unwrap().is_some(),
         "still there"
     );
-    assert!(app
-        .store
-        .delete_client(&id, &own, &audit, now)
-        .await
-        .unwrap());
+    let mut tx = app.store.begin_write().await.unwrap();
+    assert_eq!(
+        Store::delete_client(&mut tx, &id, &own).await.unwrap(),
+        Some("acme".to_owned())
+    );
+    tx.commit().await.unwrap();
 }
 
 /// Updates racing on one client each change a different field: every one lands, none

@@ -10,10 +10,9 @@ use chrono::{Duration, Utc};
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::{json, Value};
-use tessera::audit::AuditContext;
 use tessera::clients::secrets::{ClientSecret, NewSecret, SecretName, HMAC_PREFIX};
 use tessera::clients::{ClientAuthError, ClientId};
-use tessera::store::InsertSecret;
+use tessera::store::{InsertSecret, Store};
 
 use crate::helpers::{assert_api_error, causes, spawn_app, spawn_app_with, Backend, TestApp};
 
@@ -405,12 +404,6 @@ async fn a_legacy_argon2_secret_is_rehashed_on_its_first_successful_use(backend:
         .create_client("acme", json!({"allowedScopes": ["read"]}))
         .await;
     let id = ClientId::parse(created["id"].as_str().unwrap()).unwrap();
-    let client = app
-        .store
-        .client(&id, &tessera::auth::TenantScope::All)
-        .await
-        .unwrap()
-        .unwrap();
     let legacy = ClientSecret::generate();
     let argon2 = tessera::password::hash_password(&SecretString::from(legacy.expose().to_owned()))
         .await
@@ -421,11 +414,11 @@ async fn a_legacy_argon2_secret_is_rehashed_on_its_first_successful_use(backend:
         hash: argon2.clone(),
         expires_at: None,
     };
-    let inserted = app
-        .store
-        .insert_secret(&client, &row, 20, &AuditContext::system(), Utc::now())
+    let mut tx = app.store.begin_write().await.unwrap();
+    let inserted = Store::insert_secret(&mut tx, &id, &row.record(), 20, Utc::now())
         .await
         .unwrap();
+    tx.commit().await.unwrap();
     let InsertSecret::Inserted(stored) = inserted else {
         panic!("{inserted:?}");
     };

@@ -10,7 +10,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tessera::clients::Client;
-use tessera::oauth::ScopeToken;
+use tessera::clients::ScopeToken;
 use tessera::sessions::{self, EndReason, Ending, SessionId, StartSession, StartedSession};
 use tessera::tenants::TenantId;
 use tessera::tokens::access::{issue_for_user, Issue, UserSession};

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use chrono::{Duration, SecondsFormat, Utc};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tessera::audit::AuditContext;
+use tessera::audit::{Action, AuditContext};
 use tessera::auth::TenantScope;
 use tessera::clients::secrets::{ClientSecret, NewSecret, SecretName};
 use tessera::clients::ClientId;
@@ -181,7 +181,7 @@ async fn client_with_unsafe_credentials(app: &TestApp) -> Credentials {
         .await
         .unwrap()
         .unwrap();
-    client.id = ClientId::parse("svc.acme~reporting").unwrap();
+    client.id = ClientId::parse("svc.acme~reporting").unwrap().to_string();
     let secret = "s3:cr+t %41&x=y/é~\"";
     let presented = ClientSecret::presented(secret);
     let stored = NewSecret {
@@ -194,9 +194,9 @@ async fn client_with_unsafe_credentials(app: &TestApp) -> Credentials {
         .store
         .insert_client(
             &client,
-            Some(&stored),
+            Some(&stored.record()),
             app.settings.limits.clients_per_tenant,
-            &AuditContext::system(),
+            &AuditContext::system().record(Action::ClientCreated, &client.id, None),
             Utc::now(),
         )
         .await

@@ -17,11 +17,11 @@
 use chrono::{DateTime, Utc};
 
 use super::TokenResponse;
-use crate::clients::AuthenticatedClient;
+use crate::clients::{AuthenticatedClient, ScopeToken};
 use crate::ids::{SessionId, UserId};
 use crate::oauth::pkce::{CodeChallenge, CodeVerifier};
 use crate::oauth::server::{unavailable_or_server_error, OAuthServer};
-use crate::oauth::{Form, OAuthError, ScopeToken};
+use crate::oauth::{Form, OAuthError};
 use crate::sessions::{self, EndReason, Ending, StartSession};
 use crate::store::{from_millis, to_millis, LockedCode, Store};
 use crate::tenants::TenantId;

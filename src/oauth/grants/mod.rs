@@ -12,8 +12,9 @@ use serde::Serialize;
 
 use super::server::Clients;
 use super::server::OAuthServer;
-use super::{Form, GrantType, OAuthError};
+use super::{Form, OAuthError};
 use crate::clients::AuthenticatedClient;
+use crate::clients::GrantType;
 use crate::telemetry::untrusted;
 use tracing::field::display;
 

@@ -1,8 +1,9 @@
 //! The events of the change feed and their stored form (`kind`, `subject`, `instant`).
+//! Plain values (ids and instants), kept with the store because the writes that must
+//! announce a change record it in their own transaction; the feed that reads them back
+//! and applies them to each process's memory is [`crate::changes`].
 
-use crate::clients::ClientId;
-use crate::ids::{SessionId, UserId};
-use crate::tenants::TenantId;
+use crate::ids::{ClientId, SessionId, TenantId, UserId};
 
 /// One change other processes must apply to what they hold in memory, each with its
 /// kind in [`Change::to_row`].
