@@ -434,6 +434,28 @@ mod tests {
     }
 
     #[test]
+    fn the_number_of_keys_is_bounded() {
+        let buckets: FailureBuckets<u32> = FailureBuckets::new(1, 1, 2);
+        let now = Instant::now();
+        buckets.begin(1, now).unwrap().failed();
+        buckets.begin(2, now).unwrap().failed();
+        // A third key is not tracked (its attempt passes) until idle keys are forgotten.
+        buckets.begin(3, now).unwrap().failed();
+        assert_eq!(buckets.tracked(), 2);
+        assert!(buckets.check(&3, now).is_ok());
+        assert!(
+            buckets.begin(1, now).is_err(),
+            "tracked keys keep their limit"
+        );
+        buckets.forget_idle(now + Duration::from_secs(3600));
+        buckets
+            .begin(3, now + Duration::from_secs(3600))
+            .unwrap()
+            .failed();
+        assert!(buckets.check(&3, now + Duration::from_secs(3600)).is_err());
+    }
+
+    #[test]
     fn an_ipv6_host_counts_by_its_64_and_mapped_ipv4_as_ipv4() {
         let failures = FailureLimiter::new(&settings(1, 1));
         let now = Instant::now();

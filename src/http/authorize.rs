@@ -95,13 +95,9 @@ const START_AGAIN: &str = "Go back to the application and start signing in again
 
 /// A POSTed form of the page, if it is one.
 fn submission(req: &HttpRequest, body: &[u8]) -> Option<Submission> {
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<mime::Mime>().ok())
-        .is_some_and(|mime| mime.essence_str() == "application/x-www-form-urlencoded");
-    let form = Form::parse(body).ok().filter(|_| is_form)?;
+    let form = Form::parse(body)
+        .ok()
+        .filter(|_| super::oauth::is_form(req))?;
     Some(Submission {
         action: form.get("action")?.to_owned(),
         csrf_token: form.get("csrf_token").map(str::to_owned),

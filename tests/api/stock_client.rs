@@ -18,6 +18,17 @@ crate::on_both_backends!(
     a_stock_client_library_completes_the_code_grant_with_pkce,
 );
 
+/// The server metadata (RFC 8414), where a client library discovers the endpoints.
+async fn discovered(app: &crate::helpers::TestApp) -> Value {
+    let response = app
+        .client
+        .get(app.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap();
+    response.json().await.unwrap()
+}
+
 async fn a_stock_client_library_works_with_discovery_and_the_jwks(backend: Backend) {
     let app = spawn_app(backend).await;
     let created = app
@@ -30,15 +41,7 @@ async fn a_stock_client_library_works_with_discovery_and_the_jwks(backend: Backe
         created["id"].as_str().unwrap(),
         created["secret"].as_str().unwrap(),
     );
-    let metadata: Value = app
-        .client
-        .get(app.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata = discovered(&app).await;
     let token_url = TokenUrl::new(metadata["token_endpoint"].as_str().unwrap().to_owned()).unwrap();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -84,15 +87,7 @@ async fn a_stock_client_library_completes_the_code_grant_with_pkce(backend: Back
     use crate::login_flow::{param, set_up, Browser, REDIRECT_URI, USERNAME};
     let app = spawn_app(backend).await;
     let setup = set_up(&app, json!({})).await;
-    let metadata: Value = app
-        .client
-        .get(app.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata = discovered(&app).await;
     let client = BasicClient::new(ClientId::new(setup.client_id.clone()))
         .set_client_secret(ClientSecret::new(setup.client_secret.clone().unwrap()))
         .set_auth_uri(
