@@ -192,6 +192,9 @@ impl Settings {
         if oauth.client_cache_entries == 0 {
             bail!("oauth.client_cache_entries: must be at least 1");
         }
+        if oauth.client_cache_warm_seconds > 315_360_000 {
+            bail!("oauth.client_cache_warm_seconds: at most 315360000 (ten years)");
+        }
         let limits = &self.rate_limit;
         let overrides = limits
             .clients

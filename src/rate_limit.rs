@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -143,12 +144,19 @@ impl AddressLimiter {
 }
 
 /// Failed attempts counted per key (a source address, an account, a pair of both): a
-/// token bucket of `capacity` cells per key refilled at `per_second`. Each attempt takes a
-/// cell up front ([`FailureBuckets::begin`]) and gives it back unless it failed, so
-/// attempts running at the same time cannot all pass on the last cell. Only keys with
-/// failures (or an attempt in progress) are kept, and at most `max_keys` of them: past
-/// that, new keys are not tracked (their attempts pass) until idle ones are forgotten, so
-/// memory stays bounded whatever keys an attacker invents.
+/// token bucket of `capacity` cells per key refilled at `per_second`.
+///
+/// An attempt that can wait (an argon2 check) takes a cell up front
+/// ([`FailureBuckets::begin`]) and gives it back unless it failed, so attempts waiting at
+/// the same time cannot all pass on the last cell. An attempt that costs nothing (an
+/// HMAC, an id alone) takes its cell only once it failed
+/// ([`FailureBuckets::record_failure`]): a failure that finds no cell left is answered as
+/// a refusal, so of guesses sent all at once exactly the burst learn their outcome, and a
+/// success is refused when the key has no cell left ([`FailureBuckets::check`]). A check
+/// takes no lock while no key has failed. Only keys with failures (or a waiting attempt)
+/// are kept, and at most `max_keys` of them: past that, new keys are not tracked (their
+/// attempts pass) until idle ones are forgotten, so memory stays bounded whatever keys
+/// an attacker invents.
 ///
 /// `governor` cannot give a cell back, which this needs, hence this small bucket.
 pub struct FailureBuckets<K> {
@@ -156,6 +164,8 @@ pub struct FailureBuckets<K> {
     per_second: f64,
     max_keys: usize,
     buckets: Mutex<HashMap<K, Bucket>>,
+    /// How many keys `buckets` holds, read without the lock.
+    tracked: AtomicUsize,
 }
 
 struct Bucket {
@@ -211,6 +221,7 @@ impl<K: Hash + Eq + Clone> FailureBuckets<K> {
             per_second: f64::from(per_minute.max(1)) / 60.0,
             max_keys: max_keys.max(1),
             buckets: Mutex::new(HashMap::new()),
+            tracked: AtomicUsize::new(0),
         }
     }
 
@@ -228,6 +239,9 @@ impl<K: Hash + Eq + Clone> FailureBuckets<K> {
     /// Whether `key` may make an attempt now, taking nothing: what runs before any work
     /// is done for a request.
     pub fn check(&self, key: &K, now: Instant) -> Result<(), RetryAfter> {
+        if self.tracked.load(Ordering::Acquire) == 0 {
+            return Ok(());
+        }
         let mut buckets = self.buckets.lock().expect("not poisoned");
         let Some(bucket) = buckets.get_mut(key) else {
             return Ok(());
@@ -240,21 +254,53 @@ impl<K: Hash + Eq + Clone> FailureBuckets<K> {
         }
     }
 
-    /// Takes a cell for one attempt of `key`, or says how long to wait.
-    pub fn begin(&self, key: K, now: Instant) -> Result<Attempt<'_, K>, RetryAfter> {
+    /// An attempt of `key` that did not reserve a cell failed: it takes one now, or, when
+    /// none is left (other guesses got there first), says how long to wait, and the
+    /// failure must be answered as that refusal.
+    pub fn record_failure(&self, key: &K, now: Instant) -> Result<(), RetryAfter> {
         let mut buckets = self.buckets.lock().expect("not poisoned");
-        if !buckets.contains_key(&key) && buckets.len() >= self.max_keys {
-            return Ok(Attempt {
-                buckets: self,
-                key: None,
-                failed: false,
-            });
+        let Some(bucket) = self.bucket(&mut buckets, key, now) else {
+            return Ok(());
+        };
+        if bucket.cells < 1.0 {
+            return Err(self.wait_for_a_cell(bucket));
+        }
+        bucket.cells -= 1.0;
+        Ok(())
+    }
+
+    /// The bucket of `key`, made full when it had none, refilled to `now`; `None` when
+    /// it had none and the table is full.
+    fn bucket<'b>(
+        &self,
+        buckets: &'b mut HashMap<K, Bucket>,
+        key: &K,
+        now: Instant,
+    ) -> Option<&'b mut Bucket> {
+        if !buckets.contains_key(key) {
+            if buckets.len() >= self.max_keys {
+                return None;
+            }
+            self.tracked.fetch_add(1, Ordering::AcqRel);
         }
         let bucket = buckets.entry(key.clone()).or_insert(Bucket {
             cells: self.capacity,
             updated: now,
         });
         self.refilled(bucket, now);
+        Some(bucket)
+    }
+
+    /// Takes a cell for one attempt of `key` that may wait, or says how long to wait.
+    pub fn begin(&self, key: K, now: Instant) -> Result<Attempt<'_, K>, RetryAfter> {
+        let mut buckets = self.buckets.lock().expect("not poisoned");
+        let Some(bucket) = self.bucket(&mut buckets, &key, now) else {
+            return Ok(Attempt {
+                buckets: self,
+                key: None,
+                failed: false,
+            });
+        };
         if bucket.cells < 1.0 {
             return Err(self.wait_for_a_cell(bucket));
         }
@@ -273,6 +319,7 @@ impl<K: Hash + Eq + Clone> FailureBuckets<K> {
             bucket.cells = (bucket.cells + 1.0).min(self.capacity);
             if bucket.cells >= self.capacity {
                 buckets.remove(key);
+                self.tracked.store(buckets.len(), Ordering::Release);
             }
         }
     }
@@ -284,10 +331,12 @@ impl<K: Hash + Eq + Clone> FailureBuckets<K> {
             let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
             bucket.cells + elapsed * self.per_second < self.capacity
         });
+        self.tracked.store(buckets.len(), Ordering::Release);
     }
 
+    /// How many keys are kept.
     pub fn tracked(&self) -> usize {
-        self.buckets.lock().expect("not poisoned").len()
+        self.tracked.load(Ordering::Acquire)
     }
 }
 
@@ -297,7 +346,7 @@ const MAX_FAILING_ADDRESSES: usize = 1_000_000;
 /// Failed client authentications per source address
 /// (`failed_auth_per_address_burst` cells refilled at `failed_auth_per_address_per_minute`),
 /// a brake on guessing secrets that never slows a client down because of what other
-/// addresses did with its id.
+/// addresses did with its id. The token path takes no lock while no address has failed.
 pub struct FailureLimiter(FailureBuckets<IpAddr>);
 
 impl FailureLimiter {
@@ -314,7 +363,14 @@ impl FailureLimiter {
         self.0.check(&address_key(source), now)
     }
 
-    /// Takes a cell for one secret check from `source`, or says how long to wait.
+    /// A secret check from `source` that did not reserve a cell failed (see
+    /// [`FailureBuckets::record_failure`]).
+    pub fn record_failure(&self, source: IpAddr, now: Instant) -> Result<(), RetryAfter> {
+        self.0.record_failure(&address_key(source), now)
+    }
+
+    /// Takes a cell for one secret check from `source` that may wait, or says how long
+    /// to wait.
     pub fn begin(&self, source: IpAddr, now: Instant) -> Result<Attempt<'_>, RetryAfter> {
         self.0.begin(address_key(source), now)
     }
@@ -388,6 +444,27 @@ mod tests {
             "the global burst of 6 is spent"
         );
         assert_eq!(limiter.tracked_addresses(), 4);
+    }
+
+    #[test]
+    fn failures_that_did_not_wait_count_like_reserved_ones() {
+        let failures = FailureLimiter::new(&settings(1, 1));
+        let (a, b) = (address("192.0.2.1"), address("192.0.2.2"));
+        let start = Instant::now();
+        assert_eq!(failures.0.tracked(), 0, "nothing kept yet");
+        assert!(failures.record_failure(a, start).is_ok());
+        assert!(failures.check(a, start).is_ok(), "one cell left");
+        assert!(failures.record_failure(a, start).is_ok());
+        assert!(
+            failures.record_failure(a, start).is_err(),
+            "a failure past the burst is a refusal"
+        );
+        assert!(failures.check(a, start).is_err());
+        assert!(failures.check(b, start).is_ok());
+        // The empty bucket was not overdrawn by the refused failure: one cell a minute.
+        assert!(failures.check(a, start + Duration::from_secs(61)).is_ok());
+        failures.forget_idle(start + Duration::from_secs(121));
+        assert_eq!(failures.0.tracked(), 0, "a full bucket is forgotten");
     }
 
     #[test]

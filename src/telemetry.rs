@@ -53,20 +53,29 @@ pub struct Untrusted<'a>(&'a str);
 
 impl fmt::Display for Untrusted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Runs of plain characters are written whole: this is on the token path.
+        let mut plain_from = 0;
         let mut chars = self.0.char_indices();
-        for (_, c) in chars.by_ref().take(MAX_LOGGED_CHARS) {
+        for (at, c) in chars.by_ref().take(MAX_LOGGED_CHARS) {
+            let escaped = c == '\\' || c.is_control() || is_invisible_format(c);
+            if !escaped {
+                continue;
+            }
+            f.write_str(&self.0[plain_from..at])?;
+            plain_from = at + c.len_utf8();
             if c == '\\' {
                 f.write_str("\\\\")?;
-            } else if c.is_control() || is_invisible_format(c) {
-                write!(f, "\\u{{{:x}}}", u32::from(c))?;
             } else {
-                fmt::Write::write_char(f, c)?;
+                write!(f, "\\u{{{:x}}}", u32::from(c))?;
             }
         }
-        if let Some((cut, _)) = chars.next() {
-            write!(f, "…(+{} bytes)", self.0.len() - cut)?;
+        match chars.next() {
+            Some((cut, _)) => {
+                f.write_str(&self.0[plain_from..cut])?;
+                write!(f, "…(+{} bytes)", self.0.len() - cut)
+            }
+            None => f.write_str(&self.0[plain_from..]),
         }
-        Ok(())
     }
 }
 

@@ -27,7 +27,7 @@ use super::record::{read_client, read_secrets};
 use super::secrets::{ClientSecret, SecretCheck, SecretHasher, StoredSecret};
 use super::{Client, ClientId, ClientType};
 use crate::ids::TenantScope;
-use crate::rate_limit::{Attempt, FailureLimiter, RetryAfter};
+use crate::rate_limit::{FailureLimiter, RetryAfter};
 use crate::store::Store;
 
 /// A cached client is read again after this long, whatever the change feed said: a
@@ -131,7 +131,7 @@ impl ClientAuthenticator {
         source: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<AuthenticatedClient, ClientAuthError> {
-        let (known, attempt) = self.admit(client_id, source).await?;
+        let known = self.admit(client_id, source).await?;
 
         let prefix = presented.display_prefix();
         let candidates: Vec<&StoredSecret> = known
@@ -139,6 +139,15 @@ impl ClientAuthenticator {
             .flat_map(|known| known.secrets.iter())
             .filter(|secret| secret.display_prefix == prefix && secret.is_live(now))
             .collect();
+        // Only a legacy argon2 check waits (for the pool), so only it reserves a cell.
+        let reserved = match candidates.iter().any(|c| SecretHasher::is_legacy(&c.hash)) {
+            true => Some(
+                self.failures
+                    .begin(source, Instant::now())
+                    .map_err(ClientAuthError::RateLimited)?,
+            ),
+            false => None,
+        };
         if candidates.is_empty() {
             self.hasher.check_nothing(presented);
         }
@@ -170,6 +179,11 @@ impl ClientAuthenticator {
         }
         match (&known, matched) {
             (Some(known), Some((secret, upgrade))) if known.client.settings.enabled => {
+                if reserved.is_none() {
+                    self.failures
+                        .check(source, Instant::now())
+                        .map_err(ClientAuthError::RateLimited)?;
+                }
                 Ok(AuthenticatedClient {
                     client: known.client.clone(),
                     secret_id: Some(secret.id),
@@ -177,7 +191,13 @@ impl ClientAuthenticator {
                 })
             }
             _ => {
-                attempt.failed();
+                match reserved {
+                    Some(attempt) => attempt.failed(),
+                    None => self
+                        .failures
+                        .record_failure(source, Instant::now())
+                        .map_err(ClientAuthError::RateLimited)?,
+                }
                 Err(ClientAuthError::InvalidClient)
             }
         }
@@ -192,12 +212,15 @@ impl ClientAuthenticator {
         client_id: &str,
         source: IpAddr,
     ) -> Result<AuthenticatedClient, ClientAuthError> {
-        let (known, attempt) = self.admit(client_id, source).await?;
+        let known = self.admit(client_id, source).await?;
         match known {
             Some(known)
                 if known.client.settings.enabled
                     && known.client.settings.client_type == ClientType::Public =>
             {
+                self.failures
+                    .check(source, Instant::now())
+                    .map_err(ClientAuthError::RateLimited)?;
                 Ok(AuthenticatedClient {
                     client: known.client.clone(),
                     secret_id: None,
@@ -205,7 +228,9 @@ impl ClientAuthenticator {
                 })
             }
             _ => {
-                attempt.failed();
+                self.failures
+                    .record_failure(source, Instant::now())
+                    .map_err(ClientAuthError::RateLimited)?;
                 Err(ClientAuthError::InvalidClient)
             }
         }
@@ -296,24 +321,76 @@ impl ClientAuthenticator {
     /// The start of every attempt: an address that failed too often is refused before
     /// anything is looked up; otherwise the client (or its absence), and a cell of the
     /// address's bucket for this attempt.
+    /// An address that failed too often is refused before anything is looked up.
     async fn admit(
         &self,
         client_id: &str,
         source: IpAddr,
-    ) -> Result<(Option<Arc<KnownClient>>, Attempt<'_>), ClientAuthError> {
+    ) -> Result<Option<Arc<KnownClient>>, ClientAuthError> {
         self.failures
             .check(source, Instant::now())
             .map_err(ClientAuthError::RateLimited)?;
-        let known = self.known_client(client_id).await?;
-        let attempt = self
-            .failures
-            .begin(source, Instant::now())
-            .map_err(ClientAuthError::RateLimited)?;
-        Ok((known, attempt))
+        Ok(self.known_client(client_id).await?)
     }
 
     pub fn forget_idle_failures(&self) {
         self.failures.forget_idle(Instant::now());
+    }
+
+    /// Loads the clients active since `since` (created, changed, or with a secret used
+    /// then), page by page, until the cache is full: after a restart the clients that
+    /// were calling find themselves cached, instead of each first request paying its
+    /// own database reads. A page read while the change feed forgot a client is not
+    /// kept (its clients load on demand), as in [`Self::known_client`]. Returns how many
+    /// clients were cached.
+    pub async fn warm(&self, since: DateTime<Utc>) -> anyhow::Result<usize> {
+        const PAGE: u32 = 500;
+        let capacity = self.clients.policy().max_capacity().unwrap_or(u64::MAX);
+        let since = since.timestamp_millis();
+        let (mut after, mut cached) = (String::new(), 0usize);
+        while (cached as u64) < capacity {
+            let room = u32::try_from(capacity - cached as u64).unwrap_or(u32::MAX);
+            let limit = PAGE.min(room);
+            let forgets_before = *self.forgets.lock().expect("not poisoned");
+            let (clients, secrets) = self.store.active_clients(since, &after, limit).await?;
+            let Some(last) = clients.last() else {
+                break;
+            };
+            after = last.id.clone();
+            let full_page = clients.len() == limit as usize;
+            let mut secrets_of: HashMap<String, Vec<StoredSecret>> = HashMap::new();
+            for owned in secrets {
+                let secret = StoredSecret::from(owned.secret);
+                secrets_of.entry(owned.client_id).or_default().push(secret);
+            }
+            let mut page = Vec::with_capacity(clients.len());
+            for record in clients {
+                let id = record.id.clone();
+                let known = KnownClient {
+                    secrets: secrets_of.remove(&id).unwrap_or_default(),
+                    client: Arc::new(Client::try_from(record)?),
+                };
+                page.push((id, Arc::new(known)));
+            }
+            let forgets = self.forgets.lock().expect("not poisoned");
+            if *forgets == forgets_before {
+                cached += page.len();
+                for (id, known) in page {
+                    self.clients.insert(id, known);
+                }
+            }
+            drop(forgets);
+            if !full_page {
+                break;
+            }
+        }
+        Ok(cached)
+    }
+
+    /// How many clients are cached now (for tests and metrics).
+    pub fn cached_clients(&self) -> u64 {
+        self.clients.run_pending_tasks();
+        self.clients.entry_count()
     }
 
     async fn known_client(&self, client_id: &str) -> anyhow::Result<Option<Arc<KnownClient>>> {

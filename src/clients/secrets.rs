@@ -246,6 +246,11 @@ impl SecretHasher {
 
     /// The work of one check that cannot match, for a client id that has no candidate
     /// secret, so that it costs what a wrong secret of a real client costs.
+    /// Whether `stored` is in the legacy argon2id form, whose check waits for the pool.
+    pub fn is_legacy(stored: &str) -> bool {
+        !stored.starts_with(HMAC_PREFIX)
+    }
+
     pub fn check_nothing(&self, secret: &ClientSecret) {
         let never = [0u8; 32];
         let _ = hmac::verify(&self.key, secret.expose().as_bytes(), &never);

@@ -48,27 +48,31 @@ pub async fn request_context(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let id = request_id_for(&req);
-    let method = untrusted(req.method().as_str()).to_string();
-    // The path only: query strings can carry codes and tokens.
-    let path = untrusted(req.path()).to_string();
+    // Formatted only when the line will be written (at `warn` it is not: the token path
+    // then pays nothing for it). The path only: query strings can carry codes and tokens.
+    let logged = tracing::enabled!(target: "tessera::http", tracing::Level::INFO).then(|| {
+        (
+            untrusted(req.method().as_str()).to_string(),
+            untrusted(req.path()).to_string(),
+        )
+    });
     let started = Instant::now();
 
     let result = REQUEST_ID.scope(id.clone(), next.call(req)).await;
 
-    let latency_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
-    match result {
-        Ok(mut response) => {
-            let status = response.status().as_u16();
-            if let Ok(value) = HeaderValue::from_str(&id) {
-                response.headers_mut().insert(REQUEST_ID_HEADER, value);
-            }
-            tracing::info!(target: "tessera::http", request_id = %id, %method, %path, status, latency_ms, "request");
-            Ok(response)
-        }
-        Err(error) => {
-            let status = error.as_response_error().status_code().as_u16();
-            tracing::info!(target: "tessera::http", request_id = %id, %method, %path, status, latency_ms, "request");
-            Err(error)
-        }
+    let status = match &result {
+        Ok(response) => response.status(),
+        Err(error) => error.as_response_error().status_code(),
+    };
+    if let Some((method, path)) = logged {
+        let latency_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+        let status = status.as_u16();
+        tracing::info!(target: "tessera::http", request_id = %id, %method, %path, status, latency_ms, "request");
     }
+    result.map(|mut response| {
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
+        response
+    })
 }

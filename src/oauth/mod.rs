@@ -31,4 +31,5 @@ pub struct OAuthSettings {
     pub scopes_supported: Vec<String>,
     pub sync_interval_millis: u64,
     pub client_cache_entries: usize,
+    pub client_cache_warm_seconds: u64,
 }

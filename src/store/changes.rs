@@ -63,7 +63,11 @@ impl Store {
 
     pub async fn change_feed_bounds(&self) -> anyhow::Result<FeedBounds> {
         let (oldest, newest): (Option<i64>, Option<i64>) = on_pool!(self, pool => {
-            sqlx::query_as("SELECT MIN(seq), MAX(seq) FROM changes").fetch_one(pool).await
+            // Two subqueries, not `SELECT MIN(seq), MAX(seq)`: SQLite reads an index end for
+            // a lone MIN or MAX only, and scanned the whole feed every poll otherwise.
+            sqlx::query_as("SELECT (SELECT MIN(seq) FROM changes), (SELECT MAX(seq) FROM changes)")
+                .fetch_one(pool)
+                .await
         })?;
         Ok(FeedBounds { oldest, newest })
     }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::audit::{insert_audit_record, AuditRecord};
-use super::secrets::NewSecretRecord;
+use super::secrets::{NewSecretRecord, OwnedSecretRecord};
 use super::{for_update, on_pool, on_tx, to_millis, BeginWrite, Store, WriteTx};
 use crate::ids::{ClientId, TenantId, TenantScope};
 
@@ -93,21 +93,17 @@ impl Store {
         let outcome = on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             // Lock the tenant's row first (PostgreSQL's READ COMMITTED would let two
-            // creations both count one under the cap), so the cap holds on both databases.
-            let tenant_exists = sqlx::query("UPDATE tenants SET updated_at = updated_at WHERE id = $1")
-                .bind(&client.tenant_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                > 0;
-            if !tenant_exists {
+            // creations both count one under the cap), so the cap holds on both databases;
+            // its `client_count` is kept by triggers (migration 0009).
+            let count: Option<i64> = sqlx::query_scalar(
+                "UPDATE tenants SET client_count = client_count WHERE id = $1 RETURNING client_count",
+            )
+            .bind(&client.tenant_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(count) = count else {
                 return Ok(InsertClient::TenantMissing);
-            }
-            let count: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM oauth_clients WHERE tenant_id = $1")
-                    .bind(&client.tenant_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            };
             if count >= i64::try_from(max_clients).unwrap_or(i64::MAX) {
                 return Ok(InsertClient::TooMany(max_clients));
             }
@@ -171,6 +167,47 @@ impl Store {
             .bind(scope.tenant().map(TenantId::as_str))
             .fetch_optional(pool)
             .await
+        })?)
+    }
+
+    /// Up to `limit` clients active since `since_millis` (created, changed, or with a
+    /// secret used since then), in id order after the id `after`, with their secrets:
+    /// what a process loads at start so its first requests find their clients cached.
+    #[tracing::instrument(skip_all)]
+    pub async fn active_clients(
+        &self,
+        since_millis: i64,
+        after: &str,
+        limit: u32,
+    ) -> anyhow::Result<(Vec<ClientRecord>, Vec<OwnedSecretRecord>)> {
+        macro_rules! page {
+            () => {
+                "SELECT id FROM oauth_clients WHERE id > $1 \
+                   AND (created_at >= $2 OR updated_at >= $2 OR id IN \
+                        (SELECT client_id FROM client_secrets WHERE last_used_at >= $2)) \
+                 ORDER BY id LIMIT $3"
+            };
+        }
+        let limit = i64::from(limit);
+        Ok(on_pool!(self, pool => {
+            let clients = sqlx::query_as(concat!(
+                "SELECT ", columns!(), " FROM oauth_clients WHERE id IN (", page!(), ") ORDER BY id"
+            ))
+            .bind(after)
+            .bind(since_millis)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            let secrets = sqlx::query_as(concat!(
+                "SELECT client_id, ", super::secrets::secret_columns!(), " FROM client_secrets \
+                 WHERE client_id IN (", page!(), ") ORDER BY client_id, id"
+            ))
+            .bind(after)
+            .bind(since_millis)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            Ok::<_, sqlx::Error>((clients, secrets))
         })?)
     }
 

@@ -43,7 +43,7 @@ pub use change_event::{Change, ChangeRow};
 pub use changes::{ChangeRecord, FeedBounds};
 pub use clients::{ClientRecord, InsertClient};
 pub use keys::{KeyChanges, StoredKey};
-pub use secrets::{InsertSecret, NewSecretRecord, SecretRecord};
+pub use secrets::{InsertSecret, NewSecretRecord, OwnedSecretRecord, SecretRecord};
 pub use sessions::{PresentedRows, RefreshTokenRecord, SessionFilter, SessionRecord};
 pub use tenant_tokens::TenantTokenRevocationRows;
 pub use tenants::{TenantRecord, UpsertOutcome};

@@ -12,6 +12,15 @@ macro_rules! columns {
         "id, name, display_prefix, secret_hash, expires_at, created_at, last_used_at"
     };
 }
+pub(super) use columns as secret_columns;
+
+/// A stored secret with the id of its client.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OwnedSecretRecord {
+    pub client_id: String,
+    #[sqlx(flatten)]
+    pub secret: SecretRecord,
+}
 
 /// One stored secret of a client. Instants are Unix milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

@@ -10,8 +10,13 @@ use crate::token_client::{assert_oauth_error, Credentials, OAuthEndpoints};
 crate::on_both_backends!(introspection_without_the_database_is_503);
 
 async fn introspection_without_the_database_is_503(backend: Backend) {
-    // One issuer across the restart (a derived one follows the port).
-    let app = spawn_app_with(backend, |s| s.server.issuer = "http://tessera.test".into()).await;
+    // One issuer across the restart (a derived one follows the port); no warm-up, so the
+    // restarted process has not read the token's client.
+    let app = spawn_app_with(backend, |s| {
+        s.server.issuer = "http://tessera.test".into();
+        s.oauth.client_cache_warm_seconds = 0;
+    })
+    .await;
     let caller = Credentials::of(&app.create_client("acme", json!({})).await);
     let holder = Credentials::of(&app.create_client("acme", json!({})).await);
     let oauth = OAuthEndpoints::of(&app);

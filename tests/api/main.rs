@@ -14,6 +14,7 @@ mod browser;
 mod cache_sync;
 mod change_feed;
 mod cli;
+mod client_cache_warm;
 mod clients;
 mod errors;
 mod fail_closed;
