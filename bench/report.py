@@ -128,6 +128,14 @@ TARGETS = [
         lambda m: m["one_client_share"] >= 0.9,
         ">= 90%",
     ),
+    # Issue 10.
+    (
+        "refresh ES256",
+        "requests/s",
+        lambda m: m["rps"] >= (5_000 if m["database"] == "sqlite" else 3_000),
+        ">= 5,000 (SQLite), >= 3,000 (PostgreSQL)",
+    ),
+    ("refresh ES256", "p99", lambda m: m["p99"] <= 20.0, "<= 20 ms"),
 ]
 
 
@@ -155,6 +163,7 @@ def targets(path):
             alone = by_key.get(("flood: good clients B+C, alone", database))
             one_client = by_key.get(("client_credentials ES256", database))
             m = {
+                "database": database,
                 "rps": float(row[2]),
                 "p99": float(row[4]) if row[4] != "-" else 0.0,
                 "ratio": float(row[2]) / baseline[database] if baseline.get(database) else 0.0,

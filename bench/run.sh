@@ -20,6 +20,10 @@
 #                             postgres://postgres@127.0.0.1:5432/postgres (falls back to
 #                             POSTGRES_TEST_URL)
 #   BENCH_MANY_CLIENTS=10000  clients the many_clients scenario creates and round-robins
+#   BENCH_REFRESH_SESSIONS=2000  sessions the refresh scenario refreshes in turn (each
+#                             run, warm-up and measurement, gets sessions of its own)
+#   BENCH_SESSIONS_BIN        the bench_sessions fixture (bench/sessions.rs) to use
+#                             instead of building it
 #   BENCH_SERVER_ENV="..."    more NAME=VALUE settings for the server, space-separated,
 #                             e.g. "TESSERA_SERVER__WORKERS=1" to compare worker counts
 #   TESSERA_BIN               use this binary instead of building one
@@ -54,11 +58,8 @@ fi
 #   - password login: set up a user through the API, then `measure "password login"
 #     /api/v1/tokens POST "<body>"` (bench/request.lua sends form bodies; give it a
 #     BENCH_CONTENT_TYPE if the endpoint takes JSON).
-#   - refresh-token rotation: a Lua script beside request.lua that keeps, per wrk thread,
-#     a pool of refresh tokens (one chain per connection, at least BENCH_CONNECTIONS of
-#     them, obtained here and passed in the environment): request() takes a token from
-#     the pool, response() parses the new refresh_token and puts it back; a used or
-#     missing token shows up as a non-2xx error.
+#   - a scenario that needs state per request, like refresh (bench/refresh.lua: each
+#     response's refresh_token goes back into the queue of chains).
 SCENARIOS=(
     "healthz            ES256 scenario_healthz"
     "jwks               ES256 scenario_jwks"
@@ -66,6 +67,7 @@ SCENARIOS=(
     "introspect         ES256 scenario_introspect"
     "flood              ES256 scenario_flood"
     "many_clients       ES256 scenario_many_clients"
+    "refresh            ES256 scenario_refresh"
     "client_credentials RS256 scenario_client_credentials"
 )
 
@@ -176,6 +178,16 @@ else
     BIN=$CARGO_TARGET_DIR/release/tessera
 fi
 [[ -x $BIN ]] || die "no executable at $BIN"
+# The refresh scenario's fixture: sessions started through the library.
+if [[ -n ${BENCH_SESSIONS_BIN:-} ]]; then
+    SESSIONS_BIN=$BENCH_SESSIONS_BIN
+elif [[ " ${BENCH_SCENARIOS:-refresh} " == *" refresh "* ]]; then
+    say "building the bench_sessions fixture (release) ..."
+    cargo build --release --locked --example bench_sessions
+    SESSIONS_BIN=$CARGO_TARGET_DIR/release/examples/bench_sessions
+else
+    SESSIONS_BIN=""
+fi
 
 if ! command -v wrk >/dev/null; then
     SUDO=()
@@ -221,6 +233,7 @@ start_server() {
         ;;
     *) die "unknown database '$database' (sqlite or postgres)" ;;
     esac
+    SERVER_DATABASE_URL=$url
     PORT=$(free_port)
     BASE_URL="http://127.0.0.1:$PORT"
     ADMIN_KEY=$(random_text 24)
@@ -583,6 +596,94 @@ scenario_many_clients() { # ALG
     parse "$name" "$out" || return 0
     record "$name" "$RPS" "$P50" "$P99" "$ERRORS" "$(mib "$(rss_kib VmHWM)")" \
         "$count clients round-robin from a fresh start"
+}
+
+# Issue 10: BENCH_REFRESH_SESSIONS sessions of one user, each refreshed in turn
+# (bench/refresh.lua carries every chain's latest token), on a client with the refresh
+# grant. Sessions start through the library (bench/sessions.rs): the login page would
+# measure argon2. Warm-up and measurement each get sessions of their own, since the
+# warm-up leaves its chains' latest tokens in wrk's memory only.
+scenario_refresh() { # ALG
+    local name="refresh $1" count=${BENCH_REFRESH_SESSIONS:-2000}
+    if [[ -n $CLIENTS_MISSING ]]; then
+        skip "$name" "$CLIENTS_MISSING"
+        return 0
+    fi
+    [[ -x ${SESSIONS_BIN:-} ]] || {
+        fail "$name" "no bench_sessions fixture at '${SESSIONS_BIN:-}'"
+        return 0
+    }
+    ((count > CONNECTIONS)) || {
+        fail "$name" "BENCH_REFRESH_SESSIONS ($count) must exceed BENCH_CONNECTIONS ($CONNECTIONS)"
+        return 0
+    }
+    admin POST /api/v1/users '{"username": "bench-user", "password": "bench user password"}'
+    [[ $STATUS == 201 ]] || {
+        skip "$name" "POST /api/v1/users answered $STATUS"
+        return 0
+    }
+    local user
+    user=$(json_field "$BODY_FILE" id)
+    admin PUT "/api/v1/tenants/bench/members/$user" '{"roles": ["member"]}'
+    [[ $STATUS == 201 || $STATUS == 200 ]] || {
+        fail "$name" "adding the member answered $STATUS: $(head -c 300 "$BODY_FILE")"
+        return 0
+    }
+    admin POST /api/v1/oauth-clients '{"tenantId": "bench", "name": "bench-refresh",
+        "description": "benchmark client for refresh", "accessTokenValiditySeconds": 3600,
+        "refreshTokenValiditySeconds": 86400, "redirectUris": ["http://127.0.0.1/cb"],
+        "grantTypes": ["AUTHORIZATION_CODE", "REFRESH_TOKEN"], "accessType": "OFFLINE",
+        "enabled": true}'
+    [[ $STATUS == 200 || $STATUS == 201 ]] || {
+        fail "$name" "creating the client answered $STATUS: $(head -c 300 "$BODY_FILE")"
+        return 0
+    }
+    local client secret auth
+    client=$(json_field "$BODY_FILE" id)
+    secret=$(json_field "$BODY_FILE" secret)
+    auth=$(basic_auth "$client" "$secret")
+    request POST /oauth/token "${FORM[@]}" -H "Authorization: $auth" \
+        --data-binary "grant_type=refresh_token&refresh_token=$(random_text 32)"
+    if body_has 'd.get("error") == "unsupported_grant_type"'; then
+        skip "$name" "grant_type=refresh_token is not supported"
+        return 0
+    fi
+    local warm=$WORK/refresh-warm.tokens tokens=$WORK/refresh.tokens
+    say "  $name: starting 2 x $count sessions ..."
+    local file
+    for file in "$warm" "$tokens"; do
+        DATABASE_URL=$SERVER_DATABASE_URL "$SESSIONS_BIN" "$client" "$user" bench "$count" \
+            >"$file" 2>"$WORK/sessions.err" || {
+            fail "$name" "bench_sessions failed: $(head -c 300 "$WORK/sessions.err")"
+            return 0
+        }
+    done
+    request POST /oauth/token "${FORM[@]}" -H "Authorization: $auth" \
+        --data-binary "grant_type=refresh_token&refresh_token=$(head -n1 "$warm")"
+    if [[ $STATUS != 200 ]] || ! body_has 'isinstance(d.get("refresh_token"), str)'; then
+        fail "$name" "a refresh answered $STATUS: $(head -c 300 "$BODY_FILE")"
+        return 0
+    fi
+    sed -i 1d "$warm" # that chain moved on; the script must not replay it
+    RUN=$((RUN + 1))
+    local out=$WORK/wrk-$RUN.txt run_file seconds
+    say "  $name: warm-up ${WARMUP_SECONDS}s, then ${SECONDS_PER_RUN}s ..."
+    for run_file in "$warm" "$tokens"; do
+        seconds=$SECONDS_PER_RUN
+        if [[ $run_file == "$warm" ]]; then
+            ((WARMUP_SECONDS > 0)) || continue
+            seconds=$WARMUP_SECONDS
+        fi
+        BENCH_TOKENS_FILE=$run_file BENCH_AUTH=$auth timeout -k 5 $((seconds + 30)) \
+            wrk -t1 -c"$CONNECTIONS" -d"${seconds}s" --latency \
+            -s "$BENCH_DIR/refresh.lua" "$BASE_URL/oauth/token" >"$out" 2>&1 &
+        WRK_PID=$!
+        PIDS+=("$WRK_PID")
+        wrk_wait "$WRK_PID"
+    done
+    parse "$name" "$out" || return 0
+    record "$name" "$RPS" "$P50" "$P99" "$ERRORS" "$(mib "$(rss_kib VmHWM)")" \
+        "$count sessions refreshed in turn; errors = refused refreshes"
 }
 
 # ---- Main ----------------------------------------------------------------------------------

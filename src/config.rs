@@ -504,10 +504,35 @@ mod tests {
                 "many",
                 "max_connections",
             ),
+            (
+                "TESSERA_TOKENS__REFRESH_GRACE_SECONDS",
+                "301",
+                "tokens.refresh_grace_seconds",
+            ),
+            (
+                "TESSERA_TOKENS__REFRESH_FAMILY_LIFETIME_SECONDS",
+                "0",
+                "tokens.refresh_family_lifetime_seconds",
+            ),
         ] {
             let error = Settings::load_from(None, &env(&[(name, value)])).unwrap_err();
             assert!(format!("{error:#}").contains(key), "{name}: {error:#}");
         }
+    }
+
+    #[test]
+    fn refresh_rules_default_to_ten_seconds_of_grace_and_thirty_day_families() {
+        let settings = Settings::load_from(None, &[]).unwrap();
+        assert_eq!(settings.tokens.refresh_grace_seconds, 10);
+        assert_eq!(settings.tokens.refresh_family_lifetime_seconds, 30 * 86_400);
+        let off = env(&[("TESSERA_TOKENS__REFRESH_GRACE_SECONDS", "0")]);
+        assert_eq!(
+            Settings::load_from(None, &off)
+                .unwrap()
+                .tokens
+                .refresh_grace_seconds,
+            0
+        );
     }
 
     #[test]

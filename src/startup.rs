@@ -85,6 +85,10 @@ impl Application {
         }
         let deny_list = Arc::new(DenyList::default());
         let ended_sessions = Arc::new(DenyList::default());
+        // How long after a session ends one of its access tokens could be unexpired.
+        let session_token_horizon = chrono::Duration::seconds(
+            (settings.signing.max_token_lifetime_seconds + settings.signing.leeway_seconds) as i64,
+        );
         let tenant_tokens = Arc::new(TenantTokenRevocations::default());
         let tenant_token_max_lifetime =
             chrono::Duration::seconds(settings.admin.tenant_token_max_lifetime_seconds as i64);
@@ -97,10 +101,7 @@ impl Application {
                 tenant_tokens: tenant_tokens.clone(),
                 tenant_token_max_lifetime,
                 ended_sessions: ended_sessions.clone(),
-                session_token_horizon: chrono::Duration::seconds(
-                    (settings.signing.max_token_lifetime_seconds + settings.signing.leeway_seconds)
-                        as i64,
-                ),
+                session_token_horizon,
                 refresh_grace: settings.tokens.refresh_grace(),
             },
             Utc::now(),
@@ -117,7 +118,7 @@ impl Application {
         let verifier = Arc::new(TokenVerifier::new(
             keys.clone(),
             deny_list.clone(),
-            ended_sessions,
+            ended_sessions.clone(),
             &issuer,
             settings.signing.leeway_seconds,
         ));
@@ -135,6 +136,8 @@ impl Application {
                 revocation_limiter: RequestLimiter::new(&settings.rate_limit),
                 max_token_lifetime_seconds: settings.signing.max_token_lifetime_seconds,
                 tokens: settings.tokens.clone(),
+                ended_sessions,
+                session_token_horizon,
             },
         ));
         let feed_task = changes::spawn(

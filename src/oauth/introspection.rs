@@ -1,5 +1,7 @@
 //! `POST /oauth/introspect` (RFC 7662): is this token active, and its claims — for a
-//! caller of the token's own tenant only.
+//! caller of the token's own tenant only. Access tokens (JWTs, a user's only while its
+//! session goes on) and refresh tokens (looked up by hash: active while unused,
+//! unexpired and their session goes on). `token_type_hint` says which to try first.
 
 use std::net::IpAddr;
 
@@ -10,7 +12,12 @@ use super::server::Clients;
 use super::server::{server_error, unavailable_or_server_error, OAuthServer};
 use super::{Form, OAuthError};
 use crate::clients::AuthenticatedClient;
+use crate::store::PresentedRows;
 use crate::tokens::{AccessClaims, Purpose};
+
+fn inactive() -> Value {
+    serde_json::json!({ "active": false })
+}
 
 impl OAuthServer {
     /// `POST /oauth/introspect`: the claims of an active token of the caller's tenant,
@@ -45,16 +52,73 @@ impl OAuthServer {
         now: DateTime<Utc>,
     ) -> Result<Value, OAuthError> {
         let token = form.require("token")?;
-        let claims = match self.active_claims(token, now).await? {
-            Some(claims) if claims.tid == caller.client.tenant_id.as_str() => claims,
-            _ => return Ok(serde_json::json!({ "active": false })),
+        let refresh_first = form.get("token_type_hint") == Some("refresh_token");
+        if refresh_first {
+            if let Some(answer) = self.inspect_refresh_token(caller, token, now).await? {
+                return Ok(answer);
+            }
+        }
+        if let Some(claims) = self.active_claims(token, now).await? {
+            if claims.tid != caller.client.tenant_id.as_str() {
+                return Ok(inactive());
+            }
+            let Ok(Value::Object(mut response)) = serde_json::to_value(claims) else {
+                return Err(server_error(anyhow::anyhow!("claims are not an object")));
+            };
+            response.insert("active".into(), Value::Bool(true));
+            response.insert("token_type".into(), Value::from("Bearer"));
+            return Ok(Value::Object(response));
+        }
+        if !refresh_first {
+            if let Some(answer) = self.inspect_refresh_token(caller, token, now).await? {
+                return Ok(answer);
+            }
+        }
+        Ok(inactive())
+    }
+
+    /// The answer for a refresh token of the caller's tenant (RFC 7662 §2.2), if
+    /// `token` is an active one.
+    async fn inspect_refresh_token(
+        &self,
+        caller: &AuthenticatedClient,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Value>, OAuthError> {
+        let Some(PresentedRows { token, session }) = self.stored_refresh_token(token).await? else {
+            return Ok(None);
         };
-        let Ok(Value::Object(mut response)) = serde_json::to_value(claims) else {
-            return Err(server_error(anyhow::anyhow!("claims are not an object")));
+        let now_millis = now.timestamp_millis();
+        let live = token.used_at.is_none()
+            && now_millis < token.expires_at
+            && session.ended_at.is_none()
+            && now_millis < session.family_expires_at
+            && session.tenant_id == caller.client.tenant_id.as_str();
+        if !live {
+            return Ok(None);
+        }
+        let enabled = match self.clients.client(&token.client_id).await {
+            Ok(client) => client.is_some_and(|client| client.settings.enabled),
+            Err(error) => return Err(unavailable_or_server_error(error)),
         };
-        response.insert("active".into(), Value::Bool(true));
-        response.insert("token_type".into(), Value::from("Bearer"));
-        Ok(Value::Object(response))
+        if !enabled {
+            return Ok(None);
+        }
+        let mut answer = serde_json::json!({
+            "active": true,
+            "token_type": "refresh_token",
+            "client_id": token.client_id,
+            "sub": session.user_id,
+            "tid": session.tenant_id,
+            "sid": session.id,
+            "iss": self.issuer,
+            "iat": token.created_at / 1000,
+            "exp": token.expires_at / 1000,
+        });
+        if !token.scope.is_empty() {
+            answer["scope"] = Value::from(token.scope);
+        }
+        Ok(Some(answer))
     }
 
     /// The claims of a valid access token Tessera issued (see

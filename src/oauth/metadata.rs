@@ -51,7 +51,7 @@ mod tests {
         );
         assert_eq!(
             metadata["grant_types_supported"],
-            json!(["client_credentials", "authorization_code"])
+            json!(["client_credentials", "authorization_code", "refresh_token"])
         );
         assert_eq!(metadata["response_types_supported"], json!(["code"]));
         let has_code = SUPPORTED_GRANTS.contains(&GrantType::AuthorizationCode);

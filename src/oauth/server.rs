@@ -15,11 +15,12 @@ use super::OAuthSettings;
 use super::{presented_client, Form, OAuthError};
 use crate::clients::secrets::ClientSecret;
 use crate::clients::{AuthenticatedClient, Client, ClientAuthError, ClientAuthenticator};
+use crate::ids::SessionId;
 use crate::keys::KeyService;
 use crate::rate_limit::RequestLimiter;
-use crate::store::Store;
+use crate::store::{PresentedRows, Store};
 use crate::telemetry::untrusted;
-use crate::tokens::{DenyList, TokenSettings, TokenVerifier};
+use crate::tokens::{DenyList, OpaqueToken, TokenSettings, TokenVerifier};
 use tracing::field::display;
 
 pub struct OAuthServer {
@@ -39,6 +40,12 @@ pub struct OAuthServer {
     /// (`signing.max_token_lifetime_seconds`).
     pub(super) max_token_lifetime: i64,
     pub(super) tokens: TokenSettings,
+    /// Ended sessions, whose access tokens the verifier refuses: those this server
+    /// ends (reuse, revocation) go in at once; other processes learn of them from the
+    /// change feed.
+    pub(super) ended_sessions: Arc<DenyList>,
+    /// How long after a session ends one of its access tokens could be unexpired.
+    pub(super) session_token_horizon: chrono::Duration,
 }
 
 pub struct OAuthParts {
@@ -52,6 +59,8 @@ pub struct OAuthParts {
     pub revocation_limiter: RequestLimiter,
     pub max_token_lifetime_seconds: u64,
     pub tokens: TokenSettings,
+    pub ended_sessions: Arc<DenyList>,
+    pub session_token_horizon: chrono::Duration,
 }
 
 impl OAuthServer {
@@ -76,6 +85,8 @@ impl OAuthServer {
             revocation_limiter: parts.revocation_limiter,
             max_token_lifetime: parts.max_token_lifetime_seconds as i64,
             tokens: parts.tokens,
+            ended_sessions: parts.ended_sessions,
+            session_token_horizon: parts.session_token_horizon,
         }
     }
 
@@ -93,6 +104,31 @@ impl OAuthServer {
     /// never beyond the retention of the key that signs it.
     pub(crate) fn access_token_lifetime(&self, client: &Client) -> i64 {
         i64::from(client.settings.access_token_validity_seconds).min(self.max_token_lifetime)
+    }
+
+    /// Refuses the access tokens of `sessions`, just ended by this server, here at once.
+    pub(super) fn sessions_ended(&self, sessions: &[SessionId], now: DateTime<Utc>) {
+        let until = (now + self.session_token_horizon).timestamp();
+        for session in sessions {
+            self.ended_sessions.deny(session.as_str(), until);
+        }
+    }
+
+    /// The stored refresh token `raw` names, with its session; no lookup for a string
+    /// that cannot be one. When the database cannot answer: 503 (or 500), never a
+    /// guess.
+    pub(super) async fn stored_refresh_token(
+        &self,
+        raw: &str,
+    ) -> Result<Option<PresentedRows>, OAuthError> {
+        if !OpaqueToken::is_well_formed(raw) {
+            return Ok(None);
+        }
+        let hash = OpaqueToken::presented(raw).hash();
+        self.store
+            .refresh_token(hash.as_str())
+            .await
+            .map_err(unavailable_or_server_error)
     }
 
     pub fn forget_idle_limits(&self) {

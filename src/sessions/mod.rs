@@ -5,14 +5,15 @@
 //!
 //! This module owns starting a session ([`start`]), ending sessions ([`end`]: one, all
 //! of a user's, or a user's in one tenant) and the refresh rules: what a presented
-//! refresh token gets is a pure decision in [`refresh`]; [`refresh::rotate`] loads,
+//! refresh token gets is a pure decision in [`refresh`]; [`refresh::refresh`] loads,
 //! decides and stores in one write transaction. Rows live in `store/sessions.rs`.
 //!
-//! Ending writes a [`crate::changes::Change::SessionEnded`] per session in the same
+//! Ending writes a [`crate::store::Change::SessionEnded`] per session in the same
 //! transaction; every process then refuses the session's access tokens (see
 //! [`crate::tokens::TokenVerifier`]) within one feed poll.
 
 pub mod refresh;
+mod seal;
 
 use std::sync::Arc;
 
@@ -169,7 +170,13 @@ impl EndReason {
 /// Ends the sessions `which` names that are still going, in the caller's transaction:
 /// their refresh tokens fail from the commit on, and a change per session tells every
 /// process to refuse their access tokens. Returns the sessions ended (none, if all had
-/// ended already).
+/// ended already). Make it the transaction's last step: on PostgreSQL recording the
+/// changes takes the feed's lock, which must come after every row lock (see
+/// `store/changes.rs`). After the commit, apply each [`Change::SessionEnded`] to this
+/// process so it takes effect here at once (`ChangeFeed::committed`, or the ended ids
+/// straight into the verifier's deny-list, as the OAuth server does).
+///
+/// [`Change::SessionEnded`]: crate::store::Change::SessionEnded
 #[tracing::instrument(skip_all, fields(reason = reason.as_str()))]
 pub async fn end(
     tx: &mut WriteTx,

@@ -47,14 +47,11 @@ pub struct RefreshTokenRecord {
     pub successor_sealed: Option<String>,
 }
 
-/// A presented refresh token as the refresh decision needs it: its row, its session,
-/// and whether its successor (if it has one) was used in turn.
+/// A presented refresh token and its session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresentedRows {
     pub token: RefreshTokenRecord,
     pub session: SessionRecord,
-    /// `used_at` of the successor; `None` when it has none or it is unused.
-    pub successor_used_at: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -72,11 +69,30 @@ struct PresentedRow {
     s_family_expires_at: i64,
     s_ended_at: Option<i64>,
     s_end_reason: Option<String>,
-    successor_used_at: Option<i64>,
 }
 
-/// The one read of a refresh: the token, its session and its successor's use, the
-/// token's row locked (the session is locked by whoever ends it, with its update).
+impl PresentedRow {
+    fn split(self) -> PresentedRows {
+        PresentedRows {
+            token: self.token,
+            session: SessionRecord {
+                id: self.s_id,
+                user_id: self.s_user_id,
+                tenant_id: self.s_tenant_id,
+                client_id: self.s_client_id,
+                scope: self.s_scope,
+                auth_time: self.s_auth_time,
+                created_at: self.s_created_at,
+                last_active_at: self.s_last_active_at,
+                family_expires_at: self.s_family_expires_at,
+                ended_at: self.s_ended_at,
+                end_reason: self.s_end_reason,
+            },
+        }
+    }
+}
+
+/// The one read of a refresh: the token and its session.
 macro_rules! presented_select {
     () => {
         "SELECT t.token_hash, t.session_id, t.client_id, t.scope, t.created_at, t.expires_at, \
@@ -85,9 +101,8 @@ macro_rules! presented_select {
            s.client_id AS s_client_id, s.scope AS s_scope, s.auth_time AS s_auth_time, \
            s.created_at AS s_created_at, s.last_active_at AS s_last_active_at, \
            s.family_expires_at AS s_family_expires_at, s.ended_at AS s_ended_at, \
-           s.end_reason AS s_end_reason, n.used_at AS successor_used_at \
+           s.end_reason AS s_end_reason \
          FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
-         LEFT JOIN refresh_tokens n ON n.token_hash = t.successor_hash \
          WHERE t.token_hash = $1"
     };
 }
@@ -152,9 +167,9 @@ impl Store {
         Ok(())
     }
 
-    /// The refresh token with this hash, its session and its successor's use; the
-    /// token's row locked until `tx` ends, so concurrent presentations of one token
-    /// are decided one after the other.
+    /// The refresh token with this hash and its session; the token's row locked until
+    /// `tx` ends, so concurrent presentations of one token are decided one after the
+    /// other. (The session is locked by whoever ends it, with its update.)
     pub async fn presented_refresh_token(
         tx: &mut WriteTx,
         token_hash: &str,
@@ -167,31 +182,32 @@ impl Store {
                     .await?
             }
             WriteTx::Postgres(tx) => {
-                // Only the presented token's row: the successor is on the nullable side
-                // of the join, and a session is locked by the update that ends it.
+                // Waiting for a concurrent rotation, the lock returns the token's row as
+                // that rotation left it.
                 sqlx::query_as(concat!(presented_select!(), " FOR UPDATE OF t"))
                     .bind(token_hash)
                     .fetch_optional(&mut **tx)
                     .await?
             }
         };
-        Ok(row.map(|row| PresentedRows {
-            token: row.token,
-            session: SessionRecord {
-                id: row.s_id,
-                user_id: row.s_user_id,
-                tenant_id: row.s_tenant_id,
-                client_id: row.s_client_id,
-                scope: row.s_scope,
-                auth_time: row.s_auth_time,
-                created_at: row.s_created_at,
-                last_active_at: row.s_last_active_at,
-                family_expires_at: row.s_family_expires_at,
-                ended_at: row.s_ended_at,
-                end_reason: row.s_end_reason,
-            },
-            successor_used_at: row.successor_used_at,
-        }))
+        Ok(row.map(PresentedRow::split))
+    }
+
+    /// The refresh token with this hash, read in `tx` (the successor of a used one).
+    pub async fn refresh_token_in(
+        tx: &mut WriteTx,
+        token_hash: &str,
+    ) -> anyhow::Result<Option<RefreshTokenRecord>> {
+        Ok(on_tx!(tx, conn => {
+            sqlx::query_as(
+                "SELECT token_hash, session_id, client_id, scope, created_at, expires_at, \
+                   used_at, successor_hash, successor_sealed \
+                 FROM refresh_tokens WHERE token_hash = $1",
+            )
+            .bind(token_hash)
+            .fetch_optional(conn)
+            .await
+        })?)
     }
 
     /// Marks the token `used_hash` used at `now`, naming its successor (and, for the
@@ -284,35 +300,16 @@ impl Store {
         })?)
     }
 
-    /// The refresh token with this hash and its session, unlocked (introspection).
-    pub async fn refresh_token(
-        &self,
-        token_hash: &str,
-    ) -> anyhow::Result<Option<(RefreshTokenRecord, SessionRecord)>> {
+    /// The refresh token with this hash and its session, unlocked (introspection,
+    /// revocation).
+    pub async fn refresh_token(&self, token_hash: &str) -> anyhow::Result<Option<PresentedRows>> {
         let row: Option<PresentedRow> = on_pool!(self, pool => {
             sqlx::query_as(presented_select!())
                 .bind(token_hash)
                 .fetch_optional(pool)
                 .await
         })?;
-        Ok(row.map(|row| {
-            (
-                row.token,
-                SessionRecord {
-                    id: row.s_id,
-                    user_id: row.s_user_id,
-                    tenant_id: row.s_tenant_id,
-                    client_id: row.s_client_id,
-                    scope: row.s_scope,
-                    auth_time: row.s_auth_time,
-                    created_at: row.s_created_at,
-                    last_active_at: row.s_last_active_at,
-                    family_expires_at: row.s_family_expires_at,
-                    ended_at: row.s_ended_at,
-                    end_reason: row.s_end_reason,
-                },
-            )
-        }))
+        Ok(row.map(PresentedRow::split))
     }
 
     /// `(id, ended_at)` of the sessions ended after `since_millis`: those whose access

@@ -35,6 +35,15 @@ impl OpaqueToken {
         OpaqueToken(SecretString::from(token.to_owned()))
     }
 
+    /// Whether `raw` has the form of a token Tessera generates (43 URL-safe base64
+    /// characters): anything else need not be looked up.
+    pub fn is_well_formed(raw: &str) -> bool {
+        raw.len() == 43
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }
+
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
     }
@@ -46,6 +55,11 @@ impl OpaqueToken {
 }
 
 impl TokenHash {
+    /// A hash as read back from storage.
+    pub fn stored(hex: String) -> Self {
+        TokenHash(hex)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -66,5 +80,15 @@ mod tests {
         assert!(!hash.as_str().contains(token.expose()));
         assert_eq!(OpaqueToken::presented(token.expose()).hash(), hash);
         assert_ne!(OpaqueToken::generate().hash(), hash);
+        assert!(OpaqueToken::is_well_formed(token.expose()));
+        for raw in [
+            "",
+            "a.b.c",
+            &"a".repeat(42),
+            &"a".repeat(44),
+            &format!("{}=", "a".repeat(42)),
+        ] {
+            assert!(!OpaqueToken::is_well_formed(raw), "{raw}");
+        }
     }
 }

@@ -198,7 +198,7 @@ pub struct User {
     pub id: UserId,
     pub username: Username,
     pub profile: UserProfile,
-    /// When the password was last set: sessions begun before it are over (next).
+    /// When the password was last set (its change ended the sessions begun before).
     pub password_changed_at: DateTime<Utc>,
     /// Bumped by every change of the user, its password included.
     pub version: i64,

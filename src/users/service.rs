@@ -3,7 +3,10 @@
 //! updates, password changes, deletion, the members of a tenant, and the check of a
 //! username and password at sign-in.
 //!
-//! Every write is one [`crate::store::WriteTx`] with its audit event. Writers lock a
+//! Every write is one [`crate::store::WriteTx`] with its audit event. A user disabled,
+//! deleted or given a new password loses all its sessions, and a member removed from
+//! a tenant its sessions there, in that same transaction ([`crate::sessions::end`]).
+//! Writers lock a
 //! tenant before a user, the order a tenant's deletion takes them in, so they never
 //! wait for each other in a circle. A user outside the caller's [`TenantScope`] (not a
 //! member of its tenant) does not exist for it.
@@ -17,6 +20,7 @@ use super::{
 use crate::audit::{Action, AuditContext};
 use crate::ids::TenantScope;
 use crate::password::{hash_password, verify_password};
+use crate::sessions::{self, EndReason, Ending};
 use crate::store::{InsertUser, Store};
 use crate::tenants::{TenantError, TenantId};
 
@@ -144,6 +148,7 @@ pub async fn update_user(
         return Err(UpdateUserError::NotFound);
     };
     let mut user = User::try_from(current)?;
+    let was_enabled = user.profile.enabled;
     user.profile = changes.over(user.profile);
     let record = audit.record(Action::UserUpdated, id.as_str(), None);
     let stored = Store::update_user(
@@ -153,11 +158,14 @@ pub async fn update_user(
         millis(now).timestamp_millis(),
     )
     .await?;
+    if was_enabled && !user.profile.enabled {
+        sessions::end(&mut tx, Ending::User(id), EndReason::UserDisabled, now).await?;
+    }
     tx.commit().await?;
     Ok(User::try_from(stored)?)
 }
 
-/// Gives the user `id` a new password (its sessions end, next).
+/// Gives the user `id` a new password; its sessions end.
 #[tracing::instrument(skip_all, fields(user_id = %id))]
 pub async fn set_password(
     store: &Store,
@@ -169,9 +177,10 @@ pub async fn set_password(
     let hash = hash_password(password.secret()).await?;
     let mut tx = store.begin_write().await?;
     let record = audit.record(Action::UserPasswordChanged, id.as_str(), None);
-    let now = millis(now).timestamp_millis();
-    match Store::set_password_hash(&mut tx, id.as_str(), &hash, &record, now).await? {
+    let changed_at = millis(now).timestamp_millis();
+    match Store::set_password_hash(&mut tx, id.as_str(), &hash, &record, changed_at).await? {
         Some(stored) => {
+            sessions::end(&mut tx, Ending::User(id), EndReason::PasswordChanged, now).await?;
             tx.commit().await?;
             Ok(User::try_from(stored)?)
         }
@@ -179,7 +188,7 @@ pub async fn set_password(
     }
 }
 
-/// Deletes the user `id` and its memberships.
+/// Deletes the user `id` and its memberships; its sessions end.
 #[tracing::instrument(skip_all, fields(user_id = %id))]
 pub async fn delete_user(
     store: &Store,
@@ -190,6 +199,9 @@ pub async fn delete_user(
     let mut tx = store.begin_write().await?;
     let record = audit.record(Action::UserDeleted, id.as_str(), None);
     if Store::delete_user(&mut tx, id.as_str(), &record, now.timestamp_millis()).await? {
+        // Last: on PostgreSQL ending sessions takes the change feed's lock (see
+        // `store/changes.rs`), which must come after every row lock.
+        sessions::end(&mut tx, Ending::User(id), EndReason::UserDeleted, now).await?;
         tx.commit().await?;
         Ok(())
     } else {
@@ -266,7 +278,7 @@ pub async fn put_member(
     Ok((Membership::try_from(stored)?, outcome))
 }
 
-/// Ends the membership of `user_id` in `tenant` (its sessions there end, next).
+/// Ends the membership of `user_id` in `tenant`, and its sessions there.
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant, user_id = %user_id))]
 pub async fn delete_member(
     store: &Store,
@@ -284,8 +296,10 @@ pub async fn delete_member(
         return Err(MemberError::TenantMissing);
     }
     let record = audit.record(Action::MemberRemoved, user_id.as_str(), Some(tenant));
-    let now = now.timestamp_millis();
-    if Store::delete_member(&mut tx, tenant.as_str(), user_id.as_str(), &record, now).await? {
+    let at = now.timestamp_millis();
+    if Store::delete_member(&mut tx, tenant.as_str(), user_id.as_str(), &record, at).await? {
+        let ending = Ending::UserInTenant(user_id, tenant);
+        sessions::end(&mut tx, ending, EndReason::MembershipRemoved, now).await?;
         tx.commit().await?;
         Ok(())
     } else {

@@ -412,6 +412,16 @@ async fn a_replayed_code_ends_the_session_of_its_first_use(backend: Backend) {
     })
     .await;
     assert!(inactive.is_some(), "its access token is refused");
+    // So is its refresh token, at once.
+    let refresh = first["refresh_token"].as_str().unwrap();
+    let response = oauth
+        .post(
+            "/oauth/token",
+            Some(&client.basic()),
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        )
+        .await;
+    assert_oauth_error(response, 400, "invalid_grant").await;
     // A third presentation is refused as well and ends nothing more.
     assert_oauth_error(exchange(&app, &client, &params).await, 400, "invalid_grant").await;
     assert_eq!(sessions(&app).await, 1);

@@ -24,6 +24,7 @@ mod keys;
 mod members;
 mod metadata;
 mod rate_limits;
+mod refresh;
 mod replicas;
 mod revocation;
 mod secrets;

@@ -59,7 +59,7 @@ async fn metadata_names_the_configured_issuer_and_what_is_implemented(backend: B
     }
     assert_eq!(
         document["grant_types_supported"],
-        json!(["client_credentials", "authorization_code"])
+        json!(["client_credentials", "authorization_code", "refresh_token"])
     );
     // Public clients (`none`) authenticate by id at the token endpoint for the code grant.
     let methods = json!(["client_secret_basic", "client_secret_post", "none"]);

@@ -82,6 +82,18 @@ impl SignedIn {
         scope: &[&str],
         now: DateTime<Utc>,
     ) -> StartedSession {
+        self.start_with(client_id, scope, &self.app.settings.tokens, now)
+            .await
+    }
+
+    /// [`SignedIn::start_at`] with other `[tokens]` settings.
+    pub async fn start_with(
+        &self,
+        client_id: &str,
+        scope: &[&str],
+        settings: &tessera::tokens::TokenSettings,
+        now: DateTime<Utc>,
+    ) -> StartedSession {
         let request = StartSession {
             user_id: self.user.clone(),
             tenant_id: self.tenant.clone(),
@@ -90,7 +102,7 @@ impl SignedIn {
             auth_time: now,
         };
         let mut tx = self.app.store.begin_write().await.unwrap();
-        let started = sessions::start(&mut tx, request, &self.app.settings.tokens, now)
+        let started = sessions::start(&mut tx, request, settings, now)
             .await
             .unwrap();
         tx.commit().await.unwrap();
@@ -138,6 +150,16 @@ impl SignedIn {
             .unwrap();
         tx.commit().await.unwrap();
         ended
+    }
+
+    /// The stored row of `session`, which must exist.
+    pub async fn session(&self, session: &SessionId) -> tessera::store::SessionRecord {
+        self.app
+            .store
+            .session(session.as_str())
+            .await
+            .unwrap()
+            .expect("a stored session")
     }
 
     pub async fn is_active(&self, token: &str) -> bool {
@@ -195,13 +217,7 @@ async fn a_session_gets_a_user_token_and_an_offline_client_a_refresh_token(backe
         "only the hash is stored"
     );
     assert!(stored.contains(refresh.hash().as_str()));
-    let session = world
-        .app
-        .store
-        .session(started.session_id.as_str())
-        .await
-        .unwrap()
-        .expect("stored");
+    let session = world.session(&started.session_id).await;
     assert_eq!(
         (
             session.user_id.as_str(),
@@ -279,13 +295,7 @@ async fn ended_sessions_refuse_their_access_tokens(backend: Backend) {
         .end(Ending::Session(&one.session_id), EndReason::Logout)
         .await;
     assert!(again.is_empty(), "an ended session ends once");
-    let stored = world
-        .app
-        .store
-        .session(one.session_id.as_str())
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = world.session(&one.session_id).await;
     assert_eq!(stored.end_reason.as_deref(), Some("logout"));
 
     let other_tenant = TenantId::parse("globex").unwrap();

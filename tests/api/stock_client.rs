@@ -1,7 +1,7 @@
 //! A stock OAuth 2.0 client library (the `oauth2` crate) against Tessera: discovery from
 //! the metadata, client_credentials with both authentication methods, its tokens
 //! verified with the JWKS, and an error it understands; the authorization code grant
-//! with PKCE, its authorize URL followed through the login page.
+//! with PKCE, its authorize URL followed through the login page, then refreshes.
 
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
@@ -128,6 +128,19 @@ async fn a_stock_client_library_completes_the_code_grant_with_pkce(backend: Back
     assert_eq!(claims["sub"], setup.user_id.as_str());
     assert!(claims["sid"].is_string());
     assert_ne!(claims["sub"], USERNAME, "the user id, not the name");
+
+    // It refreshes, again and again: each time a new refresh token.
+    let mut refresh = token.refresh_token().unwrap().clone();
+    for _ in 0..3 {
+        let refreshed = client
+            .exchange_refresh_token(&refresh)
+            .request_async(&http)
+            .await
+            .unwrap_or_else(|error| panic!("{error:?}"));
+        let next = refreshed.refresh_token().expect("rotated").clone();
+        assert_ne!(next.secret(), refresh.secret());
+        refresh = next;
+    }
 
     // The library sees the replay as the RFC error it is.
     let (_, verifier) = PkceCodeChallenge::new_random_sha256();

@@ -9,7 +9,8 @@
 //! user still enabled, still a member of the tenant and whose password has not changed
 //! since sign-in. A refusal changes nothing. A code presented again after its exchange
 //! is a replay (RFC 6749 §4.1.2): `invalid_grant`, and the session its first use started
-//! is ended, which revokes that session's refresh tokens and access tokens.
+//! is ended, which revokes that session's refresh tokens and access tokens (here at
+//! once, in other processes at their next feed poll).
 //!
 //! The code row is locked, marked used and the session started in one [`WriteTx`], so
 //! of any number of simultaneous exchanges of one code exactly one succeeds.
@@ -155,7 +156,7 @@ pub async fn grant(
         Decision::Replayed(session) => {
             tracing::warn!(client_id = %client.id, "authorization code presented again");
             if let Some(session) = session {
-                sessions::end(
+                let ended = sessions::end(
                     &mut tx,
                     Ending::Session(&session),
                     EndReason::CodeReplayed,
@@ -164,6 +165,7 @@ pub async fn grant(
                 .await
                 .map_err(unavailable_or_server_error)?;
                 tx.commit().await.map_err(unavailable_or_server_error)?;
+                server.sessions_ended(&ended, now);
             }
             return Err(OAuthError::InvalidGrant(INVALID_CODE.into()));
         }
@@ -212,8 +214,7 @@ pub async fn grant(
         session_id: started.session_id,
         ..session
     };
-    let lifetime =
-        i64::from(client.settings.access_token_validity_seconds).min(server.max_token_lifetime);
+    let lifetime = server.access_token_lifetime(client);
     let issued = issue_for_user(
         &Issue {
             keys: &server.keys,

@@ -4,6 +4,7 @@
 
 mod authorization_code;
 mod client_credentials;
+mod refresh_token;
 
 use std::net::IpAddr;
 
@@ -19,8 +20,11 @@ use crate::telemetry::untrusted;
 use tracing::field::display;
 
 /// The grants `/oauth/token` serves, in the order the metadata lists them.
-pub const SUPPORTED_GRANTS: &[GrantType] =
-    &[GrantType::ClientCredentials, GrantType::AuthorizationCode];
+pub const SUPPORTED_GRANTS: &[GrantType] = &[
+    GrantType::ClientCredentials,
+    GrantType::AuthorizationCode,
+    GrantType::RefreshToken,
+];
 
 /// RFC 6749 §5.1.
 #[derive(Debug, Serialize)]
@@ -30,7 +34,7 @@ pub struct TokenResponse {
     pub expires_in: i64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub scope: String,
-    /// RFC 6749 §5.1: for a user's session whose client gets refresh tokens.
+    /// Only for a user's session, from a client that gets refresh tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
 }
@@ -40,6 +44,7 @@ pub struct TokenResponse {
 pub enum GrantRequest {
     ClientCredentials(client_credentials::Request),
     AuthorizationCode(authorization_code::Request),
+    RefreshToken(refresh_token::Request),
 }
 
 impl GrantRequest {
@@ -51,6 +56,9 @@ impl GrantRequest {
             )),
             Some(GrantType::AuthorizationCode) => Ok(GrantRequest::AuthorizationCode(
                 authorization_code::Request::parse(form),
+            )),
+            Some(GrantType::RefreshToken) => Ok(GrantRequest::RefreshToken(
+                refresh_token::Request::parse(form)?,
             )),
             _ => Err(OAuthError::UnsupportedGrantType(format!(
                 "The grant type '{}' is not supported; use one of: {}.",
@@ -72,6 +80,7 @@ impl GrantRequest {
         match self {
             GrantRequest::ClientCredentials(_) => GrantType::ClientCredentials,
             GrantRequest::AuthorizationCode(_) => GrantType::AuthorizationCode,
+            GrantRequest::RefreshToken(_) => GrantType::RefreshToken,
         }
     }
 }
@@ -125,6 +134,9 @@ impl OAuthServer {
             }
             GrantRequest::AuthorizationCode(request) => {
                 authorization_code::grant(self, caller, request, now).await
+            }
+            GrantRequest::RefreshToken(request) => {
+                refresh_token::grant(self, caller, request, now).await
             }
         }
     }
