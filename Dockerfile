@@ -5,6 +5,9 @@ COPY Cargo.toml Cargo.lock ./
 COPY src src
 COPY migrations migrations
 COPY config config
+# The login page's templates and stylesheet are compiled into the binary.
+COPY templates templates
+COPY assets assets
 # Declared in Cargo.toml, so cargo wants them present even to build the binary alone.
 COPY benches benches
 RUN cargo build --release --locked --bin tessera

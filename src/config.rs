@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 pub use crate::clients::LimitSettings;
 pub use crate::keys::SigningSettings;
+pub use crate::login::LoginSettings;
 pub use crate::oauth::OAuthSettings;
 pub use crate::rate_limit::{ClientRateLimit, RateLimitSettings};
 pub use crate::store::DatabaseSettings;
@@ -37,6 +38,7 @@ pub struct Settings {
     pub signing: SigningSettings,
     pub oauth: OAuthSettings,
     pub tokens: TokenSettings,
+    pub login: LoginSettings,
     pub rate_limit: RateLimitSettings,
     pub limits: LimitSettings,
     pub log: LogSettings,
@@ -235,6 +237,7 @@ impl Settings {
                  failed_auth_per_address_burst: must be at least 1"
             );
         }
+        self.login.validate()?;
         if self.limits.clients_per_tenant == 0 || self.limits.secrets_per_client == 0 {
             bail!("limits.clients_per_tenant and limits.secrets_per_client: must be at least 1");
         }
@@ -255,6 +258,13 @@ impl Settings {
             bail!(
                 "tokens.refresh_family_lifetime_seconds: must be between 1 and \
                  {MAX_DURATION_SECONDS} (ten years)"
+            );
+        }
+        let ttl = tokens.authorization_code_ttl_seconds;
+        if ttl == 0 || ttl > crate::tokens::MAX_AUTHORIZATION_CODE_TTL_SECONDS {
+            bail!(
+                "tokens.authorization_code_ttl_seconds: between 1 and {}",
+                crate::tokens::MAX_AUTHORIZATION_CODE_TTL_SECONDS
             );
         }
         Ok(())

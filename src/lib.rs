@@ -10,6 +10,7 @@ pub mod config;
 pub mod http;
 pub mod ids;
 pub mod keys;
+pub mod login;
 pub mod oauth;
 pub mod password;
 pub mod patch;

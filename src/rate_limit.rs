@@ -1,9 +1,11 @@
 //! Token buckets: requests per source address and in total before any work is done
-//! (`governor`), requests per client on the OAuth endpoints, and failed client
-//! authentications per source address, so guessing secrets is slow without an attacker
-//! being able to slow down the client whose id it names.
+//! (`governor`), requests per client on the OAuth endpoints, and failed attempts per key
+//! ([`FailureBuckets`]): client authentications per source address, so guessing secrets
+//! is slow without an attacker being able to slow down the client whose id it names, and
+//! the login page's sign-ins (see `crate::login`).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -141,27 +143,28 @@ impl AddressLimiter {
     }
 }
 
-/// Failed client authentications per source address: a token bucket of
-/// `failed_auth_per_address_burst` cells refilled at `failed_auth_per_address_per_minute`,
-/// a brake on guessing secrets that never slows a client down because of what other
-/// addresses did with its id.
+/// Failed attempts counted per key (a source address, an account, a pair of both): a
+/// token bucket of `capacity` cells per key refilled at `per_second`.
 ///
-/// A check that can wait (a legacy argon2 hash) takes a cell up front
-/// ([`FailureLimiter::begin`]) and gives it back unless it failed, so checks waiting at
-/// the same time cannot all pass on the last cell. A check that costs nothing (an HMAC,
-/// an id alone) takes its cell only once it failed ([`FailureLimiter::record_failure`]):
-/// a failure that finds no cell left is answered as a refusal, so of guesses sent all at
-/// once exactly the burst learn their outcome, and a success is refused when the
-/// address has no cell left ([`FailureLimiter::check`]). The token path then takes no
-/// lock while no address has failed. Only addresses with failures (or a waiting check)
-/// are kept.
+/// An attempt that can wait (an argon2 check) takes a cell up front
+/// ([`FailureBuckets::begin`]) and gives it back unless it failed, so attempts waiting at
+/// the same time cannot all pass on the last cell. An attempt that costs nothing (an
+/// HMAC, an id alone) takes its cell only once it failed
+/// ([`FailureBuckets::record_failure`]): a failure that finds no cell left is answered as
+/// a refusal, so of guesses sent all at once exactly the burst learn their outcome, and a
+/// success is refused when the key has no cell left ([`FailureBuckets::check`]). A check
+/// takes no lock while no key has failed. Only keys with failures (or a waiting attempt)
+/// are kept, and at most `max_keys` of them: past that, new keys are not tracked (their
+/// attempts pass) until idle ones are forgotten, so memory stays bounded whatever keys
+/// an attacker invents.
 ///
 /// `governor` cannot give a cell back, which this needs, hence this small bucket.
-pub struct FailureLimiter {
+pub struct FailureBuckets<K> {
     capacity: f64,
     per_second: f64,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
-    /// How many addresses `buckets` holds, read without the lock.
+    max_keys: usize,
+    buckets: Mutex<HashMap<K, Bucket>>,
+    /// How many keys `buckets` holds, read without the lock.
     tracked: AtomicUsize,
 }
 
@@ -170,32 +173,33 @@ struct Bucket {
     updated: Instant,
 }
 
-/// One secret check's cell: given back when dropped, unless [`Attempt::failed`].
+/// One attempt's cell: given back when dropped, unless [`Attempt::failed`].
 #[must_use]
-pub struct Attempt<'a> {
-    limiter: &'a FailureLimiter,
-    source: IpAddr,
+pub struct Attempt<'a, K: Hash + Eq + Clone = IpAddr> {
+    buckets: &'a FailureBuckets<K>,
+    /// `None` when the key was not tracked (the table was full).
+    key: Option<K>,
     failed: bool,
 }
 
-impl Attempt<'_> {
-    /// The check failed: its cell stays taken.
+impl<K: Hash + Eq + Clone> Attempt<'_, K> {
+    /// The attempt failed: its cell stays taken.
     pub fn failed(mut self) {
         self.failed = true;
     }
 }
 
-impl Drop for Attempt<'_> {
+impl<K: Hash + Eq + Clone> Drop for Attempt<'_, K> {
     fn drop(&mut self) {
-        if !self.failed {
-            self.limiter.give_back(self.source, Instant::now());
+        if let (false, Some(key)) = (self.failed, self.key.take()) {
+            self.buckets.give_back(&key, Instant::now());
         }
     }
 }
 
 /// The key of an address: IPv4 as is (also when mapped into IPv6), IPv6 by its /64,
 /// the block one host normally holds.
-fn address_key(source: IpAddr) -> IpAddr {
+pub fn address_key(source: IpAddr) -> IpAddr {
     match source {
         IpAddr::V4(_) => source,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -208,11 +212,14 @@ fn address_key(source: IpAddr) -> IpAddr {
     }
 }
 
-impl FailureLimiter {
-    pub fn new(settings: &RateLimitSettings) -> Self {
-        FailureLimiter {
-            capacity: f64::from(settings.failed_auth_per_address_burst.max(1)),
-            per_second: f64::from(settings.failed_auth_per_address_per_minute.max(1)) / 60.0,
+impl<K: Hash + Eq + Clone> FailureBuckets<K> {
+    /// `burst` failures at once, then `per_minute` more each minute, for at most
+    /// `max_keys` keys at a time.
+    pub fn new(per_minute: u32, burst: u32, max_keys: usize) -> Self {
+        FailureBuckets {
+            capacity: f64::from(burst.max(1)),
+            per_second: f64::from(per_minute.max(1)) / 60.0,
+            max_keys: max_keys.max(1),
             buckets: Mutex::new(HashMap::new()),
             tracked: AtomicUsize::new(0),
         }
@@ -229,14 +236,14 @@ impl FailureLimiter {
         RetryAfter::from_wait(Duration::from_secs_f64(wait.max(0.0)))
     }
 
-    /// Whether `source` may try a secret check now, taking nothing: what runs before
-    /// any work is done for a request.
-    pub fn check(&self, source: IpAddr, now: Instant) -> Result<(), RetryAfter> {
+    /// Whether `key` may make an attempt now, taking nothing: what runs before any work
+    /// is done for a request.
+    pub fn check(&self, key: &K, now: Instant) -> Result<(), RetryAfter> {
         if self.tracked.load(Ordering::Acquire) == 0 {
             return Ok(());
         }
         let mut buckets = self.buckets.lock().expect("not poisoned");
-        let Some(bucket) = buckets.get_mut(&address_key(source)) else {
+        let Some(bucket) = buckets.get_mut(key) else {
             return Ok(());
         };
         self.refilled(bucket, now);
@@ -247,12 +254,14 @@ impl FailureLimiter {
         }
     }
 
-    /// A check from `source` that did not reserve a cell failed: it takes one now, or,
-    /// when none is left (other guesses got there first), says how long to wait, and
-    /// the failure must be answered as that refusal.
-    pub fn record_failure(&self, source: IpAddr, now: Instant) -> Result<(), RetryAfter> {
+    /// An attempt of `key` that did not reserve a cell failed: it takes one now, or, when
+    /// none is left (other guesses got there first), says how long to wait, and the
+    /// failure must be answered as that refusal.
+    pub fn record_failure(&self, key: &K, now: Instant) -> Result<(), RetryAfter> {
         let mut buckets = self.buckets.lock().expect("not poisoned");
-        let bucket = self.bucket(&mut buckets, address_key(source), now);
+        let Some(bucket) = self.bucket(&mut buckets, key, now) else {
+            return Ok(());
+        };
         if bucket.cells < 1.0 {
             return Err(self.wait_for_a_cell(bucket));
         }
@@ -260,54 +269,62 @@ impl FailureLimiter {
         Ok(())
     }
 
-    /// The bucket of `source`, made full when it had none, refilled to `now`.
+    /// The bucket of `key`, made full when it had none, refilled to `now`; `None` when
+    /// it had none and the table is full.
     fn bucket<'b>(
         &self,
-        buckets: &'b mut HashMap<IpAddr, Bucket>,
-        source: IpAddr,
+        buckets: &'b mut HashMap<K, Bucket>,
+        key: &K,
         now: Instant,
-    ) -> &'b mut Bucket {
-        let tracked = &self.tracked;
-        let bucket = buckets.entry(source).or_insert_with(|| {
-            tracked.fetch_add(1, Ordering::AcqRel);
-            Bucket {
-                cells: self.capacity,
-                updated: now,
+    ) -> Option<&'b mut Bucket> {
+        if !buckets.contains_key(key) {
+            if buckets.len() >= self.max_keys {
+                return None;
             }
+            self.tracked.fetch_add(1, Ordering::AcqRel);
+        }
+        let bucket = buckets.entry(key.clone()).or_insert(Bucket {
+            cells: self.capacity,
+            updated: now,
         });
         self.refilled(bucket, now);
-        bucket
+        Some(bucket)
     }
 
-    /// Takes a cell for one secret check that may wait, or says how long to wait.
-    pub fn begin(&self, source: IpAddr, now: Instant) -> Result<Attempt<'_>, RetryAfter> {
-        let source = address_key(source);
+    /// Takes a cell for one attempt of `key` that may wait, or says how long to wait.
+    pub fn begin(&self, key: K, now: Instant) -> Result<Attempt<'_, K>, RetryAfter> {
         let mut buckets = self.buckets.lock().expect("not poisoned");
-        let bucket = self.bucket(&mut buckets, source, now);
+        let Some(bucket) = self.bucket(&mut buckets, &key, now) else {
+            return Ok(Attempt {
+                buckets: self,
+                key: None,
+                failed: false,
+            });
+        };
         if bucket.cells < 1.0 {
             return Err(self.wait_for_a_cell(bucket));
         }
         bucket.cells -= 1.0;
         Ok(Attempt {
-            limiter: self,
-            source,
+            buckets: self,
+            key: Some(key),
             failed: false,
         })
     }
 
-    fn give_back(&self, source: IpAddr, now: Instant) {
+    fn give_back(&self, key: &K, now: Instant) {
         let mut buckets = self.buckets.lock().expect("not poisoned");
-        if let Some(bucket) = buckets.get_mut(&source) {
+        if let Some(bucket) = buckets.get_mut(key) {
             self.refilled(bucket, now);
             bucket.cells = (bucket.cells + 1.0).min(self.capacity);
             if bucket.cells >= self.capacity {
-                buckets.remove(&source);
+                buckets.remove(key);
                 self.tracked.store(buckets.len(), Ordering::Release);
             }
         }
     }
 
-    /// Forgets addresses whose buckets are full again.
+    /// Forgets keys whose buckets are full again.
     pub fn forget_idle(&self, now: Instant) {
         let mut buckets = self.buckets.lock().expect("not poisoned");
         buckets.retain(|_, bucket| {
@@ -315,6 +332,52 @@ impl FailureLimiter {
             bucket.cells + elapsed * self.per_second < self.capacity
         });
         self.tracked.store(buckets.len(), Ordering::Release);
+    }
+
+    /// How many keys are kept.
+    pub fn tracked(&self) -> usize {
+        self.tracked.load(Ordering::Acquire)
+    }
+}
+
+/// Addresses with failures kept at most by [`FailureLimiter`].
+const MAX_FAILING_ADDRESSES: usize = 1_000_000;
+
+/// Failed client authentications per source address
+/// (`failed_auth_per_address_burst` cells refilled at `failed_auth_per_address_per_minute`),
+/// a brake on guessing secrets that never slows a client down because of what other
+/// addresses did with its id. The token path takes no lock while no address has failed.
+pub struct FailureLimiter(FailureBuckets<IpAddr>);
+
+impl FailureLimiter {
+    pub fn new(settings: &RateLimitSettings) -> Self {
+        FailureLimiter(FailureBuckets::new(
+            settings.failed_auth_per_address_per_minute,
+            settings.failed_auth_per_address_burst,
+            MAX_FAILING_ADDRESSES,
+        ))
+    }
+
+    /// Whether `source` may try a secret check now, taking nothing.
+    pub fn check(&self, source: IpAddr, now: Instant) -> Result<(), RetryAfter> {
+        self.0.check(&address_key(source), now)
+    }
+
+    /// A secret check from `source` that did not reserve a cell failed (see
+    /// [`FailureBuckets::record_failure`]).
+    pub fn record_failure(&self, source: IpAddr, now: Instant) -> Result<(), RetryAfter> {
+        self.0.record_failure(&address_key(source), now)
+    }
+
+    /// Takes a cell for one secret check from `source` that may wait, or says how long
+    /// to wait.
+    pub fn begin(&self, source: IpAddr, now: Instant) -> Result<Attempt<'_>, RetryAfter> {
+        self.0.begin(address_key(source), now)
+    }
+
+    /// Forgets addresses whose buckets are full again.
+    pub fn forget_idle(&self, now: Instant) {
+        self.0.forget_idle(now)
     }
 }
 
@@ -388,11 +451,7 @@ mod tests {
         let failures = FailureLimiter::new(&settings(1, 1));
         let (a, b) = (address("192.0.2.1"), address("192.0.2.2"));
         let start = Instant::now();
-        assert_eq!(
-            failures.tracked.load(Ordering::Acquire),
-            0,
-            "nothing kept yet"
-        );
+        assert_eq!(failures.0.tracked(), 0, "nothing kept yet");
         assert!(failures.record_failure(a, start).is_ok());
         assert!(failures.check(a, start).is_ok(), "one cell left");
         assert!(failures.record_failure(a, start).is_ok());
@@ -405,11 +464,7 @@ mod tests {
         // The empty bucket was not overdrawn by the refused failure: one cell a minute.
         assert!(failures.check(a, start + Duration::from_secs(61)).is_ok());
         failures.forget_idle(start + Duration::from_secs(121));
-        assert_eq!(
-            failures.tracked.load(Ordering::Acquire),
-            0,
-            "a full bucket is forgotten"
-        );
+        assert_eq!(failures.0.tracked(), 0, "a full bucket is forgotten");
     }
 
     #[test]
@@ -442,7 +497,7 @@ mod tests {
         for _ in 0..10 {
             drop(failures.begin(a, now).unwrap());
         }
-        assert!(failures.buckets.lock().unwrap().is_empty());
+        assert_eq!(failures.0.tracked(), 0);
         // Checks in progress hold their cells: no more run at once than the burst.
         let first = failures.begin(a, now).unwrap();
         let second = failures.begin(a, now).unwrap();
@@ -453,6 +508,28 @@ mod tests {
             failures.begin(a, now).is_ok(),
             "the success gave its cell back"
         );
+    }
+
+    #[test]
+    fn the_number_of_keys_is_bounded() {
+        let buckets: FailureBuckets<u32> = FailureBuckets::new(1, 1, 2);
+        let now = Instant::now();
+        buckets.begin(1, now).unwrap().failed();
+        buckets.begin(2, now).unwrap().failed();
+        // A third key is not tracked (its attempt passes) until idle keys are forgotten.
+        buckets.begin(3, now).unwrap().failed();
+        assert_eq!(buckets.tracked(), 2);
+        assert!(buckets.check(&3, now).is_ok());
+        assert!(
+            buckets.begin(1, now).is_err(),
+            "tracked keys keep their limit"
+        );
+        buckets.forget_idle(now + Duration::from_secs(3600));
+        buckets
+            .begin(3, now + Duration::from_secs(3600))
+            .unwrap()
+            .failed();
+        assert!(buckets.check(&3, now + Duration::from_secs(3600)).is_err());
     }
 
     #[test]
@@ -476,6 +553,6 @@ mod tests {
         failures.begin(address("192.0.2.7"), now).unwrap().failed();
         assert!(failures.check(address("192.0.2.7"), now).is_err());
         failures.forget_idle(now + Duration::from_secs(3600));
-        assert!(failures.buckets.lock().unwrap().is_empty());
+        assert_eq!(failures.0.tracked(), 0);
     }
 }

@@ -23,6 +23,7 @@ use crate::clients::{self, ClientAuthenticator, ClientPolicy, LAST_USED_FLUSH_IN
 use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::keys::{self, KeyService};
+use crate::login::LoginService;
 use crate::oauth::{OAuthParts, OAuthServer};
 use crate::rate_limit::{AddressLimiter, FailureLimiter, RequestLimiter};
 use crate::store::Store;
@@ -35,6 +36,7 @@ pub struct Application {
     store: Store,
     keys: Arc<KeyService>,
     clients: Arc<ClientAuthenticator>,
+    oauth: Arc<OAuthServer>,
     background: Vec<tokio::task::JoinHandle<()>>,
     server: Server,
 }
@@ -144,8 +146,16 @@ impl Application {
             Duration::from_millis(settings.oauth.sync_interval_millis),
         );
 
+        let login = Arc::new(LoginService::new(
+            store.clone(),
+            oauth.clone(),
+            &keys,
+            &settings.login,
+            &issuer,
+        ));
         let address_limiter = Arc::new(AddressLimiter::new(&settings.rate_limit));
-        let forget_idle_addresses = spawn_forget_idle_addresses(address_limiter.clone());
+        let forget_idle_addresses =
+            spawn_forget_idle_addresses(address_limiter.clone(), login.clone());
         let body_limit = settings.server.body_limit_bytes;
         let state = web::Data::new(AppState {
             store: store.clone(),
@@ -153,7 +163,8 @@ impl Application {
             body_limit,
             keys: keys.clone(),
             jwks_max_age_seconds: settings.signing.jwks_max_age(),
-            oauth,
+            oauth: oauth.clone(),
+            login,
             client_policy,
             trusted_proxies: http::TrustedProxies::new(
                 settings.server.trusted_proxies.clone(),
@@ -195,6 +206,7 @@ impl Application {
             store,
             keys,
             clients,
+            oauth,
             background: vec![key_refresh, feed_task, use_flush, forget_idle_addresses],
             server,
         })
@@ -219,6 +231,11 @@ impl Application {
 
     pub fn clients(&self) -> Arc<ClientAuthenticator> {
         self.clients.clone()
+    }
+
+    /// The OAuth server (tests call it with a clock of their own).
+    pub fn oauth(&self) -> Arc<OAuthServer> {
+        self.oauth.clone()
     }
 
     /// A handle that stops the server gracefully (what SIGTERM does).
@@ -248,13 +265,17 @@ impl Application {
 /// How often the address limiter forgets addresses whose buckets are full again.
 const FORGET_IDLE_ADDRESSES_EVERY: Duration = Duration::from_secs(60);
 
-/// Keeps the address limiter's memory to the addresses seen lately.
-fn spawn_forget_idle_addresses(limiter: Arc<AddressLimiter>) -> tokio::task::JoinHandle<()> {
+/// Keeps the address limiter's and the login limits' memory to the callers seen lately.
+fn spawn_forget_idle_addresses(
+    limiter: Arc<AddressLimiter>,
+    login: Arc<LoginService>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(FORGET_IDLE_ADDRESSES_EVERY);
         loop {
             interval.tick().await;
             limiter.forget_idle();
+            login.forget_idle_limits();
         }
     })
 }

@@ -2,6 +2,7 @@
 
 mod admission;
 mod audit;
+mod authorize;
 mod client_address;
 mod clients;
 mod error;
@@ -29,6 +30,7 @@ use crate::auth::Caller;
 use crate::changes::{Change, ChangeFeed};
 use crate::clients::ClientPolicy;
 use crate::keys::KeyService;
+use crate::login::LoginService;
 use crate::oauth::OAuthServer;
 use crate::rate_limit::AddressLimiter;
 use crate::store::Store;
@@ -46,6 +48,7 @@ pub struct AppState {
     pub keys: Arc<KeyService>,
     pub jwks_max_age_seconds: u64,
     pub oauth: Arc<OAuthServer>,
+    pub login: Arc<LoginService>,
     pub client_policy: ClientPolicy,
     pub trusted_proxies: TrustedProxies,
     pub address_limiter: Arc<AddressLimiter>,
@@ -70,6 +73,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::routes)
         .configure(keys::routes)
         .configure(oauth::routes)
+        .configure(authorize::routes)
         .configure(secrets::routes)
         .configure(tenant_tokens::routes)
         .configure(tenants::routes)

@@ -45,12 +45,7 @@ impl FromRequest for FormBody {
     type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, OAuthError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_form = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<mime::Mime>().ok())
-            .is_some_and(|mime| mime.essence_str() == "application/x-www-form-urlencoded");
+        let is_form = is_form(req);
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             // Read the body before judging it, so a refused request leaves the
@@ -66,6 +61,15 @@ impl FromRequest for FormBody {
             Ok(FormBody(body))
         })
     }
+}
+
+/// Whether the request says its body is `application/x-www-form-urlencoded`.
+pub(super) fn is_form(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<mime::Mime>().ok())
+        .is_some_and(|mime| mime.essence_str() == "application/x-www-form-urlencoded")
 }
 
 fn authorization(req: &HttpRequest) -> Option<&str> {

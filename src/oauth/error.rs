@@ -1,5 +1,5 @@
 //! OAuth 2.0 error responses: one closed set whose `Display` is the RFC error code
-//! (RFC 6749 §5.2, RFC 8707 §2). The 4xx answers use only §5.2 codes (and RFC 8707's
+//! (RFC 6749 §4.1.2.1, §5.2, RFC 8707 §2). The 4xx answers use only §5.2 codes (and RFC 8707's
 //! registered `invalid_target`); §5.2 defines no code for a failure of the server, so
 //! 500 and 503 use the registry's `server_error` and `temporarily_unavailable`. The HTTP layer turns it into the JSON body, status and
 //! headers in one place.
@@ -24,6 +24,13 @@ pub enum OAuthError {
     /// RFC 8707 §2: a `resource` that is malformed or not served to this client.
     #[error("invalid_target")]
     InvalidTarget(String),
+    /// The user (or the server for them) refused the authorization (RFC 6749 §4.1.2.1);
+    /// only the authorization endpoint's redirects carry it.
+    #[error("access_denied")]
+    AccessDenied(String),
+    /// RFC 6749 §4.1.2.1: a `response_type` other than `code`.
+    #[error("unsupported_response_type")]
+    UnsupportedResponseType(String),
     /// Rate limited: HTTP 429 with `Retry-After`. RFC 6749 §5.2 has no code for it
     /// (`temporarily_unavailable` belongs to the authorization endpoint, §4.1.2.1), so
     /// the token endpoint answers with the §5.2 code for a request it will not take,
@@ -51,7 +58,9 @@ impl OAuthError {
             | OAuthError::UnauthorizedClient(text)
             | OAuthError::UnsupportedGrantType(text)
             | OAuthError::InvalidScope(text)
-            | OAuthError::InvalidTarget(text) => text.clone(),
+            | OAuthError::InvalidTarget(text)
+            | OAuthError::AccessDenied(text)
+            | OAuthError::UnsupportedResponseType(text) => text.clone(),
             OAuthError::InvalidClient { .. } => "Client authentication failed.".into(),
             OAuthError::RateLimited { .. } => "Too many requests; retry later.".into(),
             OAuthError::Unavailable { .. } => {

@@ -31,6 +31,8 @@ pub fn metadata(issuer: &str, scopes_supported: &[String]) -> Value {
             json!(["client_secret_basic", "client_secret_post", "none"]);
         metadata["authorization_endpoint"] = json!(format!("{base}/oauth/authorize"));
         metadata["code_challenge_methods_supported"] = json!(["S256"]);
+        // RFC 9207: every authorization response carries `iss`.
+        metadata["authorization_response_iss_parameter_supported"] = json!(true);
     }
     metadata
 }
@@ -49,13 +51,18 @@ mod tests {
         );
         assert_eq!(
             metadata["grant_types_supported"],
-            json!(["client_credentials", "refresh_token"])
+            json!(["client_credentials", "authorization_code", "refresh_token"])
         );
+        assert_eq!(metadata["response_types_supported"], json!(["code"]));
         let has_code = SUPPORTED_GRANTS.contains(&GrantType::AuthorizationCode);
         assert_eq!(metadata.get("authorization_endpoint").is_some(), has_code);
         assert_eq!(
             metadata.get("code_challenge_methods_supported").is_some(),
             has_code
+        );
+        assert_eq!(
+            metadata["authorization_response_iss_parameter_supported"],
+            json!(true)
         );
     }
 }

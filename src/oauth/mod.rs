@@ -1,14 +1,16 @@
 //! OAuth 2.0 protocol rules that need no HTTP and no SQL: request parsing, client
-//! authentication methods, errors, the scope a request asks for, the grants. The values
-//! a client registers (grant types, scope tokens, redirect URIs) are
-//! `clients::metadata`'s; the rules here operate on them.
+//! authentication methods, errors, the scope a request asks for, the grants, PKCE and the
+//! authorization endpoint's rules. The values a client registers (grant types, scope
+//! tokens, redirect URIs) are `clients::metadata`'s; the rules here operate on them.
 
+pub mod authorize;
 pub mod client_auth;
 pub mod error;
 pub mod form;
 pub mod grants;
 pub mod introspection;
 pub mod metadata;
+pub mod pkce;
 pub mod resource;
 pub mod revocation;
 pub mod scope;

@@ -1,6 +1,7 @@
 //! [`OAuthServer`]: what the OAuth endpoints share — configuration, keys, the client
 //! authenticator, limiters — and the one place a request's client is authenticated
-//! (RFC 6749 §2.3). Each endpoint's logic has its own file: `grants/` (`/oauth/token`),
+//! (RFC 6749 §2.3). Each endpoint's logic has its own file: `authorize.rs`
+//! (`/oauth/authorize`: its rules and the codes it issues), `grants/` (`/oauth/token`),
 //! `introspection.rs` and `revocation.rs`; each goes from the raw form body and
 //! `Authorization` header to a response value or an [`OAuthError`].
 

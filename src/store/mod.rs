@@ -13,6 +13,7 @@
 
 mod admin_key;
 mod audit;
+mod authorization_codes;
 mod change_event;
 mod changes;
 mod clients;
@@ -40,6 +41,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 pub use audit::{AuditRecord, AuditRow};
+pub use authorization_codes::{CodeRecord, LockedCode};
 pub use change_event::{Change, ChangeRow};
 pub use changes::{ChangeRecord, FeedBounds};
 pub use clients::{ClientRecord, InsertClient};

@@ -17,5 +17,5 @@ pub use claims::{
 };
 pub use deny_list::DenyList;
 pub use opaque::{OpaqueToken, TokenHash};
-pub use settings::{TokenSettings, MAX_REFRESH_GRACE_SECONDS};
+pub use settings::{TokenSettings, MAX_AUTHORIZATION_CODE_TTL_SECONDS, MAX_REFRESH_GRACE_SECONDS};
 pub use verifier::{Purpose, TokenError, TokenVerifier, VerifiedToken};

@@ -140,6 +140,7 @@ pub struct TestApp {
     pub store: Store,
     pub keys: std::sync::Arc<tessera::keys::KeyService>,
     pub clients: std::sync::Arc<tessera::clients::ClientAuthenticator>,
+    pub oauth: std::sync::Arc<tessera::oauth::OAuthServer>,
     pub issuer: String,
     handle: actix_web::dev::ServerHandle,
     running: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -202,6 +203,7 @@ async fn start(settings: Settings, admin_key: String, database: TestDatabase) ->
     let store = app.store();
     let keys = app.keys();
     let clients = app.clients();
+    let oauth = app.oauth();
     let issuer = app.issuer().to_owned();
     let handle = app.handle();
     let running = tokio::spawn(app.run_until_stopped());
@@ -213,6 +215,7 @@ async fn start(settings: Settings, admin_key: String, database: TestDatabase) ->
         store,
         keys,
         clients,
+        oauth,
         issuer,
         handle,
         running,

@@ -1,12 +1,16 @@
 //! Integration tests: one binary, one module per area.
 
 mod helpers;
+mod login_flow;
 mod process;
 mod token_client;
 
 mod address_limits;
 mod audit;
+mod authorization_code;
+mod authorize;
 mod bad_input;
+mod browser;
 mod cache_sync;
 mod change_feed;
 mod cli;

@@ -53,33 +53,29 @@ async fn metadata_names_the_configured_issuer_and_what_is_implemented(backend: B
         ("jwks_uri", "/.well-known/jwks.json"),
         ("revocation_endpoint", "/oauth/revoke"),
         ("introspection_endpoint", "/oauth/introspect"),
+        ("authorization_endpoint", "/oauth/authorize"),
     ] {
         assert_eq!(document[field], format!("{issuer}{path}"), "{field}");
     }
     assert_eq!(
         document["grant_types_supported"],
-        json!(["client_credentials", "refresh_token"])
+        json!(["client_credentials", "authorization_code", "refresh_token"])
     );
-    let methods = json!(["client_secret_basic", "client_secret_post"]);
+    // Public clients (`none`) authenticate by id at the token endpoint for the code grant.
+    let methods = json!(["client_secret_basic", "client_secret_post", "none"]);
     assert_eq!(document["token_endpoint_auth_methods_supported"], methods);
     assert_eq!(document["scopes_supported"], json!(["read", "write"]));
-    assert!(
-        document["response_types_supported"].is_array(),
-        "RFC 8414 requires the member: {document}"
+    assert_eq!(document["response_types_supported"], json!(["code"]));
+    assert_eq!(
+        document["code_challenge_methods_supported"],
+        json!(["S256"])
     );
-    assert!(
-        !document["response_types_supported"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("code")),
-        "no authorization code grant yet"
+    assert_eq!(
+        document["authorization_response_iss_parameter_supported"],
+        json!(true),
+        "RFC 9207"
     );
-    for absent in [
-        "authorization_endpoint",
-        "code_challenge_methods_supported",
-        "userinfo_endpoint",
-        "registration_endpoint",
-    ] {
+    for absent in ["userinfo_endpoint", "registration_endpoint"] {
         assert!(document.get(absent).is_none(), "{absent}: {document}");
     }
     assert_eq!(metadata(&app, DOCUMENTS[1]).await, document);

@@ -559,7 +559,6 @@ async fn grants_are_checked(backend: Backend) {
     let client = Credentials::of(&app.create_client("acme", json!({})).await);
     for grant in [
         "password",
-        "authorization_code",
         "urn:ietf:params:oauth:grant-type:jwt-bearer",
         "CLIENT_CREDENTIALS",
         "client_credentials ",
@@ -578,6 +577,19 @@ async fn grants_are_checked(backend: Backend) {
             .await;
         assert_oauth_error(response, 400, "unsupported_grant_type").await;
     }
+    // The code grant is served: an unknown code is the grant's own refusal.
+    let response = oauth
+        .post(
+            "/oauth/token",
+            Some(&client.basic()),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "abc"),
+                ("redirect_uri", "http://localhost:12345"),
+            ],
+        )
+        .await;
+    assert_oauth_error(response, 400, "invalid_grant").await;
 }
 
 async fn malformed_requests_are_invalid_request(backend: Backend) {

@@ -2,6 +2,7 @@
 //! [`GrantRequest`], the client authenticated, then the grant's own file decides.
 //! [`SUPPORTED_GRANTS`] is the one list of grants served; the metadata reads it.
 
+mod authorization_code;
 mod client_credentials;
 mod refresh_token;
 
@@ -19,7 +20,11 @@ use crate::telemetry::untrusted;
 use tracing::field::display;
 
 /// The grants `/oauth/token` serves, in the order the metadata lists them.
-pub const SUPPORTED_GRANTS: &[GrantType] = &[GrantType::ClientCredentials, GrantType::RefreshToken];
+pub const SUPPORTED_GRANTS: &[GrantType] = &[
+    GrantType::ClientCredentials,
+    GrantType::AuthorizationCode,
+    GrantType::RefreshToken,
+];
 
 /// RFC 6749 §5.1.
 #[derive(Debug, Serialize)]
@@ -38,6 +43,7 @@ pub struct TokenResponse {
 #[derive(Debug)]
 pub enum GrantRequest {
     ClientCredentials(client_credentials::Request),
+    AuthorizationCode(authorization_code::Request),
     RefreshToken(refresh_token::Request),
 }
 
@@ -47,6 +53,9 @@ impl GrantRequest {
         match GrantType::from_grant_type(grant_type).filter(|g| SUPPORTED_GRANTS.contains(g)) {
             Some(GrantType::ClientCredentials) => Ok(GrantRequest::ClientCredentials(
                 client_credentials::Request::parse(form),
+            )),
+            Some(GrantType::AuthorizationCode) => Ok(GrantRequest::AuthorizationCode(
+                authorization_code::Request::parse(form),
             )),
             Some(GrantType::RefreshToken) => Ok(GrantRequest::RefreshToken(
                 refresh_token::Request::parse(form)?,
@@ -70,6 +79,7 @@ impl GrantRequest {
     pub fn grant_type(&self) -> GrantType {
         match self {
             GrantRequest::ClientCredentials(_) => GrantType::ClientCredentials,
+            GrantRequest::AuthorizationCode(_) => GrantType::AuthorizationCode,
             GrantRequest::RefreshToken(_) => GrantType::RefreshToken,
         }
     }
@@ -121,6 +131,9 @@ impl OAuthServer {
         match request {
             GrantRequest::ClientCredentials(request) => {
                 client_credentials::grant(self, caller, request, now)
+            }
+            GrantRequest::AuthorizationCode(request) => {
+                authorization_code::grant(self, caller, request, now).await
             }
             GrantRequest::RefreshToken(request) => {
                 refresh_token::grant(self, caller, request, now).await
