@@ -69,20 +69,6 @@ impl Application {
             settings.oauth.client_cache_entries as u64,
         ));
         let use_flush = clients::spawn_use_flush(clients.clone(), LAST_USED_FLUSH_INTERVAL);
-        if settings.oauth.client_cache_warm_seconds > 0 {
-            let window = chrono::Duration::seconds(
-                i64::try_from(settings.oauth.client_cache_warm_seconds).unwrap_or(i64::MAX / 1000),
-            );
-            let warming = clients.clone();
-            tokio::spawn(async move {
-                match warming.warm(chrono::Utc::now() - window).await {
-                    Ok(count) => tracing::info!(count, "client cache warmed"),
-                    Err(error) => {
-                        tracing::warn!(error = format!("{error:#}"), "cannot warm the client cache")
-                    }
-                }
-            });
-        }
         let deny_list = Arc::new(DenyList::default());
         let ended_sessions = Arc::new(DenyList::default());
         // How long after a session ends one of its access tokens could be unexpired.
@@ -107,6 +93,22 @@ impl Application {
             Utc::now(),
         )
         .await?;
+        // After the feed has its starting point: a change committed while a page is read
+        // is then either in the page or delivered by the feed (which forgets the client).
+        if settings.oauth.client_cache_warm_seconds > 0 {
+            let window = chrono::Duration::seconds(
+                i64::try_from(settings.oauth.client_cache_warm_seconds).unwrap_or(i64::MAX / 1000),
+            );
+            let warming = clients.clone();
+            tokio::spawn(async move {
+                match warming.warm(chrono::Utc::now() - window).await {
+                    Ok(count) => tracing::info!(count, "client cache warmed"),
+                    Err(error) => {
+                        tracing::warn!(error = format!("{error:#}"), "cannot warm the client cache")
+                    }
+                }
+            });
+        }
 
         let address = settings.listen_addr()?;
         let listener = TcpListener::bind(address)

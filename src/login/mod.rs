@@ -298,12 +298,10 @@ impl LoginService {
         let signed_in = match users::verify_credentials(&self.store, username, password, now).await
         {
             Ok(authenticated) => {
-                let tenant = request
-                    .tenant
-                    .clone()
-                    .or_else(|| authenticated.user.profile.default_tenant_id.clone());
+                // The client's own tenant (`validate` refused any other).
+                let tenant = request.client.tenant_id.clone();
                 match tenant {
-                    Some(tenant) if self.is_member(&tenant, &authenticated.user.id).await? => {
+                    tenant if self.is_member(&tenant, &authenticated.user.id).await? => {
                         Some(SignedIn {
                             id: authenticated.user.id.to_string(),
                             username: authenticated.user.username.as_str().to_owned(),

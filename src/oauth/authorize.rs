@@ -269,6 +269,16 @@ pub fn validate(
         .map(TenantId::parse)
         .transpose()
         .map_err(|problem| refuse(OAuthError::InvalidRequest(format!("tenant: {problem}."))))?;
+    // A client signs users in to its own tenant only: its tokens carry that `tid`, its
+    // tenant's claims, and end with that tenant.
+    if tenant
+        .as_ref()
+        .is_some_and(|tenant| *tenant != client.tenant_id)
+    {
+        return Err(refuse(OAuthError::InvalidRequest(
+            "tenant: this client signs users in to its own tenant only.".into(),
+        )));
+    }
     Ok(AuthorizationRequest {
         client,
         reply,

@@ -2,7 +2,7 @@
 
 use super::audit::{insert_audit_record, AuditRecord};
 use super::changes::record_change;
-use super::{on_pool, Change, Store};
+use super::{on_pool, BeginWrite, Change, Store};
 
 /// A `signing_keys` row as stored; the private key is sealed.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -70,7 +70,7 @@ impl Store {
         decide: impl FnOnce(Vec<StoredKey>) -> anyhow::Result<(KeyChanges, T)>,
     ) -> anyhow::Result<T> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("UPDATE signing_key_lock SET locked_at = $1 WHERE id = 1")
                 .bind(now_millis)
                 .execute(&mut *tx)

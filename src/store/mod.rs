@@ -246,7 +246,6 @@ static SQLITE_WRITERS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()
 /// A SQLite write transaction holding this process's writer turn until it ends.
 /// Dereferences to the connection, like `sqlx::Transaction`.
 pub struct SqliteWrite {
-    // Declared first, so it ends (rolls back when not committed) before the turn passes.
     tx: sqlx::Transaction<'static, sqlx::Sqlite>,
     _turn: tokio::sync::OwnedMutexGuard<()>,
 }
@@ -254,6 +253,12 @@ pub struct SqliteWrite {
 impl SqliteWrite {
     pub async fn commit(self) -> sqlx::Result<()> {
         self.tx.commit().await
+    }
+
+    /// Ends the transaction before the turn passes. (Dropped instead, sqlx only queues
+    /// the rollback, and the next writer may meet the busy timeout until it has run.)
+    pub async fn rollback(self) -> sqlx::Result<()> {
+        self.tx.rollback().await
     }
 }
 

@@ -167,6 +167,11 @@ async fn other_problems_go_back_to_the_client_with_state_and_iss(backend: Backen
             with(&[("response_type", "code"), ("tenant", "no such tenant")]),
             "invalid_request",
         ),
+        // A client signs users in to its own tenant only.
+        (
+            with(&[("response_type", "code"), ("tenant", "other")]),
+            "invalid_request",
+        ),
         (
             authorize_query(machine["id"].as_str().unwrap(), &[]),
             "unauthorized_client",
@@ -597,14 +602,12 @@ async fn every_refused_sign_in_gets_one_answer(backend: Backend) {
     .await;
     let plain = authorize_query(&setup.client_id, &[]);
     let in_acme = authorize_query(&setup.client_id, &[("tenant", "acme")]);
-    let in_other_for_alice = authorize_query(&setup.client_id, &[("tenant", "other")]);
     let mut pages: Vec<(String, String)> = Vec::new();
     for (query, username, password) in [
         (&plain, "nobody", PASSWORD),
         (&plain, USERNAME, "wrong password"),
         (&plain, "bob", PASSWORD),
         (&in_acme, "bob", PASSWORD),
-        (&in_other_for_alice, USERNAME, PASSWORD),
         (&plain, "carol", PASSWORD),
         (&plain, "not a valid username!", PASSWORD),
     ] {
