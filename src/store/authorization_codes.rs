@@ -90,11 +90,38 @@ impl Store {
     }
 
     /// The code with this hash, locked until `tx` ends, with its user's state.
+    ///
+    /// On PostgreSQL the user's row and membership are share-locked first, so that a
+    /// concurrent disable, password change or removal either commits before the state
+    /// is read (and the exchange is refused) or waits for the exchange to commit (and
+    /// then ends the session it started). SQLite's single writer serialises them anyway.
     #[tracing::instrument(skip_all)]
     pub async fn lock_authorization_code(
         tx: &mut WriteTx,
         code_hash: &str,
     ) -> anyhow::Result<Option<LockedCode>> {
+        if let WriteTx::Postgres(pg) = tx {
+            let conn = &mut **pg;
+            let owner: Option<(String, String)> = sqlx::query_as(
+                "SELECT user_id, tenant_id FROM authorization_codes WHERE code_hash = $1 FOR UPDATE",
+            )
+            .bind(code_hash)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some((user_id, tenant_id)) = owner {
+                sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR SHARE")
+                    .bind(&user_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                sqlx::query(
+                    "SELECT 1 FROM tenant_members WHERE tenant_id = $1 AND user_id = $2 FOR SHARE",
+                )
+                .bind(&tenant_id)
+                .bind(&user_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            }
+        }
         let locked: Option<LockedCode> = for_update!(tx, concat!(
             "SELECT ", code_columns!(), ", \
                (SELECT u.enabled FROM users u WHERE u.id = c.user_id) AS user_enabled, \
