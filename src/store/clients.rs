@@ -92,21 +92,10 @@ impl Store {
         let now = to_millis(now);
         let outcome = on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            // Lock the tenant's row first (PostgreSQL's READ COMMITTED would let two
-            // creations both count one under the cap), so the cap holds on both databases;
-            // its `client_count` is kept by triggers (migration 0009).
-            let count: Option<i64> = sqlx::query_scalar(
-                "UPDATE tenants SET client_count = client_count WHERE id = $1 RETURNING client_count",
-            )
-            .bind(&client.tenant_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(count) = count else {
-                return Ok(InsertClient::TenantMissing);
-            };
-            if count >= i64::try_from(max_clients).unwrap_or(i64::MAX) {
-                return Ok(InsertClient::TooMany(max_clients));
-            }
+            // The audit row first: the tenant's row is locked from the client's insert
+            // (its trigger counts the client, migration 0009) to the commit, and every
+            // creation in the tenant waits for it, so as little as possible runs then.
+            insert_audit_record!(tx, audit, now)?;
             let inserted = bind_settings!(
                 sqlx::query(concat!(
                     "INSERT INTO oauth_clients (", columns!(), ") VALUES \
@@ -143,7 +132,16 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                     }
-                    insert_audit_record!(tx, audit, now)?;
+                    // Counted under the tenant row's lock, so the cap holds under
+                    // concurrent creations on both databases (a rollback uncounts).
+                    let count: i64 =
+                        sqlx::query_scalar("SELECT client_count FROM tenants WHERE id = $1")
+                            .bind(&client.tenant_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    if count > i64::try_from(max_clients).unwrap_or(i64::MAX) {
+                        return Ok(InsertClient::TooMany(max_clients));
+                    }
                     tx.commit().await?;
                     Ok(InsertClient::Inserted)
                 }
