@@ -182,7 +182,8 @@ struct ClientView<'a> {
 #[template(path = "signin.html")]
 struct SignInPage<'a> {
     client: ClientView<'a>,
-    tenant: Option<&'a str>,
+    /// The client's tenant, the one the user signs in to.
+    tenant: &'a str,
     failed: bool,
     refused: &'a str,
     action: &'a str,
@@ -223,7 +224,7 @@ fn render_page(
     let html = match &page.stage {
         Stage::SignIn { failed } => SignInPage {
             client,
-            tenant: request.tenant.as_ref().map(|tenant| tenant.as_str()),
+            tenant: request.client.tenant_id.as_str(),
             failed: *failed,
             refused: REFUSED_MESSAGE,
             action: &action,

@@ -8,7 +8,7 @@
 //!   sign-in. Every POST must carry the CSRF token of the cookie's session, for the same
 //!   request; otherwise it is refused and changes nothing.
 //! - Unknown user, wrong password, disabled user and a user who is not a member of the
-//!   tenant asked for (or, with none asked, of their default tenant) get one message,
+//!   client's tenant (the only one a client signs users in to) get one message,
 //!   and cost the same: [`crate::users::verify_credentials`] checks a hash (a dummy one
 //!   when there is no user) whatever the case.
 //! - Failed sign-ins are limited before the password is checked ([`limiter`]): per

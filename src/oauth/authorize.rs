@@ -46,8 +46,6 @@ pub struct AuthorizationRequest {
     pub redirect_uri_sent: bool,
     pub scopes: Vec<ScopeToken>,
     pub challenge: Option<CodeChallenge>,
-    /// The tenant asked for; `None`: the user's default tenant.
-    pub tenant: Option<TenantId>,
 }
 
 impl AuthorizationRequest {
@@ -62,7 +60,6 @@ impl AuthorizationRequest {
             &scope_string(&self.scopes),
             self.reply.state.as_deref().unwrap_or_default(),
             self.challenge.as_ref().map_or("", CodeChallenge::as_str),
-            self.tenant.as_ref().map_or("", TenantId::as_str),
         ] {
             // Length-prefixed, so no two lists of values hash the same.
             context.update(&(part.len() as u64).to_be_bytes());
@@ -264,13 +261,13 @@ pub fn validate(
     }
     let scopes =
         grant_scopes(form.get("scope"), &client.settings.allowed_scopes).map_err(&refuse)?;
+    // `tenant`, when sent, can only repeat the client's: a client signs users in to its
+    // own tenant (its tokens carry that `tid` and its claims, and end with that tenant).
     let tenant = form
         .get("tenant")
         .map(TenantId::parse)
         .transpose()
         .map_err(|problem| refuse(OAuthError::InvalidRequest(format!("tenant: {problem}."))))?;
-    // A client signs users in to its own tenant only: its tokens carry that `tid`, its
-    // tenant's claims, and end with that tenant.
     if tenant
         .as_ref()
         .is_some_and(|tenant| *tenant != client.tenant_id)
@@ -285,7 +282,6 @@ pub fn validate(
         redirect_uri_sent: sent.is_some(),
         scopes,
         challenge,
-        tenant,
     })
 }
 
