@@ -273,23 +273,28 @@ impl ClientAuthenticator {
     }
 
     /// Writes the uses recorded since the last flush as `lastUsedAt`, in one
-    /// transaction; on failure they are kept for the next one.
+    /// transaction. Cancel-safe: a use leaves memory only once the write that carries
+    /// it has committed, so a flush aborted mid-write (the periodic task, as the server
+    /// stops) loses nothing; writing the same use twice is harmless (`lastUsedAt` only
+    /// moves forward).
     pub async fn flush_uses(&self) -> anyhow::Result<()> {
-        let pending: Vec<(i64, DateTime<Utc>)> =
-            std::mem::take(&mut *self.uses.lock().expect("not poisoned"))
-                .into_iter()
-                .collect();
+        let pending: Vec<(i64, DateTime<Utc>)> = self
+            .uses
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .map(|(secret_id, used)| (*secret_id, *used))
+            .collect();
         if pending.is_empty() {
             return Ok(());
         }
-        if let Err(error) = self.store.record_secret_uses(&pending).await {
-            let mut uses = self.uses.lock().expect("not poisoned");
-            for (secret_id, used) in pending {
-                uses.entry(secret_id)
-                    .and_modify(|later| *later = (*later).max(used))
-                    .or_insert(used);
+        self.store.record_secret_uses(&pending).await?;
+        let mut uses = self.uses.lock().expect("not poisoned");
+        for (secret_id, written) in pending {
+            // A use recorded during the write is later than `written`: it stays.
+            if uses.get(&secret_id) == Some(&written) {
+                uses.remove(&secret_id);
             }
-            return Err(error);
         }
         Ok(())
     }

@@ -29,6 +29,7 @@ crate::on_both_backends!(
     authenticate_client_rejects_what_it_must,
     no_secret_is_stored_in_clear,
     last_used_at_follows_successful_requests_only,
+    a_flush_cancelled_mid_write_loses_no_use,
     a_legacy_argon2_secret_is_rehashed_on_its_first_successful_use,
     the_caps_on_clients_and_secrets_hold_under_concurrent_creation,
 );
@@ -393,6 +394,55 @@ async fn last_used_at_follows_successful_requests_only(backend: Backend) {
         .parse()
         .unwrap();
     assert!(used >= before - Duration::seconds(1), "{used} {before}");
+}
+
+/// The periodic flush is aborted as the server stops, possibly in the middle of its
+/// write: the uses it carried must still be written by the next flush. Each round
+/// cancels a flush after one more poll, so the cancellation lands at every await of it.
+async fn a_flush_cancelled_mid_write_loses_no_use(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = app
+        .create_client("acme", json!({"allowedScopes": ["read"]}))
+        .await;
+    let id = created["id"].as_str().unwrap();
+    for polls in 1..=8 {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        let before = Utc::now();
+        let response = app
+            .client
+            .post(app.url("/oauth/token"))
+            .basic_auth(id, created["secret"].as_str())
+            .form(&[("grant_type", "client_credentials"), ("scope", "read")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        poll_then_drop(app.clients.flush_uses(), polls).await;
+        app.clients.flush_uses().await.unwrap();
+        let (_, view) = app.get_json(&format!("/api/v1/tenants/clients/{id}")).await;
+        let used: chrono::DateTime<Utc> = view["secrets"][0]["lastUsedAt"]
+            .as_str()
+            .unwrap_or_else(|| panic!("after {polls} polls: no lastUsedAt"))
+            .parse()
+            .unwrap();
+        assert!(
+            used >= before - Duration::milliseconds(1),
+            "after {polls} polls the last use was lost: {used} < {before}"
+        );
+    }
+}
+
+/// Polls `future` up to `polls` times (yielding between polls so its I/O can move on),
+/// then drops it wherever it is.
+async fn poll_then_drop<F: std::future::Future>(future: F, polls: usize) {
+    let mut future = std::pin::pin!(future);
+    for _ in 0..polls {
+        let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx)));
+        if polled.await.is_ready() {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
 }
 
 /// A database as the code before HMAC hashing left it: a secret stored as argon2id.
