@@ -154,9 +154,12 @@ impl AddressLimiter {
 /// a refusal, so of guesses sent all at once exactly the burst learn their outcome, and a
 /// success is refused when the key has no cell left ([`FailureBuckets::check`]). A check
 /// takes no lock while no key has failed. Only keys with failures (or a waiting attempt)
-/// are kept, and at most `max_keys` of them: past that, new keys are not tracked (their
-/// attempts pass) until idle ones are forgotten, so memory stays bounded whatever keys
-/// an attacker invents.
+/// are kept, and at most `max_keys` of them, so memory stays bounded whatever keys an
+/// attacker invents. A new key that finds the table full makes room rather than pass
+/// untracked: keys whose buckets are full again go first, then the tenth of the table
+/// that failed longest ago (whose buckets have refilled the most). One such sweep is
+/// O(`max_keys`), and it frees a tenth of the table, so a flood of new keys pays O(10)
+/// each.
 ///
 /// `governor` cannot give a cell back, which this needs, hence this small bucket.
 pub struct FailureBuckets<K> {
@@ -177,7 +180,7 @@ struct Bucket {
 #[must_use]
 pub struct Attempt<'a, K: Hash + Eq + Clone = IpAddr> {
     buckets: &'a FailureBuckets<K>,
-    /// `None` when the key was not tracked (the table was full).
+    /// Taken when the cell is given back.
     key: Option<K>,
     failed: bool,
 }
@@ -259,9 +262,7 @@ impl<K: Hash + Eq + Clone> FailureBuckets<K> {
     /// failure must be answered as that refusal.
     pub fn record_failure(&self, key: &K, now: Instant) -> Result<(), RetryAfter> {
         let mut buckets = self.buckets.lock().expect("not poisoned");
-        let Some(bucket) = self.bucket(&mut buckets, key, now) else {
-            return Ok(());
-        };
+        let bucket = self.bucket(&mut buckets, key, now);
         if bucket.cells < 1.0 {
             return Err(self.wait_for_a_cell(bucket));
         }
@@ -269,38 +270,68 @@ impl<K: Hash + Eq + Clone> FailureBuckets<K> {
         Ok(())
     }
 
-    /// The bucket of `key`, made full when it had none, refilled to `now`; `None` when
-    /// it had none and the table is full.
+    /// The bucket of `key`, made full when it had none, refilled to `now`.
     fn bucket<'b>(
         &self,
         buckets: &'b mut HashMap<K, Bucket>,
         key: &K,
         now: Instant,
-    ) -> Option<&'b mut Bucket> {
+    ) -> &'b mut Bucket {
         if !buckets.contains_key(key) {
             if buckets.len() >= self.max_keys {
-                return None;
+                self.make_room(buckets, now);
             }
-            self.tracked.fetch_add(1, Ordering::AcqRel);
+            self.tracked.store(buckets.len() + 1, Ordering::Release);
         }
         let bucket = buckets.entry(key.clone()).or_insert(Bucket {
             cells: self.capacity,
             updated: now,
         });
         self.refilled(bucket, now);
-        Some(bucket)
+        bucket
+    }
+
+    /// Drops the keys whose buckets are full again and, if that leaves the table more
+    /// than nine tenths full, the tenth updated longest ago.
+    fn make_room(&self, buckets: &mut HashMap<K, Bucket>, now: Instant) {
+        buckets.retain(|_, bucket| !self.is_full_again(bucket, now));
+        let keep = self.max_keys - self.max_keys.div_ceil(10);
+        if buckets.len() <= keep {
+            return;
+        }
+        let mut updated: Vec<Instant> = buckets.values().map(|bucket| bucket.updated).collect();
+        let drop = updated.len() - keep;
+        let before = buckets.len();
+        let (_, oldest_kept, _) = updated.select_nth_unstable(drop);
+        let oldest_kept = *oldest_kept;
+        buckets.retain(|_, bucket| bucket.updated >= oldest_kept);
+        // Ties at the threshold: drop among them until the tenth is free.
+        if buckets.len() > keep {
+            let mut excess = buckets.len() - keep;
+            buckets.retain(|_, bucket| {
+                if excess > 0 && bucket.updated == oldest_kept {
+                    excess -= 1;
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        tracing::debug!(
+            dropped = before - buckets.len(),
+            "failure buckets full: oldest forgotten"
+        );
+    }
+
+    fn is_full_again(&self, bucket: &Bucket, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
+        bucket.cells + elapsed * self.per_second >= self.capacity
     }
 
     /// Takes a cell for one attempt of `key` that may wait, or says how long to wait.
     pub fn begin(&self, key: K, now: Instant) -> Result<Attempt<'_, K>, RetryAfter> {
         let mut buckets = self.buckets.lock().expect("not poisoned");
-        let Some(bucket) = self.bucket(&mut buckets, &key, now) else {
-            return Ok(Attempt {
-                buckets: self,
-                key: None,
-                failed: false,
-            });
-        };
+        let bucket = self.bucket(&mut buckets, &key, now);
         if bucket.cells < 1.0 {
             return Err(self.wait_for_a_cell(bucket));
         }
@@ -327,10 +358,7 @@ impl<K: Hash + Eq + Clone> FailureBuckets<K> {
     /// Forgets keys whose buckets are full again.
     pub fn forget_idle(&self, now: Instant) {
         let mut buckets = self.buckets.lock().expect("not poisoned");
-        buckets.retain(|_, bucket| {
-            let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
-            bucket.cells + elapsed * self.per_second < self.capacity
-        });
+        buckets.retain(|_, bucket| !self.is_full_again(bucket, now));
         self.tracked.store(buckets.len(), Ordering::Release);
     }
 
@@ -511,25 +539,71 @@ mod tests {
     }
 
     #[test]
-    fn the_number_of_keys_is_bounded() {
-        let buckets: FailureBuckets<u32> = FailureBuckets::new(1, 1, 2);
-        let now = Instant::now();
-        buckets.begin(1, now).unwrap().failed();
-        buckets.begin(2, now).unwrap().failed();
-        // A third key is not tracked (its attempt passes) until idle keys are forgotten.
-        buckets.begin(3, now).unwrap().failed();
-        assert_eq!(buckets.tracked(), 2);
-        assert!(buckets.check(&3, now).is_ok());
+    fn a_full_table_forgets_the_oldest_tenth_rather_than_let_new_keys_pass() {
+        let buckets: FailureBuckets<u32> = FailureBuckets::new(1, 1, 20);
+        let start = Instant::now();
+        for key in 0..20 {
+            buckets
+                .begin(key, start + Duration::from_millis(u64::from(key)))
+                .unwrap()
+                .failed();
+        }
+        assert_eq!(buckets.tracked(), 20);
+        let later = start + Duration::from_secs(1);
+        buckets.begin(100, later).unwrap().failed();
         assert!(
-            buckets.begin(1, now).is_err(),
-            "tracked keys keep their limit"
+            buckets.check(&100, later).is_err(),
+            "a new key is tracked when the table is full"
         );
-        buckets.forget_idle(now + Duration::from_secs(3600));
-        buckets
-            .begin(3, now + Duration::from_secs(3600))
-            .unwrap()
-            .failed();
-        assert!(buckets.check(&3, now + Duration::from_secs(3600)).is_err());
+        assert_eq!(
+            buckets.tracked(),
+            19,
+            "the oldest two went, the new key came"
+        );
+        assert!(buckets.check(&0, later).is_ok(), "the oldest was forgotten");
+        assert!(buckets.check(&1, later).is_ok());
+        for key in 2..20 {
+            assert!(
+                buckets.check(&key, later).is_err(),
+                "key {key} kept its limit"
+            );
+        }
+    }
+
+    #[test]
+    fn a_full_table_drops_refilled_buckets_first() {
+        let buckets: FailureBuckets<u32> = FailureBuckets::new(60, 1, 10);
+        let start = Instant::now();
+        for key in 0..5 {
+            buckets.begin(key, start).unwrap().failed();
+        }
+        let later = start + Duration::from_secs(5);
+        for key in 5..10 {
+            buckets.begin(key, later).unwrap().failed();
+        }
+        // One cell a second: the first five are full again when the eleventh key comes.
+        buckets.begin(10, later).unwrap().failed();
+        assert_eq!(buckets.tracked(), 6);
+        for key in 5..=10 {
+            assert!(
+                buckets.check(&key, later).is_err(),
+                "key {key} kept its limit"
+            );
+        }
+    }
+
+    #[test]
+    fn ties_at_the_threshold_still_free_a_tenth() {
+        let buckets: FailureBuckets<u32> = FailureBuckets::new(1, 1, 10);
+        let now = Instant::now();
+        for key in 0..11 {
+            buckets.begin(key, now).unwrap().failed();
+        }
+        assert_eq!(buckets.tracked(), 10);
+        assert!(
+            buckets.check(&10, now).is_err(),
+            "the newest key is tracked"
+        );
     }
 
     #[test]

@@ -26,6 +26,7 @@ crate::on_both_backends!(
     a_replayed_code_ends_the_session_of_its_first_use,
     of_twenty_simultaneous_exchanges_one_succeeds,
     a_user_disabled_or_removed_meanwhile_gets_no_tokens,
+    an_exchange_racing_a_disable_leaves_no_live_session,
 );
 
 /// The login page's code for `setup`'s client, with PKCE unless `pkce` is `None`, and
@@ -509,4 +510,59 @@ async fn a_user_disabled_or_removed_meanwhile_gets_no_tokens(backend: Backend) {
     let params = [("code", disabled.as_str()), ("redirect_uri", REDIRECT_URI)];
     assert_oauth_error(exchange(&app, &client, &params).await, 400, "invalid_grant").await;
     assert_eq!(sessions(&app).await, 0);
+}
+
+/// An exchange and a disable sent at once, several times: whichever commits first, the
+/// user ends up with no live session (the exchange either is refused or started a
+/// session that the disable then ended) and no refresh token that works.
+async fn an_exchange_racing_a_disable_leaves_no_live_session(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let setup = set_up(
+        &app,
+        json!({"grantTypes": ["AUTHORIZATION_CODE", "REFRESH_TOKEN"],
+                                    "accessType": "OFFLINE"}),
+    )
+    .await;
+    let client = credentials(&setup);
+    let user = format!("/api/v1/users/{}", setup.user_id);
+    for round in 0..8 {
+        let code = code(&app, &setup, None).await;
+        let params = [("code", code.as_str()), ("redirect_uri", REDIRECT_URI)];
+        let disable = app
+            .admin(reqwest::Method::PATCH, &user)
+            .json(&json!({"enabled": false}))
+            .send();
+        let (exchanged, disabled) = tokio::join!(exchange(&app, &client, &params), disable);
+        assert!(disabled.unwrap().status().is_success());
+        let status = exchanged.status().as_u16();
+        let body: Value = exchanged.json().await.unwrap();
+        assert!(
+            status == 200 || (status == 400 && body["error"] == "invalid_grant"),
+            "round {round}: {status} {body}"
+        );
+        let live = session_ends(&app)
+            .await
+            .into_iter()
+            .filter(|(ended_at, _)| ended_at.is_none())
+            .count();
+        assert_eq!(live, 0, "round {round}: a disabled user kept a session");
+        if let Some(refresh) = body["refresh_token"].as_str() {
+            let refreshed = app
+                .client
+                .post(app.url("/oauth/token"))
+                .basic_auth(&setup.client_id, setup.client_secret.as_deref())
+                .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh)])
+                .send()
+                .await
+                .unwrap();
+            assert_oauth_error(refreshed, 400, "invalid_grant").await;
+        }
+        let enabled = app
+            .admin(reqwest::Method::PATCH, &user)
+            .json(&json!({"enabled": true}))
+            .send()
+            .await
+            .unwrap();
+        assert!(enabled.status().is_success());
+    }
 }
