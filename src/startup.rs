@@ -100,7 +100,7 @@ impl Application {
                 i64::try_from(settings.oauth.client_cache_warm_seconds).unwrap_or(i64::MAX / 1000),
             );
             let warming = clients.clone();
-            tokio::spawn(async move {
+            let mut warm = tokio::spawn(async move {
                 match warming.warm(chrono::Utc::now() - window).await {
                     Ok(count) => tracing::info!(count, "client cache warmed"),
                     Err(error) => {
@@ -108,6 +108,14 @@ impl Application {
                     }
                 }
             });
+            // Listen once the clients are cached, so a restarted process serves its first
+            // requests at full speed; a warm-up longer than this goes on in the background.
+            if tokio::time::timeout(CLIENT_CACHE_WARM_WAIT, &mut warm)
+                .await
+                .is_err()
+            {
+                tracing::info!("client cache still warming: listening meanwhile");
+            }
         }
 
         let address = settings.listen_addr()?;
@@ -263,6 +271,9 @@ impl Application {
         Ok(())
     }
 }
+
+/// How long a start waits for the client cache to warm before it listens.
+const CLIENT_CACHE_WARM_WAIT: Duration = Duration::from_secs(5);
 
 /// How often the address limiter forgets addresses whose buckets are full again.
 const FORGET_IDLE_ADDRESSES_EVERY: Duration = Duration::from_secs(60);

@@ -349,7 +349,7 @@ impl ClientAuthenticator {
     /// kept (its clients load on demand), as in [`Self::known_client`]. Returns how many
     /// clients were cached.
     pub async fn warm(&self, since: DateTime<Utc>) -> anyhow::Result<usize> {
-        const PAGE: u32 = 500;
+        const PAGE: u32 = 2_000;
         let capacity = self.clients.policy().max_capacity().unwrap_or(u64::MAX);
         let since = since.timestamp_millis();
         let (mut after, mut cached) = (String::new(), 0usize);

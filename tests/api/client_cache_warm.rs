@@ -13,7 +13,8 @@ use crate::helpers::{spawn_app, Backend, TestApp};
 
 crate::on_both_backends!(
     recently_active_clients_are_loaded_in_bulk,
-    warming_stops_at_the_cache_capacity
+    warming_stops_at_the_cache_capacity,
+    a_restarted_process_listens_with_its_cache_warm
 );
 
 fn fresh_authenticator(app: &TestApp, capacity: u64) -> Arc<ClientAuthenticator> {
@@ -94,4 +95,19 @@ async fn warming_stops_at_the_cache_capacity(backend: Backend) {
         2
     );
     assert_eq!(small.cached_clients(), 2);
+}
+
+/// The warm-up finishes before the server listens (when it takes less than its bound),
+/// so the first request after a restart already finds its client cached.
+async fn a_restarted_process_listens_with_its_cache_warm(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for _ in 0..5 {
+        app.create_client("acme", json!({})).await;
+    }
+    let app = app.restart().await;
+    assert_eq!(
+        app.clients.cached_clients(),
+        5,
+        "cached before the first request"
+    );
 }
