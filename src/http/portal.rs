@@ -4,6 +4,12 @@
 //! portal of the session in the cookie (for now a page naming the tenant), or a page
 //! saying to open a portal link (401).
 //!
+//! A browser withholds the `SameSite=Strict` cookie from a navigation that another site
+//! started, redirects included: following a link from the application's page thus
+//! lands on `/portal` without it. Such a request (`Sec-Fetch-Site: cross-site`) gets a
+//! page that reloads `/portal` from this origin at once (a meta refresh), which carries
+//! the cookie; that reload is same-origin, so it never loops.
+//!
 //! The cookie holds the session's tenant admin token: `HttpOnly`, `SameSite=Strict`,
 //! `Path=/`, `Secure` and `__Host-` prefixed when the issuer is https, and lasting as
 //! long as the token. A link that cannot be opened (used, expired, revoked) gets a page
@@ -56,7 +62,7 @@ async fn open(state: &AppState, token: &str) -> HttpResponse {
         Err(OpenError::Malformed) => not_a_link(),
         Err(OpenError::Unusable) => message_page(
             StatusCode::GONE,
-            "This portal link has expired",
+            "This portal link no longer works",
             "A portal link opens once, within a minute of being issued, and this one was \
              used already or is too old. Ask for a new link.",
         ),
@@ -84,6 +90,9 @@ struct MessagePage<'a> {
 
 async fn show(req: &HttpRequest, state: &AppState) -> HttpResponse {
     let Some(cookie) = req.cookie(cookie_name(state)) else {
+        if is_cross_site_navigation(req) {
+            return continue_page();
+        }
         return message_page(StatusCode::UNAUTHORIZED, OPEN_A_LINK, OPEN_A_LINK_TEXT);
     };
     match state.auth.portal_session(cookie.value(), Utc::now()).await {
@@ -121,6 +130,32 @@ async fn show(req: &HttpRequest, state: &AppState) -> HttpResponse {
                 error = format!("{error:#}"),
                 "cannot check a portal session"
             );
+            unavailable()
+        }
+    }
+}
+
+/// A navigation that started on another site (Fetch Metadata): the browser withholds
+/// `SameSite=Strict` cookies from it, even at the end of a redirect from an opened
+/// link, as when a tenant admin follows a portal link from the application's page.
+fn is_cross_site_navigation(req: &HttpRequest) -> bool {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    header("sec-fetch-site") == Some("cross-site") && header("sec-fetch-mode") == Some("navigate")
+}
+
+#[derive(Template)]
+#[template(path = "portal_continue.html")]
+struct ContinuePage;
+
+/// Reloads `/portal` from this origin (a meta refresh, no script), which the browser
+/// sends the session cookie with; a page of its own so it never loops.
+fn continue_page() -> HttpResponse {
+    match ContinuePage.render() {
+        Ok(html) => secured(HttpResponse::Ok(), None)
+            .content_type("text/html; charset=utf-8")
+            .body(html),
+        Err(error) => {
+            tracing::error!(error = %error, "cannot render the portal page");
             unavailable()
         }
     }

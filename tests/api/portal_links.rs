@@ -113,7 +113,7 @@ async fn assert_gone(response: reqwest::Response) {
     assert!(set_cookie(response.headers(), COOKIE).is_none());
     assert!(response.headers().get("location").is_none());
     let body = response.text().await.unwrap();
-    assert!(body.contains("This portal link has expired"), "{body}");
+    assert!(body.contains("This portal link no longer works"), "{body}");
 }
 
 fn assert_page_headers(headers: &HeaderMap) {
@@ -349,6 +349,22 @@ async fn callers_and_links_are_checked(backend: Backend) {
     assert_eq!(status, 401);
     assert_page_headers(&headers);
     assert!(body.contains("Open a portal link"), "{body}");
+    // Arriving from another site, the browser withholds the SameSite=Strict cookie:
+    // a page reloads /portal from this origin (and, same-origin, it is the 401 again).
+    let cross_site = no_redirects()
+        .get(app.url("/portal"))
+        .header("sec-fetch-site", "cross-site")
+        .header("sec-fetch-mode", "navigate")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), 200);
+    assert_page_headers(cross_site.headers());
+    let body = cross_site.text().await.unwrap();
+    assert!(
+        body.contains(r#"<meta http-equiv="refresh" content="0; url=portal">"#),
+        "{body}"
+    );
     for forged in ["forged", app.admin_key.as_str()] {
         let (status, headers, body) = page(&app.address, Some((COOKIE, forged))).await;
         assert_eq!(status, 401, "{body}");
