@@ -165,3 +165,15 @@ impl TenantTokenService {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_never_shows_in_debug_output() {
+        let link = PortalLink("https://tessera.test/portal?token=secret-part".into());
+        assert_eq!(format!("{link:?}"), "PortalLink(..)");
+        assert!(link.url().ends_with("secret-part"));
+    }
+}

@@ -174,6 +174,8 @@ async fn a_link_opens_once_into_a_portal_session(backend: Backend) {
     let started = actions(&app, "tenant_token.issued").await;
     assert_eq!(started.len(), 1, "{started:?}");
     assert_eq!(started[0]["actor"], "tenant-admin:acme");
+    let stored = app.database_text().await;
+    assert!(!stored.contains(&token) && !stored.contains(&cookie));
 
     let (status, headers, body) = page(&app.address, Some((COOKIE, &cookie))).await;
     assert_eq!(status, 200, "{body}");
