@@ -64,7 +64,12 @@ pub struct AdminSettings {
     pub tenant_token_seconds: u64,
     /// How long a chain of renewed tenant admin tokens may last from its first issuance.
     pub tenant_token_max_lifetime_seconds: u64,
+    /// How long a portal link (`GET /api/v1/tenants/{tenantId}/portal`) can be opened.
+    pub portal_link_seconds: u64,
 }
+
+/// The longest a portal link may live: it is a bearer credential in a URL.
+pub const MAX_PORTAL_LINK_SECONDS: u64 = 60;
 
 pub const MIN_ADMIN_KEY_LEN: usize = 16;
 /// Longest duration any setting accepts.
@@ -305,6 +310,9 @@ impl Settings {
                 "admin.tenant_token_max_lifetime_seconds: must be at least \
                  admin.tenant_token_seconds"
             );
+        }
+        if !(1..=MAX_PORTAL_LINK_SECONDS).contains(&self.admin.portal_link_seconds) {
+            bail!("admin.portal_link_seconds: must be between 1 and {MAX_PORTAL_LINK_SECONDS}");
         }
         if signing.prepublish_seconds >= signing.rotation_interval_seconds {
             bail!("signing.prepublish_seconds: must be shorter than signing.rotation_interval_seconds");
@@ -551,5 +559,20 @@ mod tests {
             format!("{error:#}").contains("admin.tenant_token_max_lifetime_seconds"),
             "{error:#}"
         );
+    }
+
+    #[test]
+    fn a_portal_link_lives_at_most_a_minute() {
+        let settings = Settings::load_from(None, &[]).unwrap();
+        assert_eq!(settings.admin.portal_link_seconds, 60);
+        for value in ["0", "61"] {
+            let error =
+                Settings::load_from(None, &env(&[("TESSERA_ADMIN__PORTAL_LINK_SECONDS", value)]))
+                    .unwrap_err();
+            assert!(
+                format!("{error:#}").contains("admin.portal_link_seconds"),
+                "{error:#}"
+            );
+        }
     }
 }

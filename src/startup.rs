@@ -191,6 +191,9 @@ impl Application {
                     issuer: issuer.clone(),
                     lifetime: chrono::Duration::seconds(settings.admin.tenant_token_seconds as i64),
                     max_lifetime: tenant_token_max_lifetime,
+                    portal_link_lifetime: chrono::Duration::seconds(
+                        settings.admin.portal_link_seconds as i64,
+                    ),
                     revocations: tenant_tokens,
                 },
                 store.clone(),

@@ -83,7 +83,7 @@ async fn submit(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) 
     }
 }
 
-async fn stylesheet() -> HttpResponse {
+pub(super) async fn stylesheet() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
@@ -263,7 +263,10 @@ fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
 
 /// The headers of every answer of the login page. `form_target`: the origin its forms
 /// may be redirected to.
-fn secured(mut response: HttpResponseBuilder, form_target: Option<&str>) -> HttpResponseBuilder {
+pub(super) fn secured(
+    mut response: HttpResponseBuilder,
+    form_target: Option<&str>,
+) -> HttpResponseBuilder {
     let form_action = match form_target {
         Some(origin) => format!("form-action 'self' {origin}"),
         None => "form-action 'self'".to_owned(),
@@ -297,7 +300,7 @@ fn cookie_name(state: &AppState) -> &'static str {
     }
 }
 
-fn is_https(state: &AppState) -> bool {
+pub(super) fn is_https(state: &AppState) -> bool {
     state.issuer.starts_with("https://")
 }
 

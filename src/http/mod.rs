@@ -12,6 +12,7 @@ mod keys;
 mod members;
 mod oauth;
 mod page;
+mod portal;
 mod request_context;
 mod secrets;
 mod tenant_tokens;
@@ -74,6 +75,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(keys::routes)
         .configure(oauth::routes)
         .configure(authorize::routes)
+        .configure(portal::routes)
         .configure(secrets::routes)
         .configure(tenant_tokens::routes)
         .configure(tenants::routes)

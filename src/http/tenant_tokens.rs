@@ -1,6 +1,8 @@
 //! Tenant admin tokens (seed 000): `GET /api/v1/tenants/{tenantId}/token` for the global
 //! admin, `GET /api/v1/tenant/token` to renew one's own; `DELETE` on the same paths
-//! revokes every token of the tenant, or one's own chain.
+//! revokes every token of the tenant, or one's own chain. Portal links, which open a
+//! tenant admin session in the browser: `GET /api/v1/tenants/{tenantId}/portal` (global
+//! admin) and `GET /api/v1/tenant/portal` (in one's own chain).
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
@@ -11,6 +13,7 @@ use super::extract::{bearer_token, ApiPath, Caller};
 use super::tenants::{tenant_id, tenant_not_found};
 use super::{audit_context, AppState};
 use crate::tenants::TenantId;
+use crate::tokens::portal_link::PortalLink;
 use crate::tokens::tenant_admin::IssueError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -23,7 +26,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         super::resource("/api/v1/tenant/token")
             .route(web::get().to(renew))
             .route(web::delete().to(revoke_own)),
-    );
+    )
+    .service(
+        super::resource("/api/v1/tenants/{tenantId}/portal")
+            .route(web::get().to(portal_for_tenant)),
+    )
+    .service(super::resource("/api/v1/tenant/portal").route(web::get().to(own_portal)));
+}
+
+fn portal_response(tenant: &TenantId, link: &PortalLink) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({ "redirectUrl": link.url(), "tenantId": tenant.as_str() }))
 }
 
 fn token_response(tenant: &TenantId, token: String) -> HttpResponse {
@@ -43,11 +57,11 @@ fn issue_error(error: IssueError) -> ApiError {
     }
 }
 
-fn tenant_token_only() -> ApiError {
-    ApiError::bad_request(
+fn tenant_token_only(instead: &str) -> ApiError {
+    ApiError::bad_request(format!(
         "This endpoint acts on the caller's tenant admin token; the admin API key has no \
-         tenant. Use /api/v1/tenants/{tenantId}/token.",
-    )
+         tenant. Use /api/v1/tenants/{{tenantId}}/{instead}."
+    ))
 }
 
 #[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path)))]
@@ -74,7 +88,7 @@ async fn renew(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (Caller::TenantAdmin(_), Some(token)) = (&caller, bearer_token(&req)) else {
-        return Err(tenant_token_only());
+        return Err(tenant_token_only("token"));
     };
     let (tenant, renewed) = state
         .auth
@@ -92,7 +106,7 @@ async fn revoke_own(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (Caller::TenantAdmin(_), Some(token)) = (&caller, bearer_token(&req)) else {
-        return Err(tenant_token_only());
+        return Err(tenant_token_only("token"));
     };
     state
         .auth
@@ -118,4 +132,39 @@ async fn revoke_for_tenant(
         .await
         .map_err(issue_error)?;
     Ok(HttpResponse::Ok().json(json!({ "success": true })))
+}
+
+#[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path)))]
+async fn portal_for_tenant(
+    caller: Caller,
+    state: web::Data<AppState>,
+    ApiPath(path): ApiPath<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_global()?;
+    let id = tenant_id(&path)?;
+    let link = state
+        .auth
+        .tenant_tokens()
+        .portal_link(&id, &audit_context(&caller), Utc::now())
+        .await
+        .map_err(issue_error)?;
+    Ok(portal_response(&id, &link))
+}
+
+#[tracing::instrument(skip_all)]
+async fn own_portal(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (Caller::TenantAdmin(_), Some(token)) = (&caller, bearer_token(&req)) else {
+        return Err(tenant_token_only("portal"));
+    };
+    let (tenant, link) = state
+        .auth
+        .tenant_tokens()
+        .portal_link_in_own_chain(token, &audit_context(&caller), Utc::now())
+        .await
+        .map_err(issue_error)?;
+    Ok(portal_response(&tenant, &link))
 }

@@ -1,6 +1,6 @@
 //! Tenant admin token rows: revoked chains and per-tenant cut-offs, each written with
-//! its audit event and its change on the feed in one transaction; and the audit event
-//! of each issuance.
+//! its audit event and its change on the feed in one transaction (which also deletes the
+//! unopened portal links they void); and the audit event of each issuance.
 
 use super::audit::{insert_audit_record, AuditRecord};
 use super::changes::record_change;
@@ -34,7 +34,7 @@ impl Store {
     }
 
     /// Revokes one chain of tenant admin tokens until `expires_millis`, when none of it
-    /// could be valid anyway.
+    /// could be valid anyway, and deletes the chain's unopened portal links.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
     pub async fn revoke_tenant_token_chain(
         &self,
@@ -60,6 +60,10 @@ impl Store {
             .bind(now_millis)
             .execute(&mut *tx)
             .await?;
+            sqlx::query("DELETE FROM portal_links WHERE chain_id = $1")
+                .bind(chain_id)
+                .execute(&mut *tx)
+                .await?;
             insert_audit_record!(tx, audit, now_millis)?;
             record_change!(tx, change, now_millis)?;
             tx.commit().await
@@ -67,8 +71,9 @@ impl Store {
         Ok(())
     }
 
-    /// Voids every tenant admin token of `tenant` issued before `not_before_millis`;
-    /// the cut-off is kept until `expires_millis`. Returns whether the tenant exists.
+    /// Voids every tenant admin token of `tenant` issued before `not_before_millis`, and
+    /// its unopened portal links; the cut-off is kept until `expires_millis`. Returns
+    /// whether the tenant exists.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
     pub async fn revoke_tenant_tokens(
         &self,
@@ -99,6 +104,10 @@ impl Store {
                 .bind(expires_millis)
                 .execute(&mut *tx)
                 .await?;
+                sqlx::query("DELETE FROM portal_links WHERE tenant_id = $1")
+                    .bind(tenant.as_str())
+                    .execute(&mut *tx)
+                    .await?;
                 insert_audit_record!(tx, audit, now_millis)?;
                 record_change!(tx, change, now_millis)?;
                 tx.commit().await?;

@@ -1,13 +1,14 @@
 //! What Tessera issues: one claims type for every JWT it signs ([`AccessClaims`]: client
 //! tokens, tenant admin tokens and, next, users' tokens with `sid`), one verifier with a
-//! check per purpose ([`TokenVerifier`]), opaque tokens for codes and refresh tokens
-//! ([`OpaqueToken`]: 256 random bits, only their SHA-256 stored), the deny-lists of
+//! check per purpose ([`TokenVerifier`]), opaque tokens for codes, refresh tokens and portal
+//! links ([`OpaqueToken`]: 256 random bits, only their SHA-256 stored), the deny-lists of
 //! revoked access tokens and of ended sessions, and `[tokens]` ([`TokenSettings`]).
 
 pub mod access;
 mod claims;
 mod deny_list;
 mod opaque;
+pub mod portal_link;
 mod settings;
 pub mod tenant_admin;
 mod verifier;

@@ -8,6 +8,9 @@
 //! (by its holder), and so can every token of a tenant issued before an instant (by the
 //! global admin): [`TenantTokenRevocations`] holds both in memory, kept current on
 //! every process by the change feed.
+//!
+//! A portal session is one of these tokens, started by opening a portal link
+//! ([`super::portal_link`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -81,6 +84,8 @@ pub struct TenantTokenService {
     pub lifetime: Duration,
     /// `admin.tenant_token_max_lifetime_seconds`.
     pub max_lifetime: Duration,
+    /// `admin.portal_link_seconds`: how long a portal link can be opened.
+    pub portal_link_lifetime: Duration,
     /// Shared with the change feed, which keeps it current from other processes.
     pub revocations: Arc<TenantTokenRevocations>,
 }
@@ -202,7 +207,7 @@ impl TenantTokenService {
 }
 
 /// A token of `chain` for `tenant`, living `lifetime` but not past the chain's end.
-fn issue(
+pub(super) fn issue(
     keys: &KeyService,
     issuer: &str,
     tenant: &TenantId,
@@ -246,6 +251,8 @@ pub struct VerifiedTenantToken {
     pub tenant: TenantId,
     /// Unix seconds; a token older than its tenant belongs to a deleted namesake.
     pub issued_at: i64,
+    /// Unix seconds: the token's `exp`.
+    pub expires_at: i64,
     pub chain: TokenChain,
 }
 
@@ -274,6 +281,7 @@ pub async fn verify(
     Ok(VerifiedTenantToken {
         tenant,
         issued_at: claims.iat,
+        expires_at: claims.exp,
         chain,
     })
 }

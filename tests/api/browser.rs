@@ -3,7 +3,9 @@
 //! authorize URL of a native app (a public client on a loopback redirect URI, any
 //! port), signs in, approves, and the test exchanges the code with PKCE. Screenshots of
 //! the sign-in and consent pages — wide, narrow, and in dark mode — go to
-//! `target/login-screenshots/`.
+//! `target/login-screenshots/`. A second test follows a portal link from another
+//! site's page (issue 11) and sees the tenant's portal; its screenshots go to
+//! `target/portal-screenshots/`.
 //!
 //! Without chromedriver the test is skipped, unless `CI=true`: there it fails, so CI
 //! never passes without having run it (`.ci/run` installs `chromium` and
@@ -131,24 +133,31 @@ async fn loopback_app() -> u16 {
     port
 }
 
-fn screenshot_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/login-screenshots");
+fn screenshot_dir(folder: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join(folder);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-async fn save_screenshot(browser: &Client, name: &str) {
+async fn save_screenshot(browser: &Client, folder: &str, name: &str) {
     let png = browser.screenshot().await.expect("a screenshot");
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
-    std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
+    std::fs::write(screenshot_dir(folder).join(format!("{name}.png")), png).unwrap();
 }
 
-/// Screenshots of the page shown now: wide, then narrow (a phone), then wide again.
-async fn screenshots(browser: &Client, name: &str) {
-    save_screenshot(browser, name).await;
+/// Screenshots of the page shown now, into `target/<folder>/`: wide, then narrow (a
+/// phone), then wide again.
+async fn screenshots_in(browser: &Client, folder: &str, name: &str) {
+    save_screenshot(browser, folder, name).await;
     browser.set_window_size(390, 844).await.unwrap();
-    save_screenshot(browser, &format!("{name}-narrow")).await;
+    save_screenshot(browser, folder, &format!("{name}-narrow")).await;
     browser.set_window_size(1024, 820).await.unwrap();
+}
+
+async fn screenshots(browser: &Client, name: &str) {
+    screenshots_in(browser, "login-screenshots", name).await;
 }
 
 async fn sign_in(browser: &Client) {
@@ -200,8 +209,9 @@ async fn native_app(app: &TestApp) -> String {
     .client_id
 }
 
-#[tokio::test]
-async fn a_browser_signs_in_approves_and_the_code_is_exchanged_with_pkce() {
+/// chromedriver, started; `None` (the test skips) where it is not installed, except
+/// under `CI=true`.
+async fn driver() -> Option<Driver> {
     let Some(path) = chromedriver() else {
         if std::env::var("CI").is_ok_and(|ci| ci == "true") {
             panic!("CI=true but chromedriver is missing: .ci/run installs chromium-driver");
@@ -209,9 +219,16 @@ async fn a_browser_signs_in_approves_and_the_code_is_exchanged_with_pkce() {
         eprintln!(
             "skipped: chromedriver is not installed (apt-get install chromium chromium-driver)"
         );
+        return None;
+    };
+    Some(Driver::start(&path).await)
+}
+
+#[tokio::test]
+async fn a_browser_signs_in_approves_and_the_code_is_exchanged_with_pkce() {
+    let Some(driver) = driver().await else {
         return;
     };
-    let driver = Driver::start(&path).await;
     let app = spawn_app(Backend::Sqlite).await;
     let client_id = native_app(&app).await;
     let port = loopback_app().await;
@@ -292,5 +309,96 @@ async fn a_browser_signs_in_approves_and_the_code_is_exchanged_with_pkce() {
     sign_in(&dark).await;
     approve_button(&dark).await;
     screenshots(&dark, "consent-dark").await;
+    dark.close().await.unwrap();
+}
+
+/// Serves `html` to every request, from another site than Tessera's (127.0.0.1, where
+/// the issuer is `localhost`): the application a tenant admin follows a link from.
+async fn other_site(html: String) -> String {
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer).await;
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{html}",
+                html.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+        }
+    });
+    format!("http://127.0.0.1:{port}/")
+}
+
+async fn portal_link(app: &TestApp) -> String {
+    app.admin_json("/api/v1/tenants/acme/portal").await["redirectUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The text of the element `id`, once it is there.
+async fn text_of(browser: &Client, id: &str) -> String {
+    let Ok(element) = browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id(id))
+        .await
+    else {
+        let url = browser.current_url().await.unwrap();
+        let page = browser.source().await.unwrap();
+        panic!("no #{id} on the page at {url}: {page}");
+    };
+    element.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_browser_opens_a_portal_link_and_sees_its_tenant() {
+    let Some(driver) = driver().await else {
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).await;
+    app.put_tenant("acme", json!({"name": "Acme Solar"})).await;
+    let portal = format!("{}/portal", app.issuer);
+
+    // Followed from the application's page, on another site, as tenant admins will.
+    let link = portal_link(&app).await;
+    let site = other_site(format!(
+        "<!DOCTYPE html><title>Acme app</title><a id=\"go\" href=\"{link}\">Open the portal</a>"
+    ))
+    .await;
+    let browser = driver.browser(false).await;
+    browser.goto(&site).await.unwrap();
+    browser
+        .find(Locator::Id("go"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(text_of(&browser, "tenant-name").await, "Acme Solar");
+    assert_eq!(text_of(&browser, "tenant-id").await, "acme");
+    assert_eq!(browser.current_url().await.unwrap().as_str(), portal);
+    screenshots_in(&browser, "portal-screenshots", "portal").await;
+
+    // The same link again: refused, with a page that says so.
+    browser.goto(&link).await.unwrap();
+    let page = browser.source().await.unwrap();
+    assert!(page.contains("This portal link no longer works"), "{page}");
+    screenshots_in(&browser, "portal-screenshots", "portal-link-used").await;
+    browser.close().await.unwrap();
+
+    // A browser without the session, and the portal in dark mode.
+    let dark = driver.browser(true).await;
+    dark.goto(&portal).await.unwrap();
+    let page = dark.source().await.unwrap();
+    assert!(page.contains("Open a portal link"), "{page}");
+    save_screenshot(&dark, "portal-screenshots", "portal-no-session-dark").await;
+    dark.goto(&portal_link(&app).await).await.unwrap();
+    assert_eq!(text_of(&dark, "tenant-name").await, "Acme Solar");
+    save_screenshot(&dark, "portal-screenshots", "portal-dark").await;
     dark.close().await.unwrap();
 }

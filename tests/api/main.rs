@@ -23,6 +23,7 @@ mod introspection;
 mod keys;
 mod members;
 mod metadata;
+mod portal_links;
 mod rate_limits;
 mod refresh;
 mod replicas;
