@@ -194,6 +194,7 @@ impl Application {
                     revocations: tenant_tokens,
                 },
                 store.clone(),
+                clients.clone(),
             ),
         });
         let mut server = HttpServer::new(move || {

@@ -10,10 +10,13 @@
 pub mod admin_key;
 mod caller;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 pub use caller::{Caller, Forbidden, TenantScope, UserCaller};
 
+use crate::clients::ClientAuthenticator;
 use crate::ids::{SessionId, UserId};
 use crate::store::Store;
 use crate::tenants::{self, TenantError, TenantId};
@@ -38,6 +41,9 @@ pub struct Authenticator {
     admin_key: AdminKeyVerifier,
     tenant_tokens: TenantTokenService,
     store: Store,
+    /// A user token is honoured only while its client exists, is enabled and is of the
+    /// token's tenant (as introspection requires).
+    clients: Arc<ClientAuthenticator>,
 }
 
 impl Authenticator {
@@ -45,11 +51,13 @@ impl Authenticator {
         admin_key: AdminKeyVerifier,
         tenant_tokens: TenantTokenService,
         store: Store,
+        clients: Arc<ClientAuthenticator>,
     ) -> Self {
         Authenticator {
             admin_key,
             tenant_tokens,
             store,
+            clients,
         }
     }
 
@@ -76,6 +84,12 @@ impl Authenticator {
                 _ => AuthError::Invalid,
             })?;
         let claims = verified.claims;
+        let client = self.clients.client(&claims.client_id).await?;
+        if !client.is_some_and(|client| {
+            client.settings.enabled && client.tenant_id.as_str() == claims.tid
+        }) {
+            return Err(AuthError::Invalid);
+        }
         let corrupt = |_| AuthError::Invalid;
         Ok(UserCaller {
             user_id: UserId::parse(&claims.sub).map_err(corrupt)?,

@@ -7,7 +7,8 @@
 //!
 //! One write transaction: the user and membership share-locked first (as the code
 //! exchange does, so a concurrent disable or removal is either seen or waits), then the
-//! session row, the update, the new refresh token, and the change on the feed last.
+//! session's refresh tokens and its row (the order a refresh locks them in), the update,
+//! the new refresh token, and the change on the feed last.
 
 use std::sync::Arc;
 
@@ -72,6 +73,7 @@ pub async fn switch(
     {
         return Err(SwitchError::NotMember);
     }
+    Store::lock_refresh_tokens_of(&mut tx, request.session_id.as_str()).await?;
     let session = Store::session_for_update(&mut tx, request.session_id.as_str())
         .await?
         .ok_or(SwitchError::SessionGone)?;

@@ -307,6 +307,20 @@ impl Store {
         })?)
     }
 
+    /// Locks the refresh tokens of the session `id` until `tx` ends, on PostgreSQL (on
+    /// SQLite the transaction holds the write lock already). A switch takes them before
+    /// the session row, in the order a refresh takes them (its token, then the session),
+    /// so the two never wait for each other in a circle.
+    pub async fn lock_refresh_tokens_of(tx: &mut WriteTx, id: &str) -> anyhow::Result<()> {
+        if let WriteTx::Postgres(tx) = tx {
+            sqlx::query("SELECT token_hash FROM refresh_tokens WHERE session_id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_all(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Whether `user_id` is enabled and a member of `tenant_id`, read in `tx`. On
     /// PostgreSQL both rows are share-locked, so a concurrent disable or removal either
     /// commits first (and is seen) or waits for `tx` (and then ends what it started).

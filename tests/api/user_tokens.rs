@@ -19,6 +19,7 @@ crate::on_both_backends!(
     a_tenant_admin_revokes_only_in_its_tenant,
     switch_moves_the_session_to_another_tenant_of_the_user,
     switch_to_a_tenant_the_user_is_not_in_is_refused,
+    a_switch_racing_refreshes_and_switches_of_its_session_never_fails,
 );
 
 /// A signed-in user of `acme` through an internal client, and a client that
@@ -257,6 +258,25 @@ async fn me_describes_the_token_and_head_verifies_it(backend: Backend) {
         .await
         .unwrap();
     assert_api_error(response, 405).await;
+
+    // A disabled client's user tokens are refused, as introspection refuses them.
+    let response = world
+        .app
+        .admin(
+            Method::PATCH,
+            &format!("/api/v1/oauth-clients/{}", world.client.id),
+        )
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        world
+            .status(Method::HEAD, "/api/v1/tokens/me", &pair.access)
+            .await,
+        401
+    );
 }
 
 async fn logout_ends_the_session_for_access_and_refresh_tokens(backend: Backend) {
@@ -624,4 +644,63 @@ async fn switch_to_a_tenant_the_user_is_not_in_is_refused(backend: Backend) {
         .unwrap();
     assert_eq!(session.tenant_id, "acme");
     assert_eq!(session.switched_at, None);
+}
+
+async fn a_switch_racing_refreshes_and_switches_of_its_session_never_fails(backend: Backend) {
+    let world = world(spawn_app(backend).await).await;
+    globex(&world).await;
+    let pair = world.sign_in().await;
+    let mut handles = Vec::new();
+    for turn in 0..12 {
+        let oauth = world.oauth.clone();
+        let (client, refresh, access) = (
+            world.client.clone(),
+            pair.refresh.clone(),
+            pair.access.clone(),
+        );
+        let url = world.app.url("/api/v1/tokens/switch");
+        let http = world.app.client.clone();
+        handles.push(tokio::spawn(async move {
+            if turn % 3 == 0 {
+                let response = http
+                    .post(url)
+                    .bearer_auth(&access)
+                    .json(&json!({"tenantId": "globex"}))
+                    .send()
+                    .await
+                    .unwrap();
+                ("switch", response.status().as_u16())
+            } else {
+                let response = oauth
+                    .post(
+                        "/oauth/token",
+                        Some(&client.basic()),
+                        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+                    )
+                    .await;
+                ("refresh", response.status().as_u16())
+            }
+        }));
+    }
+    let mut switched = 0;
+    for handle in handles {
+        let (what, status) = handle.await.unwrap();
+        match (what, status) {
+            ("switch", 200) => switched += 1,
+            ("switch", 401) | ("refresh", 200 | 400) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        switched, 1,
+        "one switch wins; the others hold a token it voided"
+    );
+    let session = world
+        .app
+        .store
+        .session(&pair.session)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.tenant_id, "globex");
 }
