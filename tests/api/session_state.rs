@@ -186,9 +186,10 @@ async fn an_idle_session_dies_at_its_boundary(backend: Backend) {
     // Idle time counts from when the timeout was turned on: 2 s, one step (a tenth)
     // and a second.
     let left = (dies - turned_on).num_milliseconds();
-    assert!((2_800..=3_200).contains(&left), "{left} ms");
+    assert!((2_500..=3_200).contains(&left), "{left} ms");
 
-    until(dies - chrono::Duration::milliseconds(400)).await;
+    // Past the timeout itself, still inside its step and second.
+    until(dies - chrono::Duration::milliseconds(600)).await;
     assert_eq!(
         world.status(Method::HEAD, PRESERVE, &pair.access).await,
         200
@@ -274,7 +275,7 @@ async fn use_keeps_a_session_alive_and_preserve_idle_ttl_does_not_count(backend:
             .as_str()
             .expect("refreshed")
             .to_owned();
-        if Utc::now() < first - chrono::Duration::milliseconds(200) {
+        if Utc::now() < first - chrono::Duration::milliseconds(600) {
             let info = world.me(&watched.access, "?preserveIdleTTL=true").await;
             assert_eq!(instant(&info["idleExpiresAt"]), first, "preserved");
         }
