@@ -44,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
         refresh_grace_seconds: 10,
         refresh_family_lifetime_seconds: 2_592_000,
         authorization_code_ttl_seconds: 60,
+        idle_timeout_min_seconds: 300,
     };
     let mut tokens = String::new();
     for _ in 0..count {

@@ -34,6 +34,8 @@ pub enum Action {
     MemberAdded,
     MemberUpdated,
     MemberRemoved,
+    UserSessionsRevoked,
+    IdleTimeoutSet,
 }
 
 impl Action {
@@ -62,6 +64,8 @@ impl Action {
             Action::MemberAdded => "tenant_member.added",
             Action::MemberUpdated => "tenant_member.updated",
             Action::MemberRemoved => "tenant_member.removed",
+            Action::UserSessionsRevoked => "user.sessions_revoked",
+            Action::IdleTimeoutSet => "tenant.idle_timeout_set",
         }
     }
 }

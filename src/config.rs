@@ -272,6 +272,13 @@ impl Settings {
                 crate::tokens::MAX_AUTHORIZATION_CODE_TTL_SECONDS
             );
         }
+        let min = tokens.idle_timeout_min_seconds;
+        if min == 0 || min > crate::tokens::MAX_IDLE_TIMEOUT_SECONDS {
+            bail!(
+                "tokens.idle_timeout_min_seconds: between 1 and {}",
+                crate::tokens::MAX_IDLE_TIMEOUT_SECONDS
+            );
+        }
         Ok(())
     }
 

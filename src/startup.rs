@@ -28,7 +28,7 @@ use crate::oauth::{OAuthParts, OAuthServer};
 use crate::rate_limit::{AddressLimiter, FailureLimiter, RequestLimiter};
 use crate::store::Store;
 use crate::tokens::tenant_admin::{TenantTokenRevocations, TenantTokenService};
-use crate::tokens::{DenyList, TokenVerifier};
+use crate::tokens::{DenyList, SessionStates, TokenVerifier};
 
 pub struct Application {
     port: u16,
@@ -37,6 +37,7 @@ pub struct Application {
     keys: Arc<KeyService>,
     clients: Arc<ClientAuthenticator>,
     oauth: Arc<OAuthServer>,
+    sessions: Arc<SessionStates>,
     background: Vec<tokio::task::JoinHandle<()>>,
     server: Server,
 }
@@ -71,6 +72,11 @@ impl Application {
         let use_flush = clients::spawn_use_flush(clients.clone(), LAST_USED_FLUSH_INTERVAL);
         let deny_list = Arc::new(DenyList::default());
         let ended_sessions = Arc::new(DenyList::default());
+        let session_states = Arc::new(SessionStates::new(store.clone()));
+        let activity_flush = spawn_activity_flush(
+            session_states.clone(),
+            Duration::from_millis(settings.oauth.sync_interval_millis),
+        );
         // How long after a session ends one of its access tokens could be unexpired.
         let session_token_horizon = chrono::Duration::seconds(
             (settings.signing.max_token_lifetime_seconds + settings.signing.leeway_seconds) as i64,
@@ -87,6 +93,7 @@ impl Application {
                 tenant_tokens: tenant_tokens.clone(),
                 tenant_token_max_lifetime,
                 ended_sessions: ended_sessions.clone(),
+                sessions: session_states.clone(),
                 session_token_horizon,
                 refresh_grace: settings.tokens.refresh_grace(),
             },
@@ -129,6 +136,7 @@ impl Application {
             keys.clone(),
             deny_list.clone(),
             ended_sessions.clone(),
+            session_states.clone(),
             &issuer,
             settings.signing.leeway_seconds,
         ));
@@ -197,6 +205,7 @@ impl Application {
                     revocations: tenant_tokens,
                 },
                 store.clone(),
+                clients.clone(),
             ),
         });
         let mut server = HttpServer::new(move || {
@@ -220,7 +229,14 @@ impl Application {
             keys,
             clients,
             oauth,
-            background: vec![key_refresh, feed_task, use_flush, forget_idle_addresses],
+            sessions: session_states,
+            background: vec![
+                key_refresh,
+                feed_task,
+                use_flush,
+                forget_idle_addresses,
+                activity_flush,
+            ],
             server,
         })
     }
@@ -266,6 +282,12 @@ impl Application {
         if let Err(error) = self.clients.flush_uses().await {
             tracing::warn!(error = format!("{error:#}"), "cannot record lastUsedAt");
         }
+        if let Err(error) = self.sessions.flush().await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "cannot record session activity"
+            );
+        }
         served?;
         tokio::time::timeout(Duration::from_secs(5), self.store.close())
             .await
@@ -277,6 +299,27 @@ impl Application {
 
 /// How long a start waits for the client cache to warm before it listens.
 const CLIENT_CACHE_WARM_WAIT: Duration = Duration::from_secs(5);
+
+/// Writes the sessions' activity noted in memory every `every` (see
+/// [`SessionStates`]: batched, at most once per session per recording step).
+fn spawn_activity_flush(
+    sessions: Arc<SessionStates>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            if let Err(error) = sessions.flush().await {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "cannot record session activity"
+                );
+            }
+        }
+    })
+}
 
 /// How often the address limiter forgets addresses whose buckets are full again.
 const FORGET_IDLE_ADDRESSES_EVERY: Duration = Duration::from_secs(60);

@@ -5,8 +5,27 @@
 //! resources look absent (404); operations only the global admin may perform fail with
 //! [`Forbidden`] (403).
 
-use crate::ids::TenantId;
+use chrono::{DateTime, Utc};
+
 pub use crate::ids::TenantScope;
+use crate::ids::{SessionId, TenantId, UserId};
+
+/// A user calling with its access token (the token API), in one session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserCaller {
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+    pub session_id: SessionId,
+    pub client_id: String,
+    /// Space-separated.
+    pub scope: String,
+    /// Unix seconds: the sign-in, the token's `iat` and `exp`.
+    pub auth_time: Option<i64>,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    /// When the session dies if unused, where its tenant has an idle timeout.
+    pub idle_expires_at: Option<DateTime<Utc>>,
+}
 
 /// The authenticated caller of `/api/*`.
 #[derive(Debug, Clone, PartialEq, Eq)]

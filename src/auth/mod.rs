@@ -2,20 +2,27 @@
 //!
 //! [`Authenticator::authenticate`] accepts the admin API key (the global admin) or a
 //! tenant admin token (an admin of one tenant, which must still exist and have existed
-//! when the token was issued); next it will accept a user's access token. The API's
-//! extractor and the portal ([`Authenticator::portal_session`], a tenant admin token
-//! from the portal cookie) both ask it; nothing else decides who is calling.
+//! when the token was issued). [`Authenticator::user`] accepts a user's access token
+//! (the token API: `/api/v1/tokens/me`, the switch), honoured only while its session
+//! is. The API's extractor and the portal ([`Authenticator::portal_session`], a tenant
+//! admin token from the portal cookie) both ask it; nothing else decides who is
+//! calling.
 
 pub mod admin_key;
 mod caller;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
-pub use caller::{Caller, Forbidden, TenantScope};
+pub use caller::{Caller, Forbidden, TenantScope, UserCaller};
 
+use crate::clients::ClientAuthenticator;
+use crate::ids::{SessionId, UserId};
 use crate::store::Store;
-use crate::tenants::{self, Tenant, TenantError};
+use crate::tenants::{self, Tenant, TenantError, TenantId};
 use crate::tokens::tenant_admin::TenantTokenService;
+use crate::tokens::{Activity, Purpose, TokenError};
 use admin_key::AdminKeyVerifier;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +31,9 @@ pub enum AuthError {
     /// tenant): one answer for all.
     #[error("the credential is not valid")]
     Invalid,
+    /// What decides whether the credential is honoured could not be read.
+    #[error("the credential cannot be checked now")]
+    Unavailable,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -32,6 +42,9 @@ pub struct Authenticator {
     admin_key: AdminKeyVerifier,
     tenant_tokens: TenantTokenService,
     store: Store,
+    /// A user token is honoured only while its client exists, is enabled and is of the
+    /// token's tenant (as introspection requires).
+    clients: Arc<ClientAuthenticator>,
 }
 
 impl Authenticator {
@@ -39,17 +52,58 @@ impl Authenticator {
         admin_key: AdminKeyVerifier,
         tenant_tokens: TenantTokenService,
         store: Store,
+        clients: Arc<ClientAuthenticator>,
     ) -> Self {
         Authenticator {
             admin_key,
             tenant_tokens,
             store,
+            clients,
         }
     }
 
     /// The tenant admin token service (issuing, renewing, revoking).
     pub fn tenant_tokens(&self) -> &TenantTokenService {
         &self.tenant_tokens
+    }
+
+    /// The user whose access token `credential` is, while its session honours it;
+    /// `activity` says whether this use counts as the session's activity.
+    pub async fn user(
+        &self,
+        credential: &str,
+        activity: Activity,
+        now: DateTime<Utc>,
+    ) -> Result<UserCaller, AuthError> {
+        let verified = self
+            .tenant_tokens
+            .verifier
+            .verify_with(credential, Purpose::User, activity, now)
+            .await
+            .map_err(|error| match error {
+                TokenError::Unavailable => AuthError::Unavailable,
+                _ => AuthError::Invalid,
+            })?;
+        let claims = verified.claims;
+        let client = self.clients.client(&claims.client_id).await?;
+        if !client.is_some_and(|client| {
+            client.settings.enabled && client.tenant_id.as_str() == claims.tid
+        }) {
+            return Err(AuthError::Invalid);
+        }
+        let corrupt = |_| AuthError::Invalid;
+        Ok(UserCaller {
+            user_id: UserId::parse(&claims.sub).map_err(corrupt)?,
+            tenant_id: TenantId::parse(&claims.tid).map_err(corrupt)?,
+            session_id: SessionId::parse(claims.sid.as_deref().unwrap_or_default())
+                .map_err(corrupt)?,
+            scope: claims.scope,
+            client_id: claims.client_id,
+            auth_time: claims.auth_time,
+            issued_at: claims.iat,
+            expires_at: claims.exp,
+            idle_expires_at: verified.idle_expires_at,
+        })
     }
 
     /// The caller `credential` (a bearer credential) stands for.

@@ -1,6 +1,7 @@
 //! The cross-process change feed: keeps every process's memory (cached clients, the
 //! signing keys, the deny-lists of revoked access tokens and of ended sessions,
-//! revoked tenant admin tokens) in step with the database.
+//! revoked tenant admin tokens, sessions' tenants and tenants' idle timeouts) in step
+//! with the database.
 //!
 //! Each change other processes must apply is a typed [`Change`] (a plain value the store
 //! defines, since the writes record it), stored as a row of the `changes` table in the
@@ -51,7 +52,7 @@ use crate::keys::KeyService;
 use crate::oauth::OAuthServer;
 use crate::store::{from_millis, Store};
 use crate::tokens::tenant_admin::TenantTokenRevocations;
-use crate::tokens::DenyList;
+use crate::tokens::{DenyList, SessionStates};
 
 /// Rows read per poll; more wait for the next.
 const BATCH: u32 = 1000;
@@ -66,6 +67,8 @@ pub struct FeedTargets {
     pub tenant_token_max_lifetime: chrono::Duration,
     /// Ended sessions, whose access tokens are refused.
     pub ended_sessions: Arc<DenyList>,
+    /// Sessions' state and tenants' idle timeouts, as the verifier reads them.
+    pub sessions: Arc<SessionStates>,
     /// How long after a session ends one of its access tokens could still be
     /// unexpired: the longest access token lifetime, and the clock-skew leeway.
     pub session_token_horizon: chrono::Duration,
@@ -139,7 +142,10 @@ impl ChangeFeed {
                 targets
                     .ended_sessions
                     .deny(session.as_str(), until.timestamp());
+                targets.sessions.forget(session.as_str());
             }
+            Change::SessionSwitched(session) => targets.sessions.forget(session.as_str()),
+            Change::IdleTimeout(tenant) => targets.sessions.forget_policy(tenant.as_str()),
         }
         Ok(())
     }
@@ -196,6 +202,7 @@ impl ChangeFeed {
             }
             Step::Resync { last_seen } => {
                 self.targets.clients.forget_all();
+                self.targets.sessions.forget_all();
                 self.targets.keys.reload(now).await?;
                 self.load_revocations(now).await?;
                 state.last_seen = last_seen;

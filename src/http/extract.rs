@@ -227,6 +227,7 @@ impl FromRequest for Caller {
                 Err(AuthError::Invalid) => Err(ApiError::Unauthorized {
                     token_presented: true,
                 }),
+                Err(AuthError::Unavailable) => Err(ApiError::Unavailable),
                 Err(AuthError::Unexpected(error)) => Err(from_store(error)),
             }
         })

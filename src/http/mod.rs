@@ -17,6 +17,7 @@ mod request_context;
 mod secrets;
 mod tenant_tokens;
 mod tenants;
+mod user_tokens;
 mod users;
 
 use actix_web::{web, Resource};
@@ -82,7 +83,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(clients::routes)
         .configure(users::routes)
         .configure(members::routes)
-        .configure(audit::routes);
+        .configure(audit::routes)
+        .configure(user_tokens::routes);
 }
 
 /// The fallback for paths no route matches.

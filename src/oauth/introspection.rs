@@ -1,7 +1,9 @@
 //! `POST /oauth/introspect` (RFC 7662): is this token active, and its claims — for a
 //! caller of the token's own tenant only. Access tokens (JWTs, a user's only while its
 //! session goes on) and refresh tokens (looked up by hash: active while unused,
-//! unexpired and their session goes on). `token_type_hint` says which to try first.
+//! unexpired and their session goes on, not idle too long). `token_type_hint` says
+//! which to try first. Introspecting a user's access token counts as its session's
+//! activity (the resource server saw it used).
 
 use std::net::IpAddr;
 
@@ -9,11 +11,11 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::server::Clients;
-use super::server::{server_error, unavailable_or_server_error, OAuthServer};
+use super::server::{server_error, unavailable, unavailable_or_server_error, OAuthServer};
 use super::{Form, OAuthError};
 use crate::clients::AuthenticatedClient;
 use crate::store::PresentedRows;
-use crate::tokens::{AccessClaims, Purpose};
+use crate::tokens::{AccessClaims, Purpose, TokenError};
 
 fn inactive() -> Value {
     serde_json::json!({ "active": false })
@@ -97,6 +99,13 @@ impl OAuthServer {
         if !live {
             return Ok(None);
         }
+        let idle = match self.verifier.sessions().policy(&session.tenant_id).await {
+            Ok(policy) => policy.is_some_and(|policy| policy.is_idle(session.last_active_at, now)),
+            Err(error) => return Err(unavailable_or_server_error(error)),
+        };
+        if idle {
+            return Ok(None);
+        }
         let enabled = match self.clients.client(&token.client_id).await {
             Ok(client) => client.is_some_and(|client| client.settings.enabled),
             Err(error) => return Err(unavailable_or_server_error(error)),
@@ -131,12 +140,14 @@ impl OAuthServer {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<AccessClaims>, OAuthError> {
-        let Ok(verified) = self
+        let verified = match self
             .verifier
             .verify(token, Purpose::ClientAccess, now)
             .await
-        else {
-            return Ok(None);
+        {
+            Ok(verified) => verified,
+            Err(TokenError::Unavailable) => return Err(unavailable()),
+            Err(_) => return Ok(None),
         };
         let claims = verified.claims;
         let client = match self.clients.client(&claims.client_id).await {

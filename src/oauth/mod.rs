@@ -15,6 +15,7 @@ pub mod resource;
 pub mod revocation;
 pub mod scope;
 pub mod server;
+pub mod switch;
 
 pub use client_auth::{presented_client, AuthMethod, PresentedClient};
 pub use error::OAuthError;

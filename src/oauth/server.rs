@@ -217,6 +217,13 @@ pub(super) fn server_error(error: anyhow::Error) -> OAuthError {
 /// How long a caller should wait when the database is unreachable.
 const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 5;
 
+/// 503: the state needed for an answer could not be read (worth retrying).
+pub(super) fn unavailable() -> OAuthError {
+    OAuthError::Unavailable {
+        retry_after_seconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
+    }
+}
+
 /// 503 when the database is unreachable (worth retrying), else 500.
 pub(super) fn unavailable_or_server_error(error: anyhow::Error) -> OAuthError {
     if crate::store::is_unavailable(&error) {

@@ -6,14 +6,19 @@
 //! This module owns starting a session ([`start`]), ending sessions ([`end`]: one, all
 //! of a user's, or a user's in one tenant) and the refresh rules: what a presented
 //! refresh token gets is a pure decision in [`refresh`]; [`refresh::refresh`] loads,
-//! decides and stores in one write transaction. Rows live in `store/sessions.rs`.
+//! decides and stores in one write transaction; [`switch`] moves a session to another
+//! tenant; [`idle_timeout`] is a tenant's idle token timeout (what it does to sessions
+//! is checked where their tokens are, [`crate::tokens::session_state`]). Rows live in
+//! `store/sessions.rs`.
 //!
 //! Ending writes a [`crate::store::Change::SessionEnded`] per session in the same
 //! transaction; every process then refuses the session's access tokens (see
 //! [`crate::tokens::TokenVerifier`]) within one feed poll.
 
+pub mod idle_timeout;
 pub mod refresh;
 mod seal;
+pub mod switch;
 
 use std::sync::Arc;
 
@@ -85,6 +90,7 @@ pub async fn start(
         family_expires_at: family_expires_at.timestamp_millis(),
         ended_at: None,
         end_reason: None,
+        switched_at: None,
     };
     Store::insert_session(tx, &session).await?;
     if !offers_refresh(&request.client) {
@@ -149,6 +155,8 @@ pub enum EndReason {
     MembershipRemoved,
     /// Every session of the user was revoked (issue 11).
     RevokedAll,
+    /// Unused for longer than its tenant's idle token timeout (seed 003).
+    IdleTimeout,
 }
 
 impl EndReason {
@@ -163,6 +171,7 @@ impl EndReason {
             EndReason::PasswordChanged => "password_changed",
             EndReason::MembershipRemoved => "membership_removed",
             EndReason::RevokedAll => "revoked_all",
+            EndReason::IdleTimeout => crate::tokens::session_state::IDLE_TIMEOUT_REASON,
         }
     }
 }
@@ -202,4 +211,18 @@ pub async fn end(
             SessionId::parse(id).map_err(|problem| anyhow::anyhow!("corrupt session id: {problem}"))
         })
         .collect()
+}
+
+/// Logout (`DELETE /api/v1/tokens/me`): ends `session` in a transaction of its own.
+/// Returns it when it was still going on.
+#[tracing::instrument(skip_all, fields(session_id = %session))]
+pub async fn logout(
+    store: &Store,
+    session: &SessionId,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<SessionId>> {
+    let mut tx = store.begin_write().await?;
+    let ended = end(&mut tx, Ending::Session(session), EndReason::Logout, now).await?;
+    tx.commit().await?;
+    Ok(ended)
 }

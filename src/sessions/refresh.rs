@@ -6,6 +6,8 @@
 //!
 //! - a token of another client, of an ended session or of an expired family, or an
 //!   expired token, is refused, and nothing changes;
+//! - a token of a session idle longer than its tenant's timeout is refused, and the
+//!   session ends (`idle_timeout`);
 //! - an unused token rotates: it dies, a successor is born, a fresh access token goes
 //!   with it;
 //! - a used token is reuse, and the family dies — except the *immediate* predecessor
@@ -14,7 +16,8 @@
 //!   (its holder lost the response), which only it can unseal (see `seal.rs`).
 //!
 //! [`refresh`] loads, decides and stores in one [`crate::store::WriteTx`]: for a rotation one locked
-//! read, one update, one insert, then the commit.
+//! read, the tenant's idle timeout, one update, one insert, the session's activity, then
+//! the commit.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -23,7 +26,7 @@ use crate::clients::Client;
 use crate::clients::ScopeToken;
 use crate::store::{from_millis, PresentedRows, RefreshTokenRecord, Store};
 use crate::tenants::TenantId;
-use crate::tokens::{OpaqueToken, TokenHash, TokenSettings};
+use crate::tokens::{IdlePolicy, OpaqueToken, TokenHash, TokenSettings};
 
 /// When a refresh token issued at `now` expires: after its client's
 /// `refreshTokenValiditySeconds`, and never after its family does.
@@ -55,6 +58,9 @@ pub struct StoredToken {
 pub struct Family {
     pub ended: bool,
     pub expires_at: DateTime<Utc>,
+    /// When the session dies of idleness, if its tenant has an idle timeout (see
+    /// [`crate::tokens::session_state::idle_expires_at`]).
+    pub idle_expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +79,8 @@ pub enum Refusal {
     OtherClient,
     /// The session ended (its family was revoked).
     Ended,
+    /// The session was idle longer than its tenant's timeout: it ends now.
+    Idle,
     FamilyExpired,
     Expired,
 }
@@ -93,6 +101,9 @@ pub fn decide(
     }
     if family.ended {
         return Decision::Refuse(Refusal::Ended);
+    }
+    if family.idle_expires_at.is_some_and(|at| now >= at) {
+        return Decision::Refuse(Refusal::Idle);
     }
     if now >= family.expires_at {
         return Decision::Refuse(Refusal::FamilyExpired);
@@ -178,9 +189,14 @@ pub async fn refresh(
         successor_sealed: token.successor_sealed.is_some(),
         successor_used: successor.as_ref().is_none_or(|next| next.used_at.is_some()),
     };
+    let idle = Store::idle_timeout_in(&mut tx, &session.tenant_id)
+        .await?
+        .as_ref()
+        .and_then(IdlePolicy::of);
     let family = Family {
         ended: session.ended_at.is_some(),
         expires_at: from_millis(session.family_expires_at),
+        idle_expires_at: idle.map(|policy| policy.expires_at(session.last_active_at)),
     };
     let session_id = parse_stored(SessionId::parse(&session.id))?;
     let decision = decide(
@@ -191,6 +207,18 @@ pub async fn refresh(
         now,
     );
     match decision {
+        Decision::Refuse(Refusal::Idle) => {
+            end(
+                &mut tx,
+                Ending::Session(&session_id),
+                EndReason::IdleTimeout,
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            tracing::info!(session_id = %session_id, "refresh refused: the session was idle too long");
+            return Err(RefreshError::Refused(Some(Refusal::Idle)));
+        }
         Decision::Refuse(refusal) => {
             tracing::info!(?refusal, "refresh token refused");
             return Err(RefreshError::Refused(Some(refusal)));
@@ -249,6 +277,7 @@ pub async fn refresh(
             now.timestamp_millis(),
         )
         .await?;
+        Store::touch_session(&mut tx, &token.session_id, now.timestamp_millis()).await?;
         tx.commit().await?;
         (next, expires_at)
     };
@@ -321,6 +350,7 @@ mod tests {
         Family {
             ended: false,
             expires_at: at(5_000),
+            idle_expires_at: None,
         }
     }
 
@@ -341,13 +371,31 @@ mod tests {
     #[test]
     fn a_family_ends_at_its_absolute_lifetime() {
         let family = Family {
-            ended: false,
             expires_at: at(500),
+            ..live()
         };
         assert_eq!(decide_at(&unused(), family, 499), Decision::Rotate);
         assert_eq!(
             decide_at(&unused(), family, 500),
             Decision::Refuse(Refusal::FamilyExpired)
+        );
+    }
+
+    #[test]
+    fn an_idle_session_refuses_from_its_idle_expiry_on() {
+        let family = Family {
+            idle_expires_at: Some(at(200)),
+            ..live()
+        };
+        assert_eq!(decide_at(&unused(), family, 199), Decision::Rotate);
+        assert_eq!(
+            decide_at(&unused(), family, 200),
+            Decision::Refuse(Refusal::Idle)
+        );
+        assert_eq!(
+            decide_at(&rotated(199), family, 200),
+            Decision::Refuse(Refusal::Idle),
+            "no grace for an idle session"
         );
     }
 

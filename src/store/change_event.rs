@@ -37,6 +37,10 @@ pub enum Change {
         session: SessionId,
         ended_at_millis: i64,
     },
+    /// A session moved to another tenant: its state must be read again.
+    SessionSwitched(SessionId),
+    /// The idle token timeout of a tenant was set: read it again.
+    IdleTimeout(TenantId),
 }
 
 /// The stored form of a [`Change`].
@@ -54,6 +58,8 @@ const TENANT_TOKENS_REVOKED: &str = "tenant_tokens_revoked";
 const TENANT_TOKEN_CHAIN_REVOKED: &str = "tenant_token_chain_revoked";
 const USER: &str = "user";
 const SESSION_ENDED: &str = "session_ended";
+const SESSION_SWITCHED: &str = "session_switched";
+const IDLE_TIMEOUT: &str = "idle_timeout";
 
 impl Change {
     pub fn to_row(&self) -> ChangeRow {
@@ -89,6 +95,10 @@ impl Change {
                 session.as_str().to_owned(),
                 Some(*ended_at_millis),
             ),
+            Change::SessionSwitched(session) => {
+                (SESSION_SWITCHED, session.as_str().to_owned(), None)
+            }
+            Change::IdleTimeout(tenant) => (IDLE_TIMEOUT, tenant.as_str().to_owned(), None),
         };
         ChangeRow {
             kind,
@@ -120,6 +130,8 @@ impl Change {
                 session: SessionId::parse(subject).ok()?,
                 ended_at_millis: instant?,
             },
+            SESSION_SWITCHED => Change::SessionSwitched(SessionId::parse(subject).ok()?),
+            IDLE_TIMEOUT => Change::IdleTimeout(TenantId::parse(subject).ok()?),
             _ => return None,
         })
     }
@@ -151,6 +163,8 @@ mod tests {
                 session: SessionId::generate(),
                 ended_at_millis: 8,
             },
+            Change::SessionSwitched(SessionId::generate()),
+            Change::IdleTimeout(TenantId::parse("acme").unwrap()),
         ];
         for change in changes {
             let row = change.to_row();

@@ -168,6 +168,21 @@ impl Store {
         })?)
     }
 
+    /// The id of the internal client (seed 002's `internal: true`) of `tenant` that
+    /// signs its users in through the token API: the oldest enabled one.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+    pub async fn internal_client_id(&self, tenant: &TenantId) -> anyhow::Result<Option<String>> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT id FROM oauth_clients WHERE tenant_id = $1 AND internal AND enabled \
+                 ORDER BY created_at, id LIMIT 1",
+            )
+            .bind(tenant.as_str())
+            .fetch_optional(pool)
+            .await
+        })?)
+    }
+
     /// Up to `limit` clients active since `since_millis` (created, changed, or with a
     /// secret used since then), in id order after the id `after`, with their secrets:
     /// what a process loads at start so its first requests find their clients cached.

@@ -7,13 +7,13 @@
 
 use super::changes::record_change;
 use super::Change;
-use super::{on_pool, on_tx, Store, WriteTx};
+use super::{for_update, on_pool, on_tx, Store, WriteTx};
 use crate::ids::SessionId;
 
 macro_rules! session_columns {
     () => {
         "id, user_id, tenant_id, client_id, scope, auth_time, created_at, last_active_at, \
-         family_expires_at, ended_at, end_reason"
+         family_expires_at, ended_at, end_reason, switched_at"
     };
 }
 
@@ -31,6 +31,8 @@ pub struct SessionRecord {
     pub family_expires_at: i64,
     pub ended_at: Option<i64>,
     pub end_reason: Option<String>,
+    /// When the session last moved to another tenant, if it did.
+    pub switched_at: Option<i64>,
 }
 
 /// A `refresh_tokens` row.
@@ -69,6 +71,7 @@ struct PresentedRow {
     s_family_expires_at: i64,
     s_ended_at: Option<i64>,
     s_end_reason: Option<String>,
+    s_switched_at: Option<i64>,
 }
 
 impl PresentedRow {
@@ -87,6 +90,7 @@ impl PresentedRow {
                 family_expires_at: self.s_family_expires_at,
                 ended_at: self.s_ended_at,
                 end_reason: self.s_end_reason,
+                switched_at: self.s_switched_at,
             },
         }
     }
@@ -101,7 +105,7 @@ macro_rules! presented_select {
            s.client_id AS s_client_id, s.scope AS s_scope, s.auth_time AS s_auth_time, \
            s.created_at AS s_created_at, s.last_active_at AS s_last_active_at, \
            s.family_expires_at AS s_family_expires_at, s.ended_at AS s_ended_at, \
-           s.end_reason AS s_end_reason \
+           s.end_reason AS s_end_reason, s.switched_at AS s_switched_at \
          FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
          WHERE t.token_hash = $1"
     };
@@ -121,7 +125,7 @@ impl Store {
         on_tx!(tx, conn => {
             sqlx::query(concat!(
                 "INSERT INTO sessions (", session_columns!(), ") \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             ))
             .bind(&session.id)
             .bind(&session.user_id)
@@ -134,6 +138,7 @@ impl Store {
             .bind(session.family_expires_at)
             .bind(session.ended_at)
             .bind(&session.end_reason)
+            .bind(session.switched_at)
             .execute(conn)
             .await
             .map(drop)
@@ -288,6 +293,138 @@ impl Store {
             Ok::<_, sqlx::Error>(ended)
         })?;
         Ok(ended)
+    }
+
+    /// The session `id`, locked until `tx` ends (a switch reads what it replaces).
+    pub async fn session_for_update(
+        tx: &mut WriteTx,
+        id: &str,
+    ) -> anyhow::Result<Option<SessionRecord>> {
+        Ok(for_update!(tx, concat!(
+            "SELECT ", session_columns!(), " FROM sessions WHERE id = $1"
+        ), conn => |query| {
+            sqlx::query_as(query).bind(id).fetch_optional(conn).await
+        })?)
+    }
+
+    /// Locks the refresh tokens of the session `id` until `tx` ends, on PostgreSQL (on
+    /// SQLite the transaction holds the write lock already). A switch takes them before
+    /// the session row, in the order a refresh takes them (its token, then the session),
+    /// so the two never wait for each other in a circle.
+    pub async fn lock_refresh_tokens_of(tx: &mut WriteTx, id: &str) -> anyhow::Result<()> {
+        if let WriteTx::Postgres(tx) = tx {
+            sqlx::query("SELECT token_hash FROM refresh_tokens WHERE session_id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_all(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether `user_id` is enabled and a member of `tenant_id`, read in `tx`. On
+    /// PostgreSQL both rows are share-locked, so a concurrent disable or removal either
+    /// commits first (and is seen) or waits for `tx` (and then ends what it started).
+    pub async fn enabled_member_in(
+        tx: &mut WriteTx,
+        user_id: &str,
+        tenant_id: &str,
+    ) -> anyhow::Result<bool> {
+        const QUERY: &str = "SELECT u.enabled FROM users u \
+             JOIN tenant_members m ON m.user_id = u.id AND m.tenant_id = $2 WHERE u.id = $1";
+        let enabled: Option<bool> = match tx {
+            WriteTx::Sqlite(tx) => {
+                sqlx::query_scalar(QUERY)
+                    .bind(user_id)
+                    .bind(tenant_id)
+                    .fetch_optional(&mut **tx)
+                    .await?
+            }
+            WriteTx::Postgres(tx) => {
+                sqlx::query_scalar(
+                    "SELECT u.enabled FROM users u \
+                     JOIN tenant_members m ON m.user_id = u.id AND m.tenant_id = $2 \
+                     WHERE u.id = $1 FOR SHARE",
+                )
+                .bind(user_id)
+                .bind(tenant_id)
+                .fetch_optional(&mut **tx)
+                .await?
+            }
+        };
+        Ok(enabled == Some(true))
+    }
+
+    /// Moves the session `id` to `tenant_id`, its client `client_id` and `scope` at
+    /// `now` (which counts as activity) and deletes every refresh token of it: the caller
+    /// issues the new one. Then [`Store::record_session_switched`] as the transaction's
+    /// last step.
+    pub async fn switch_session(
+        tx: &mut WriteTx,
+        id: &str,
+        tenant_id: &str,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        on_tx!(tx, conn => {
+            sqlx::query(
+                "UPDATE sessions SET tenant_id = $1, client_id = $2, scope = $3, \
+                   switched_at = $4, last_active_at = $4 WHERE id = $5",
+            )
+            .bind(tenant_id)
+            .bind(client_id)
+            .bind(scope)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query("DELETE FROM refresh_tokens WHERE session_id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await
+                .map(drop)
+        })?;
+        Ok(())
+    }
+
+    /// Records that the session changed tenant, so every process reads it again.
+    pub async fn record_session_switched(
+        tx: &mut WriteTx,
+        session: &SessionId,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        on_tx!(tx, conn => {
+            record_change!(conn, Change::SessionSwitched(session.clone()), now).map(drop)
+        })?;
+        Ok(())
+    }
+
+    /// Records activity of the session `id` at `at`, in `tx` (a refresh).
+    pub async fn touch_session(tx: &mut WriteTx, id: &str, at: i64) -> anyhow::Result<()> {
+        on_tx!(tx, conn => {
+            sqlx::query(
+                "UPDATE sessions SET last_active_at = $1 WHERE id = $2 AND last_active_at < $1",
+            )
+            .bind(at)
+            .bind(id)
+            .execute(conn)
+            .await
+            .map(drop)
+        })?;
+        Ok(())
+    }
+
+    /// Records the activity of many sessions (`(id, at)`) in one write transaction; a
+    /// later instant already stored is kept.
+    pub async fn record_activity(&self, activity: &[(String, i64)]) -> anyhow::Result<()> {
+        if activity.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for (id, at) in activity {
+            Self::touch_session(&mut tx, id, *at).await?;
+        }
+        tx.commit().await
     }
 
     /// The session `id`, if it exists.

@@ -9,6 +9,7 @@ mod claims;
 mod deny_list;
 mod opaque;
 pub mod portal_link;
+pub mod session_state;
 mod settings;
 pub mod tenant_admin;
 mod verifier;
@@ -18,5 +19,9 @@ pub use claims::{
 };
 pub use deny_list::DenyList;
 pub use opaque::{OpaqueToken, TokenHash};
-pub use settings::{TokenSettings, MAX_AUTHORIZATION_CODE_TTL_SECONDS, MAX_REFRESH_GRACE_SECONDS};
+pub use session_state::{Activity, IdlePolicy, SessionStates};
+pub use settings::{
+    TokenSettings, MAX_AUTHORIZATION_CODE_TTL_SECONDS, MAX_IDLE_TIMEOUT_SECONDS,
+    MAX_REFRESH_GRACE_SECONDS,
+};
 pub use verifier::{Purpose, TokenError, TokenVerifier, VerifiedToken};

@@ -13,7 +13,12 @@ pub struct TokenSettings {
     pub refresh_family_lifetime_seconds: u64,
     /// How long an authorization code can be exchanged (RFC 6749 §4.1.2: short).
     pub authorization_code_ttl_seconds: u64,
+    /// The shortest idle token timeout a tenant may set (seed 003).
+    pub idle_timeout_min_seconds: u64,
 }
+
+/// The longest idle token timeout a tenant may set: 30 days.
+pub const MAX_IDLE_TIMEOUT_SECONDS: u64 = 2_592_000;
 
 /// Longest `tokens.authorization_code_ttl_seconds` (RFC 6749 §4.1.2: "a maximum
 /// authorization code lifetime of 10 minutes is RECOMMENDED").

@@ -24,8 +24,8 @@ use crate::tenants::TenantId;
 pub use draft::{MemberDraft, NewUser, ProfileChanges, UserDraft};
 pub use service::{
     create_user, delete_member, delete_user, get_user, list_members, list_users, membership,
-    put_member, set_password, update_user, verify_credentials, Authenticated, CreateUserError,
-    CredentialsError, MemberError, PutOutcome, UpdateUserError, UserError,
+    put_member, revoke_sessions, set_password, update_user, verify_credentials, Authenticated,
+    CreateUserError, CredentialsError, MemberError, PutOutcome, UpdateUserError, UserError,
 };
 
 pub const MAX_USERNAME_LEN: usize = 128;

@@ -209,6 +209,31 @@ pub async fn delete_user(
     }
 }
 
+/// Ends every session of the user `id` in `scope` (for a tenant admin: the user's
+/// sessions in its tenant, of a member of it), with its audit event: its refresh tokens
+/// fail at once, its access tokens within the feed's second everywhere. Returns the
+/// sessions ended (none, when none was going on).
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+pub async fn revoke_sessions(
+    store: &Store,
+    scope: &TenantScope,
+    id: &UserId,
+    audit: &AuditContext,
+    now: DateTime<Utc>,
+) -> Result<Vec<sessions::SessionId>, UserError> {
+    get_user(store, scope, id).await?;
+    let mut tx = store.begin_write().await?;
+    let record = audit.record(Action::UserSessionsRevoked, id.as_str(), scope.tenant());
+    Store::record_audit(&mut tx, &record, now).await?;
+    let which = match scope.tenant() {
+        Some(tenant) => Ending::UserInTenant(id, tenant),
+        None => Ending::User(id),
+    };
+    let ended = sessions::end(&mut tx, which, EndReason::RevokedAll, now).await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum MemberError {
     /// No such tenant, or not one the caller may reach.
