@@ -29,6 +29,7 @@ crate::on_both_backends!(
     refresh_rotates_and_a_reused_token_ends_the_session,
     twenty_parallel_refreshes_give_one_successor,
     another_client_s_refresh_token_is_refused_here,
+    the_builtin_client_is_outside_the_cap_and_useless_at_the_token_endpoint,
 );
 
 const TOKENS: &str = "/api/v1/tokens";
@@ -640,4 +641,24 @@ async fn another_client_s_refresh_token_is_refused_here(backend: Backend) {
         .post("/oauth/token", Some(&world.client.basic()), &params)
         .await;
     assert_eq!(response.status(), 200);
+}
+
+async fn the_builtin_client_is_outside_the_cap_and_useless_at_the_token_endpoint(backend: Backend) {
+    let app = spawn_app_with(backend, |settings| settings.limits.clients_per_tenant = 1).await;
+    world(&app).await;
+    sign_in(&app, alice()).await;
+    let builtin = builtin_client(&app, "acme").await;
+    assert_eq!(builtin["grantTypes"], json!([]));
+    // The tenant's one client of its own still fits.
+    app.create_client("acme", json!({})).await;
+    // No secret and no grant: nothing to get at /oauth/token.
+    let params = [
+        ("grant_type", "client_credentials"),
+        ("client_id", builtin["id"].as_str().unwrap()),
+        ("client_secret", "anything"),
+    ];
+    let response = crate::token_client::OAuthEndpoints::of(&app)
+        .post("/oauth/token", None, &params)
+        .await;
+    assert_eq!(response.status(), 401);
 }
