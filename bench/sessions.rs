@@ -56,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
             client: client.clone(),
             scope: vec![],
             auth_time: now,
+            refresh_token: sessions::offers_refresh(&client),
         };
         let started = sessions::start(&mut tx, request, &settings, now).await?;
         tx.commit().await?;

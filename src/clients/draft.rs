@@ -184,7 +184,8 @@ impl ClientDraft {
         let grant_types = problems
             .required("grantTypes", &self.grant_types)
             .map(|raw| {
-                if raw.is_empty() {
+                // An internal client may serve the token API alone (no OAuth grant).
+                if raw.is_empty() && self.internal.value() != Some(&true) {
                     problems.add("grantTypes", "name at least one grant type");
                 }
                 problems.list("grantTypes", &raw, GrantType::ALL.len(), GrantType::parse)

@@ -30,9 +30,10 @@ pub use metadata::{
     scope_string, GrantType, RedirectUri, ScopeToken, MAX_REDIRECT_URI_LEN, MAX_SCOPE_TOKEN_LEN,
 };
 pub use service::{
-    add_secret, client_with_secrets, create_client, delete_client, delete_secret, get_client,
-    list_clients, update_client, AddSecretError, ClientError, ClientPolicy, ClientWithSecrets,
-    CreateClientError, CreatedClient, DeleteSecretError, RequestedSecret, UpdateClientError,
+    add_secret, builtin_client, builtin_settings, client_with_secrets, create_client,
+    delete_client, delete_secret, get_client, list_clients, update_client, AddSecretError,
+    ClientError, ClientPolicy, ClientWithSecrets, CreateClientError, CreatedClient,
+    DeleteSecretError, RequestedSecret, UpdateClientError,
 };
 
 /// `[limits]`. Caps on what one tenant or client may accumulate.

@@ -93,6 +93,73 @@ pub async fn create_client(
     }
 }
 
+/// `accessTokenValiditySeconds` of a tenant's built-in internal client.
+pub const BUILTIN_ACCESS_TOKEN_VALIDITY_SECONDS: u32 = 900;
+
+/// The settings of a tenant's built-in internal client: the client of the first-party
+/// token API when a sign-in names none. Internal, `OFFLINE` (its sessions get refresh
+/// tokens), no grant types and no secret: it cannot authenticate at `/oauth/token`,
+/// its tokens come and are refreshed only through `/api/v1/tokens`. An admin may
+/// change it like any client (its `accessTokenValiditySeconds`, for one).
+pub fn builtin_settings() -> ClientSettings {
+    ClientSettings {
+        name: "Tessera token API".into(),
+        description: "The tenant's built-in internal client of /api/v1/tokens.".into(),
+        business_name: None,
+        homepage_url: None,
+        access_token_validity_seconds: BUILTIN_ACCESS_TOKEN_VALIDITY_SECONDS,
+        refresh_token_validity_seconds: super::DEFAULT_REFRESH_TOKEN_VALIDITY_SECONDS,
+        redirect_uris: Vec::new(),
+        grant_types: Vec::new(),
+        access_type: super::AccessType::Offline,
+        client_type: ClientType::Confidential,
+        internal: true,
+        enabled: true,
+        strong_auth_supported: false,
+        claims_supported: false,
+        allowed_scopes: Vec::new(),
+        claims: Vec::new(),
+    }
+}
+
+/// The built-in internal client of `tenant_id`, created the first time it is asked for
+/// (for tenants old and new alike; concurrent first asks store one). `None`: no such
+/// tenant. `audit` is the request that needed it; the actor is `tessera`.
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
+pub async fn builtin_client(
+    store: &Store,
+    tenant_id: &TenantId,
+    audit: &AuditContext,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<Client>> {
+    if let Some(row) = store.builtin_client(tenant_id).await? {
+        return Ok(Some(row.try_into()?));
+    }
+    let now = millis(now);
+    let client = Client {
+        id: ClientId::generate(),
+        tenant_id: tenant_id.clone(),
+        settings: builtin_settings(),
+        created: now,
+        modified: now,
+        version: 1,
+    };
+    let audit = AuditContext::new("tessera".into(), audit.request_id.clone());
+    let record = audit.record(Action::ClientCreated, client.id.as_str(), Some(tenant_id));
+    if !store
+        .insert_builtin_client(&client.to_record()?, &record, now)
+        .await?
+    {
+        return Ok(None);
+    }
+    tracing::info!("built-in internal client ready");
+    store
+        .builtin_client(tenant_id)
+        .await?
+        .map(Client::try_from)
+        .transpose()
+}
+
 /// Why a client could not be read or deleted.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

@@ -18,6 +18,10 @@ pub enum ApiError {
     /// 401. `token_presented` tells a wrong credential from a missing one (RFC 6750 §3).
     #[error("authentication required")]
     Unauthorized { token_presented: bool },
+    /// 401 for credentials sent in the body (a password, a refresh token): the text
+    /// says which, and never why.
+    #[error("{0}")]
+    BadCredentials(String),
     #[error("forbidden")]
     Forbidden,
     #[error("{0}")]
@@ -121,7 +125,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized { .. } | ApiError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -159,6 +163,9 @@ impl ResponseError for ApiError {
                     r#"Bearer realm="tessera""#
                 };
                 response.insert_header((header::WWW_AUTHENTICATE, challenge));
+            }
+            ApiError::BadCredentials(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="tessera""#));
             }
             ApiError::RateLimited {
                 retry_after_seconds,

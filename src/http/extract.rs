@@ -117,7 +117,7 @@ fn invalid_body(cause: String) -> ApiError {
     ApiError::invalid(format!("The JSON body is invalid: {cause}"), vec![cause])
 }
 
-fn json_kind(value: &Value) -> &'static str {
+pub(super) fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "boolean",
@@ -128,11 +128,11 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-const NUL_REFUSED: &str = "must not contain a NUL character (U+0000)";
+pub(super) const NUL_REFUSED: &str = "must not contain a NUL character (U+0000)";
 
 /// Where the first string holding U+0000 is in `value`, keys included, as a path like
 /// `metadata.team` or `allowedScopes[1]`.
-fn nul_in_json(value: &Value, at: &str) -> Option<String> {
+pub(super) fn nul_in_json(value: &Value, at: &str) -> Option<String> {
     match value {
         Value::String(text) if text.contains('\0') => Some(at.to_owned()),
         Value::Array(items) => items

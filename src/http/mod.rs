@@ -7,6 +7,7 @@ mod client_address;
 mod clients;
 mod error;
 mod extract;
+mod first_party_tokens;
 mod health;
 mod keys;
 mod members;
@@ -17,6 +18,7 @@ mod request_context;
 mod secrets;
 mod tenant_tokens;
 mod tenants;
+mod token_body;
 mod user_tokens;
 mod users;
 
@@ -79,6 +81,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(portal::routes)
         .configure(secrets::routes)
         .configure(tenant_tokens::routes)
+        .configure(first_party_tokens::routes)
         .configure(tenants::routes)
         .configure(clients::routes)
         .configure(users::routes)

@@ -132,6 +132,7 @@ async fn show(req: &HttpRequest, state: &AppState) -> HttpResponse {
             );
             unavailable()
         }
+        Err(AuthError::Unavailable) => unavailable(),
     }
 }
 

@@ -12,7 +12,9 @@ use serde_json::json;
 use super::error::{from_store, ApiError};
 use super::extract::{bearer_token, ApiJson, ApiPath, ApiQuery, Caller};
 use super::tenants::{tenant_id, tenant_not_found};
+use super::token_body::{token_reply, TokenBody};
 use super::{audit_context, rfc3339, AppState};
+use crate::audit::AuditContext;
 use crate::auth::{AuthError, UserCaller};
 use crate::changes::Change;
 use crate::ids::{SessionId, TenantScope};
@@ -167,13 +169,17 @@ struct SwitchBody {
 async fn switch(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ApiJson(body): ApiJson<SwitchBody>,
+    TokenBody(body): TokenBody<SwitchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = tenant_id(&body.tenant_id)?;
     let user = user_caller(&state, &req, Activity::Touch).await?;
+    let audit = AuditContext::new(
+        format!("user:{}", user.user_id),
+        super::request_context::current_request_id(),
+    );
     let switched = state
         .oauth
-        .switch_tenant(&user, &tenant, Utc::now())
+        .switch_tenant(&user, &tenant, &audit, Utc::now())
         .await
         .map_err(|error| match error {
             SwitchTenantError::SessionGone => ApiError::Unauthorized {
@@ -181,24 +187,25 @@ async fn switch(
             },
             SwitchTenantError::Forbidden(_) => ApiError::Forbidden,
             SwitchTenantError::NoInternalClient => ApiError::Conflict(format!(
-                "Tenant '{tenant}' has no enabled internal client to issue its tokens."
+                "The built-in internal client of tenant '{tenant}', which issues its tokens, \
+                 is disabled."
             )),
             SwitchTenantError::Unexpected(error) => from_store(error),
         })?;
     state
         .applied(Change::SessionSwitched(switched.session_id.clone()))
         .await;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Pragma", "no-cache"))
-        .json(json!({
+    Ok(token_reply(
+        &req,
+        &json!({
             "accessToken": switched.access_token,
             "refreshToken": switched.refresh_token,
             "tokenType": "Bearer",
             "expiresIn": switched.expires_in,
             "tenantId": switched.tenant_id.as_str(),
             "sessionId": switched.session_id,
-        })))
+        }),
+    ))
 }
 
 #[tracing::instrument(skip_all, fields(user_id = %crate::telemetry::untrusted(&path)))]

@@ -14,10 +14,13 @@
 //! - Failed sign-ins are limited before the password is checked ([`limiter`]): per
 //!   account and address and per address strictly, per account only as a brake that
 //!   spares the addresses the user signed in from.
+//! - The first-party token API signs users in with the same limiter and credential
+//!   check, without a page ([`first_party`]).
 //! - Approval issues the code ([`OAuthServer::issue_code`]); the user's state is checked
 //!   again when the code is exchanged, so a user disabled or removed meanwhile gets no
 //!   tokens.
 
+mod first_party;
 mod limiter;
 mod state;
 
@@ -28,6 +31,7 @@ use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+pub use first_party::{PasswordSignIn, PasswordSignInError};
 pub use limiter::{LoginAttempt, LoginLimiter};
 pub use state::{LoginState, Sealer, SignedIn};
 
@@ -99,6 +103,9 @@ impl LoginSettings {
 /// One message for every refused sign-in, whatever the reason.
 pub const REFUSED_MESSAGE: &str =
     "The username or password is not valid, or this account cannot sign in to this tenant.";
+
+/// The token API's one message for an unknown user or a wrong password.
+pub const REFUSED_CREDENTIALS: &str = "The username or password is not valid.";
 
 /// What the page shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,7 +319,7 @@ impl LoginService {
                     _ => None,
                 }
             }
-            Err(CredentialsError::Refused) => None,
+            Err(CredentialsError::Refused | CredentialsError::Disabled) => None,
             Err(CredentialsError::Unexpected(error)) => return Err(error.into()),
         };
         match signed_in {

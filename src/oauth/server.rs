@@ -14,12 +14,14 @@ use serde_json::Value;
 use super::OAuthSettings;
 use super::{presented_client, Form, OAuthError};
 use crate::clients::secrets::ClientSecret;
+use crate::clients::ScopeToken;
 use crate::clients::{AuthenticatedClient, Client, ClientAuthError, ClientAuthenticator};
 use crate::ids::SessionId;
 use crate::keys::KeyService;
 use crate::rate_limit::RequestLimiter;
 use crate::store::{PresentedRows, Store};
 use crate::telemetry::untrusted;
+use crate::tokens::access::{issue_for_user, Issue, IssuedToken, UserSession};
 use crate::tokens::{DenyList, OpaqueToken, TokenSettings, TokenVerifier};
 use tracing::field::display;
 
@@ -104,6 +106,31 @@ impl OAuthServer {
     /// never beyond the retention of the key that signs it.
     pub(crate) fn access_token_lifetime(&self, client: &Client) -> i64 {
         i64::from(client.settings.access_token_validity_seconds).min(self.max_token_lifetime)
+    }
+
+    /// An access token for `user`'s session through `client`, for the default audience,
+    /// living [`Self::access_token_lifetime`].
+    pub(crate) fn issue_session_token(
+        &self,
+        client: &Client,
+        user: &UserSession,
+        scopes: &[ScopeToken],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<IssuedToken> {
+        let issue = Issue {
+            keys: &self.keys,
+            issuer: &self.issuer,
+            client,
+            scopes,
+            audiences: std::slice::from_ref(&self.default_audience),
+            lifetime: self.access_token_lifetime(client),
+        };
+        issue_for_user(&issue, user, now)
+    }
+
+    /// The client `client_id`, enabled or not, from the cache or the database.
+    pub(crate) async fn client(&self, client_id: &str) -> anyhow::Result<Option<Arc<Client>>> {
+        self.clients.client(client_id).await
     }
 
     /// Refuses the access tokens of `sessions`, just ended by this server, here at once.

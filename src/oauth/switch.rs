@@ -1,12 +1,15 @@
 //! The tenant switch of the token API (seed 001): a user's access token of an internal
 //! client becomes a new pair for another tenant of the user, in the same session, issued
-//! through that tenant's internal client. The session's rules are
+//! through that tenant's built-in internal client (the one `POST /api/v1/tokens` uses
+//! by default, made on first need). The session's rules are
 //! [`crate::sessions::switch`]'s; this file finds the clients and issues the tokens.
 
 use chrono::{DateTime, Utc};
 
 use super::server::OAuthServer;
+use crate::audit::AuditContext;
 use crate::auth::UserCaller;
+use crate::clients;
 use crate::ids::SessionId;
 use crate::sessions::switch::{switch, Switch, SwitchError};
 use crate::tenants::TenantId;
@@ -32,7 +35,7 @@ pub enum SwitchTenantError {
     /// one).
     #[error("{0}")]
     Forbidden(&'static str),
-    /// The tenant has no enabled internal client to issue the tokens.
+    /// The tenant's built-in internal client, which issues the tokens, is disabled.
     #[error("the tenant has no internal client")]
     NoInternalClient,
     #[error(transparent)]
@@ -46,6 +49,7 @@ impl OAuthServer {
         &self,
         user: &UserCaller,
         to: &TenantId,
+        audit: &AuditContext,
         now: DateTime<Utc>,
     ) -> Result<SwitchedTokens, SwitchTenantError> {
         let presenting = self.clients.client(&user.client_id).await?;
@@ -54,19 +58,20 @@ impl OAuthServer {
                 "Only a token of an internal (first-party) client can switch tenants.",
             ));
         }
-        let target = match self.store.internal_client_id(to).await? {
-            Some(id) => self.clients.client(&id).await?,
-            None => None,
-        };
-        let Some(client) = target else {
-            let member = self
-                .store
-                .member(to.as_str(), user.user_id.as_str())
-                .await?;
-            return Err(match member {
-                Some(_) => SwitchTenantError::NoInternalClient,
-                None => SwitchTenantError::Forbidden(NOT_MEMBER),
-            });
+        // A write (the built-in client's first creation) only for a member's tenant;
+        // `switch` checks the membership again under its locks.
+        if self
+            .store
+            .member(to.as_str(), user.user_id.as_str())
+            .await?
+            .is_none()
+        {
+            return Err(SwitchTenantError::Forbidden(NOT_MEMBER));
+        }
+        let client = match clients::builtin_client(&self.store, to, audit, now).await? {
+            Some(client) if client.settings.enabled => std::sync::Arc::new(client),
+            Some(_) => return Err(SwitchTenantError::NoInternalClient),
+            None => return Err(SwitchTenantError::Forbidden(NOT_MEMBER)),
         };
         let switched = switch(
             &self.store,

@@ -41,6 +41,9 @@ pub struct StartSession {
     pub scope: Vec<ScopeToken>,
     /// When the user authenticated (a token's `auth_time`).
     pub auth_time: DateTime<Utc>,
+    /// Whether the session gets a refresh family: for a grant, [`offers_refresh`]; for
+    /// the first-party token API, an `OFFLINE` internal client.
+    pub refresh_token: bool,
 }
 
 /// A session just started.
@@ -64,7 +67,13 @@ pub fn offers_refresh(client: &Client) -> bool {
         && client.settings.access_type == AccessType::Offline
 }
 
-/// Starts a session, and its refresh family when the client gets refresh tokens.
+/// Whether first-party sessions (the token API's sign-in and switch) of the internal
+/// `client` get refresh tokens: `OFFLINE` suffices, the token API being their grant.
+pub fn first_party_offers_refresh(client: &Client) -> bool {
+    client.settings.internal && client.settings.access_type == AccessType::Offline
+}
+
+/// Starts a session, and its refresh family when `request.refresh_token` says so.
 /// In the caller's write transaction, so a code exchange (code used, session started)
 /// is one atomic unit. Two inserts at most; the session id is for the access token
 /// (see [`crate::tokens::access::issue_for_user`]).
@@ -93,7 +102,7 @@ pub async fn start(
         switched_at: None,
     };
     Store::insert_session(tx, &session).await?;
-    if !offers_refresh(&request.client) {
+    if !request.refresh_token {
         return Ok(StartedSession {
             session_id,
             refresh_token: None,

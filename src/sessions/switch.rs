@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{offers_refresh, refresh, seconds_until, SessionId, UserId};
+use super::{first_party_offers_refresh, refresh, seconds_until, SessionId, UserId};
 use crate::clients::{scope_string, Client, ScopeToken};
 use crate::store::{from_millis, RefreshTokenRecord, Store};
 use crate::tenants::TenantId;
@@ -103,7 +103,7 @@ pub async fn switch(
     )
     .await?;
     let family_expires_at = from_millis(session.family_expires_at);
-    let refresh_token = if offers_refresh(request.client) {
+    let refresh_token = if first_party_offers_refresh(request.client) {
         let token = OpaqueToken::generate();
         let expires_at = refresh::token_expiry(request.client, family_expires_at, now);
         Store::insert_refresh_token(

@@ -150,6 +150,68 @@ impl Store {
         Ok(outcome)
     }
 
+    /// The built-in internal client of the tenant `tenant_id`, if it has one yet.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
+    pub async fn builtin_client(
+        &self,
+        tenant_id: &TenantId,
+    ) -> anyhow::Result<Option<ClientRecord>> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as(concat!(
+                "SELECT ", columns!(), " FROM oauth_clients WHERE tenant_id = $1 AND builtin"
+            ))
+            .bind(tenant_id.as_str())
+            .fetch_optional(pool)
+            .await
+        })?)
+    }
+
+    /// Stores `client` as its tenant's built-in internal client (migration 0011), with
+    /// its audit event, unless the tenant has one already (of two racing insertions one
+    /// stores nothing). Not counted against `limits.clients_per_tenant`. Returns `false`
+    /// when the tenant does not exist.
+    #[tracing::instrument(skip_all, fields(tenant_id = %client.tenant_id))]
+    pub async fn insert_builtin_client(
+        &self,
+        client: &ClientRecord,
+        audit: &AuditRecord,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        let now = to_millis(now);
+        let outcome = on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let inserted = bind_settings!(
+                sqlx::query(concat!(
+                    "INSERT INTO oauth_clients (", columns!(), ", builtin) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                      $17, $18, $19, $20, $21, TRUE) ON CONFLICT DO NOTHING"
+                ))
+                .bind(&client.id)
+                .bind(&client.tenant_id),
+                client
+            )
+            .bind(client.version)
+            .bind(client.created_at)
+            .bind(client.updated_at)
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                Err(error) if error.as_database_error().is_some_and(|e| e.is_foreign_key_violation()) => {
+                    Ok(false)
+                }
+                Err(error) => Err(error),
+                Ok(done) => {
+                    if done.rows_affected() == 1 {
+                        insert_audit_record!(tx, audit, now)?;
+                    }
+                    tx.commit().await?;
+                    Ok(true)
+                }
+            }
+        })?;
+        Ok(outcome)
+    }
+
     #[tracing::instrument(skip_all, fields(client_id = %id))]
     pub async fn client(
         &self,
@@ -163,21 +225,6 @@ impl Store {
             ))
             .bind(id.as_str())
             .bind(scope.tenant().map(TenantId::as_str))
-            .fetch_optional(pool)
-            .await
-        })?)
-    }
-
-    /// The id of the internal client (seed 002's `internal: true`) of `tenant` that
-    /// signs its users in through the token API: the oldest enabled one.
-    #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
-    pub async fn internal_client_id(&self, tenant: &TenantId) -> anyhow::Result<Option<String>> {
-        Ok(on_pool!(self, pool => {
-            sqlx::query_scalar(
-                "SELECT id FROM oauth_clients WHERE tenant_id = $1 AND internal AND enabled \
-                 ORDER BY created_at, id LIMIT 1",
-            )
-            .bind(tenant.as_str())
             .fetch_optional(pool)
             .await
         })?)

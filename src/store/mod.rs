@@ -54,7 +54,7 @@ pub use secrets::{InsertSecret, NewSecretRecord, OwnedSecretRecord, SecretRecord
 pub use sessions::{PresentedRows, RefreshTokenRecord, SessionFilter, SessionRecord};
 pub use tenant_tokens::TenantTokenRevocationRows;
 pub use tenants::{TenantRecord, UpsertOutcome};
-pub use users::{InsertUser, MemberRecord, UserRecord};
+pub use users::{InsertUser, MemberRecord, SignInState, UserRecord};
 
 /// `[database]`.
 #[derive(Debug, Clone, Deserialize)]

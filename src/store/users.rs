@@ -20,6 +20,16 @@ macro_rules! member_columns {
     };
 }
 
+/// What decides whether a user may start a session in a tenant, as
+/// [`Store::lock_sign_in`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct SignInState {
+    pub enabled: bool,
+    /// Unix milliseconds.
+    pub password_changed_at: i64,
+    pub member: bool,
+}
+
 /// A `users` row, without its password hash: only [`Store::user_credentials`] reads that.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct UserRecord {
@@ -296,6 +306,59 @@ impl Store {
             .bind(after.map(|(_, id)| id))
             .bind(i64::from(limit))
             .fetch_all(pool)
+            .await
+        })?)
+    }
+
+    /// The tenant of the user's oldest membership, if it has any.
+    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    pub async fn first_membership(&self, user_id: &str) -> anyhow::Result<Option<String>> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT tenant_id FROM tenant_members WHERE user_id = $1 \
+                 ORDER BY created_at, tenant_id LIMIT 1",
+            )
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await
+        })?)
+    }
+
+    /// The user's state for a session about to start in `tenant_id`, read in the `tx`
+    /// that starts it. On PostgreSQL the user's row and membership are share-locked
+    /// first (as [`Store::lock_authorization_code`] does), so a concurrent disable,
+    /// password change or removal either commits before (and the sign-in is refused)
+    /// or waits for the session to commit (and then ends it).
+    #[tracing::instrument(skip_all, fields(user_id = %user_id, tenant_id = %tenant_id))]
+    pub async fn lock_sign_in(
+        tx: &mut WriteTx,
+        user_id: &str,
+        tenant_id: &str,
+    ) -> anyhow::Result<Option<SignInState>> {
+        if let WriteTx::Postgres(pg) = tx {
+            let conn = &mut **pg;
+            sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR SHARE")
+                .bind(user_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            sqlx::query(
+                "SELECT 1 FROM tenant_members WHERE tenant_id = $1 AND user_id = $2 FOR SHARE",
+            )
+            .bind(tenant_id)
+            .bind(user_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        }
+        Ok(on_tx!(tx, conn => {
+            sqlx::query_as(
+                "SELECT u.enabled, u.password_changed_at, \
+                   EXISTS (SELECT 1 FROM tenant_members m \
+                           WHERE m.tenant_id = $2 AND m.user_id = u.id) AS member \
+                 FROM users u WHERE u.id = $1",
+            )
+            .bind(user_id)
+            .bind(tenant_id)
+            .fetch_optional(conn)
             .await
         })?)
     }

@@ -17,6 +17,15 @@ pub struct IssuedToken {
     pub scope: String,
 }
 
+/// What a user's session is handed: its access token, its refresh token (when the
+/// session has a refresh family), and the session it belongs to.
+#[derive(Debug)]
+pub struct UserTokens {
+    pub access: IssuedToken,
+    pub refresh_token: Option<super::OpaqueToken>,
+    pub session: UserSession,
+}
+
 /// What a token is issued for, besides the client.
 #[derive(Debug, Clone, Copy)]
 pub enum Subject<'a> {

@@ -380,6 +380,10 @@ pub enum CredentialsError {
     /// cannot tell which (nor, for a disabled user, that the password was right).
     #[error("the username or password is not valid")]
     Refused,
+    /// The password was right but the user is disabled. Only for callers that may say
+    /// so (the token API's 403); it costs what a refusal costs.
+    #[error("the user is disabled")]
+    Disabled,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -388,7 +392,7 @@ pub enum CredentialsError {
 ///
 /// An unknown user costs what a wrong password costs: a hash is checked either way (a
 /// dummy one when there is no user), so timing tells nothing about who exists. A
-/// disabled user is refused after the same check. Text that no stored user or password
+/// disabled user is refused after the same check ([`CredentialsError::Disabled`]). Text that no stored user or password
 /// could match (a malformed username, a password out of bounds) is refused at once:
 /// that depends only on the text, never on who exists.
 #[tracing::instrument(skip_all)]
@@ -411,6 +415,7 @@ pub async fn verify_credentials(
             user: User::try_from(record)?,
             auth_time: millis(now),
         }),
+        Some(_) if matches => Err(CredentialsError::Disabled),
         _ => Err(CredentialsError::Refused),
     }
 }

@@ -18,6 +18,7 @@ mod client_cache_warm;
 mod clients;
 mod errors;
 mod fail_closed;
+mod first_party_tokens;
 mod health;
 mod introspection;
 mod keys;

@@ -94,10 +94,12 @@ impl SignedIn {
         settings: &tessera::tokens::TokenSettings,
         now: DateTime<Utc>,
     ) -> StartedSession {
+        let client = self.client_of(client_id).await;
         let request = StartSession {
             user_id: self.user.clone(),
             tenant_id: self.tenant.clone(),
-            client: self.client_of(client_id).await,
+            refresh_token: sessions::offers_refresh(&client),
+            client,
             scope: scopes(scope),
             auth_time: now,
         };

@@ -137,6 +137,24 @@ impl World {
         }
     }
 
+    /// Whether `refresh` rotates at the token API (`POST /api/v1/tokens/refresh`), where
+    /// the sessions of built-in clients refresh.
+    pub async fn refreshes_first_party(&self, refresh: &str) -> bool {
+        let response = self
+            .app
+            .client
+            .post(self.app.url("/api/v1/tokens/refresh"))
+            .json(&json!({"refreshToken": refresh}))
+            .send()
+            .await
+            .unwrap();
+        match response.status().as_u16() {
+            200 => true,
+            401 => false,
+            other => panic!("refresh answered {other}"),
+        }
+    }
+
     pub async fn is_active(&self, token: &str) -> bool {
         self.oauth.is_active(&self.introspector, token).await
     }
@@ -496,14 +514,16 @@ async fn switch_moves_the_session_to_another_tenant_of_the_user(backend: Backend
     assert_eq!(body["tokenType"], "Bearer");
     assert_eq!(body["tenantId"], "globex");
     assert_eq!(body["sessionId"], pair.session.as_str(), "the same session");
-    assert_eq!(body["expiresIn"], 750);
+    // Issued through globex's built-in internal client (not the one the admin made).
+    assert_eq!(body["expiresIn"], 900);
+    let builtin = crate::first_party_tokens::builtin_client(&world.app, "globex").await;
     let access = body["accessToken"].as_str().unwrap().to_owned();
     let refresh = body["refreshToken"].as_str().unwrap().to_owned();
     let new_claims = claims(&access);
     assert_eq!(new_claims["tid"], "globex");
     assert_eq!(new_claims["sid"], pair.session.as_str());
     assert_eq!(new_claims["sub"], world.user_id.as_str());
-    assert_eq!(new_claims["client_id"], globex_client.id.as_str());
+    assert_eq!(new_claims["client_id"], builtin["id"]);
     assert_eq!(
         new_claims["auth_time"],
         claims(&pair.access)["auth_time"],
@@ -526,7 +546,11 @@ async fn switch_moves_the_session_to_another_tenant_of_the_user(backend: Backend
     assert_eq!(world.end_reason(&pair.session).await, None);
     let globex_introspector = Credentials::of(&world.app.create_client("globex", json!({})).await);
     assert!(world.oauth.is_active(&globex_introspector, &access).await);
-    assert!(world.refreshes(&globex_client, &refresh).await);
+    assert!(
+        !world.refreshes(&globex_client, &refresh).await,
+        "not that client's"
+    );
+    assert!(world.refreshes_first_party(&refresh).await);
 
     // Switching back: the globex token dies in turn; the first acme token stays dead.
     let response = switch(&world, &access, json!({"tenantId": "acme"})).await;
@@ -585,14 +609,37 @@ async fn switch_to_a_tenant_the_user_is_not_in_is_refused(backend: Backend) {
         let body = assert_api_error(response, 403).await;
         assert!(body.get("accessToken").is_none());
     }
-    // A member of a tenant without an internal client: 409, nothing issued.
+    // A member of a tenant with no internal client of its own: the switch goes through
+    // its built-in one, made on first need.
     world
         .app
         .create_client("hooli", json!({"internal": false}))
         .await;
     add_member(&world.app, "hooli", &world.user_id).await;
     let response = switch(&world, &pair.access, json!({"tenantId": "hooli"})).await;
-    assert_api_error(response, 409).await;
+    assert_eq!(response.status(), 200);
+    let switched: Value = response.json().await.unwrap();
+    let builtin = crate::first_party_tokens::builtin_client(&world.app, "hooli").await;
+    assert_eq!(
+        claims(switched["accessToken"].as_str().unwrap())["client_id"],
+        builtin["id"]
+    );
+    // With the built-in client disabled: 409, nothing issued.
+    let disabled = world
+        .app
+        .admin(
+            Method::PATCH,
+            &format!("/api/v1/oauth-clients/{}", builtin["id"].as_str().unwrap()),
+        )
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert!(disabled.status().is_success(), "{}", disabled.status());
+    let pair = world.sign_in().await;
+    let response = switch(&world, &pair.access, json!({"tenantId": "hooli"})).await;
+    let body = assert_api_error(response, 409).await;
+    assert!(body.get("accessToken").is_none());
     // Bad bodies: 400; no token: 401; the admin key is no user: 401.
     for body in [
         json!({}),

@@ -688,6 +688,10 @@ async fn credentials_verify_only_for_an_enabled_user_with_its_password(backend: 
     send(&app, Method::PATCH, &path, &json!({"enabled": false})).await;
     assert!(matches!(
         verify("alice", PASSWORD).await,
+        Err(CredentialsError::Disabled)
+    ));
+    assert!(matches!(
+        verify("alice", "wrong password").await,
         Err(CredentialsError::Refused)
     ));
     send(&app, Method::PATCH, &path, &json!({"enabled": true})).await;

@@ -26,7 +26,7 @@ use crate::oauth::{Form, OAuthError};
 use crate::sessions::{self, EndReason, Ending, StartSession};
 use crate::store::{from_millis, to_millis, LockedCode, Store};
 use crate::tenants::TenantId;
-use crate::tokens::access::{issue_for_user, Issue, UserSession};
+use crate::tokens::access::UserSession;
 use crate::tokens::OpaqueToken;
 
 /// One description for unknown, used, expired and foreign codes: none tells an
@@ -192,6 +192,7 @@ pub async fn grant(
             client: client.clone(),
             scope: scopes.clone(),
             auth_time: session.auth_time,
+            refresh_token: sessions::offers_refresh(client),
         },
         &server.tokens,
         now,
@@ -214,20 +215,9 @@ pub async fn grant(
         session_id: started.session_id,
         ..session
     };
-    let lifetime = server.access_token_lifetime(client);
-    let issued = issue_for_user(
-        &Issue {
-            keys: &server.keys,
-            issuer: &server.issuer,
-            client,
-            scopes: &scopes,
-            audiences: std::slice::from_ref(&server.default_audience),
-            lifetime,
-        },
-        &session,
-        now,
-    )
-    .map_err(crate::oauth::server::server_error)?;
+    let issued = server
+        .issue_session_token(client, &session, &scopes, now)
+        .map_err(crate::oauth::server::server_error)?;
     Ok(TokenResponse {
         access_token: issued.access_token,
         token_type: "Bearer",
