@@ -139,11 +139,12 @@ async fn verify(
 
 /// Applies the ended sessions here at once (the feed brings the rest with them).
 async fn ended_here(state: &AppState, ended: Vec<SessionId>) {
-    if let Some(session) = ended.into_iter().next() {
+    let ended_at_millis = Utc::now().timestamp_millis();
+    for session in ended {
         state
             .applied(Change::SessionEnded {
                 session,
-                ended_at_millis: Utc::now().timestamp_millis(),
+                ended_at_millis,
             })
             .await;
     }

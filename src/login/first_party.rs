@@ -120,6 +120,8 @@ impl LoginService {
             None => Arc::new(
                 clients::builtin_client(&self.store, &tenant, audit, now)
                     .await?
+                    // An admin who disabled it stopped the tenant's password sign-ins.
+                    .filter(|client| client.settings.enabled && client.settings.internal)
                     .ok_or(PasswordSignInError::Forbidden)?,
             ),
         };

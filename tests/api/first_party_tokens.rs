@@ -30,6 +30,7 @@ crate::on_both_backends!(
     twenty_parallel_refreshes_give_one_successor,
     another_client_s_refresh_token_is_refused_here,
     the_builtin_client_is_outside_the_cap_and_useless_at_the_token_endpoint,
+    a_disabled_builtin_client_signs_no_one_in,
 );
 
 const TOKENS: &str = "/api/v1/tokens";
@@ -661,4 +662,26 @@ async fn the_builtin_client_is_outside_the_cap_and_useless_at_the_token_endpoint
         .post("/oauth/token", None, &params)
         .await;
     assert_eq!(response.status(), 401);
+}
+
+/// Disabling the tenant's built-in client stops its password sign-ins: 403, no token.
+async fn a_disabled_builtin_client_signs_no_one_in(backend: Backend) {
+    let app = spawn_app(backend).await;
+    world(&app).await;
+    sign_in(&app, alice()).await;
+    let builtin = builtin_client(&app, "acme").await;
+    let disabled = app
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/oauth-clients/{}", builtin["id"].as_str().unwrap()),
+        )
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert!(disabled.status().is_success(), "{}", disabled.status());
+    let response = post(&app, TOKENS, &alice()).await;
+    assert_eq!(response.status(), 403);
+    let body: Value = response.json().await.unwrap();
+    assert!(body.get("accessToken").is_none(), "{body}");
 }
