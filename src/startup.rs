@@ -138,6 +138,7 @@ impl Application {
             ended_sessions.clone(),
             session_states.clone(),
             &issuer,
+            &settings.oauth.default_audience_for(&issuer),
             settings.signing.leeway_seconds,
         ));
         let oauth = Arc::new(OAuthServer::new(

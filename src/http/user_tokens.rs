@@ -239,17 +239,19 @@ struct TimeoutQuery {
     tenant_id: Option<String>,
 }
 
-/// The tenant whose timeout the caller acts on: a tenant admin's own, or the one the
-/// global admin names with `?tenantId=`.
+/// The tenant whose timeout the caller acts on: a tenant admin's own (which it may also
+/// name with `?tenantId=`), or the one the global admin names. A tenant admin naming
+/// another tenant gets a 404, as for every other resource outside its tenant: acting on
+/// its own tenant instead would change a timeout the caller did not mean to change.
 fn timeout_tenant(caller: &Caller, query: TimeoutQuery) -> Result<TenantId, ApiError> {
-    match caller {
-        Caller::TenantAdmin(own) => Ok(own.clone()),
-        Caller::GlobalAdmin => match query.tenant_id {
-            Some(raw) => tenant_id(&raw),
-            None => Err(ApiError::bad_request(
-                "The admin API key has no tenant: name one with ?tenantId=.",
-            )),
-        },
+    let named = query.tenant_id.as_deref().map(tenant_id).transpose()?;
+    match (caller, named) {
+        (Caller::TenantAdmin(own), Some(named)) if named != *own => Err(tenant_not_found(&named)),
+        (Caller::TenantAdmin(own), _) => Ok(own.clone()),
+        (Caller::GlobalAdmin, Some(named)) => Ok(named),
+        (Caller::GlobalAdmin, None) => Err(ApiError::bad_request(
+            "The admin API key has no tenant: name one with ?tenantId=.",
+        )),
     }
 }
 

@@ -34,3 +34,15 @@ pub struct OAuthSettings {
     pub client_cache_entries: usize,
     pub client_cache_warm_seconds: u64,
 }
+
+impl OAuthSettings {
+    /// The `aud` of tokens issued without a `resource`: `default_audience`, or the
+    /// issuer when that is empty.
+    pub fn default_audience_for(&self, issuer: &str) -> String {
+        if self.default_audience.is_empty() {
+            issuer.to_owned()
+        } else {
+            self.default_audience.clone()
+        }
+    }
+}

@@ -67,14 +67,9 @@ pub struct OAuthParts {
 
 impl OAuthServer {
     pub fn new(issuer: &str, settings: &OAuthSettings, parts: OAuthParts) -> Self {
-        let default_audience = if settings.default_audience.is_empty() {
-            issuer.to_owned()
-        } else {
-            settings.default_audience.clone()
-        };
         OAuthServer {
             issuer: issuer.to_owned(),
-            default_audience,
+            default_audience: settings.default_audience_for(issuer),
             resources: settings.resources.clone(),
             scopes_supported: settings.scopes_supported.clone(),
             store: parts.store,

@@ -32,7 +32,9 @@ pub enum Purpose {
     /// decides by whom it was issued to).
     Any,
     /// A user's access token, from any client, for the token API (`/api/v1/tokens/me`,
-    /// the switch): whatever its audience.
+    /// the switch, logout): one for the default audience or Tessera's API. A token a
+    /// client narrowed to another resource (RFC 8707) is that resource's alone: were
+    /// Tessera to take it, the resource server could switch or end the user's session.
     User,
 }
 
@@ -71,6 +73,7 @@ pub struct TokenVerifier {
     sessions: Arc<SessionStates>,
     issuer: String,
     api_audience: String,
+    default_audience: String,
     leeway_seconds: i64,
 }
 
@@ -81,6 +84,7 @@ impl TokenVerifier {
         ended_sessions: Arc<DenyList>,
         sessions: Arc<SessionStates>,
         issuer: &str,
+        default_audience: &str,
         leeway_seconds: u64,
     ) -> Self {
         TokenVerifier {
@@ -90,6 +94,7 @@ impl TokenVerifier {
             sessions,
             issuer: issuer.to_owned(),
             api_audience: api_audience(issuer),
+            default_audience: default_audience.to_owned(),
             leeway_seconds: leeway_seconds as i64,
         }
     }
@@ -184,7 +189,11 @@ impl TokenVerifier {
             // nothing a client's resource server should accept.
             Purpose::ClientAccess => claims.client_id != SELF_CLIENT_ID,
             Purpose::Any => true,
-            Purpose::User => is_user_token(claims),
+            Purpose::User => {
+                is_user_token(claims)
+                    && (claims.aud.contains(&self.default_audience)
+                        || claims.aud.contains(&self.api_audience))
+            }
             // Only tokens Tessera issued to itself, for its API, with a key it generated:
             // keys imported from another server only keep that server's tokens
             // verifiable.

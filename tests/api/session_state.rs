@@ -91,19 +91,33 @@ async fn the_timeout_is_read_and_set_within_its_bounds(backend: Backend) {
         .unwrap();
     assert_api_error(response, 401).await;
 
-    // A tenant admin sets its own tenant's, whatever it names.
+    // A tenant admin sets its own tenant's; another tenant is absent to it (404), and
+    // naming one changes nothing.
     let token = app.admin_json("/api/v1/tenants/acme/token").await["token"]
         .as_str()
         .unwrap()
         .to_owned();
+    let set = json!({"enableIdleTokenTimeout": true, "idleTokenTimeoutSeconds": 300});
+    for method in [Method::GET, Method::PUT] {
+        let response = world
+            .bearer(method, "/api/v2/tokens/timeout?tenantId=other", &token)
+            .json(&set)
+            .send()
+            .await
+            .unwrap();
+        assert_api_error(response, 404).await;
+    }
+    assert_eq!(
+        app.admin_json(acme).await,
+        json!({"enableIdleTokenTimeout": false, "idleTokenTimeoutSeconds": 3600})
+    );
     let response = world
-        .bearer(Method::PUT, "/api/v2/tokens/timeout?tenantId=other", &token)
+        .bearer(Method::PUT, "/api/v2/tokens/timeout?tenantId=acme", &token)
         .json(&json!({"enableIdleTokenTimeout": true, "idleTokenTimeoutSeconds": 300}))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let set = json!({"enableIdleTokenTimeout": true, "idleTokenTimeoutSeconds": 300});
     assert_eq!(response.json::<Value>().await.unwrap(), set);
     let response = world
         .bearer(Method::GET, "/api/v1/tokens/timeout", &token)

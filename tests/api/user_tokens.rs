@@ -7,13 +7,14 @@ use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_api_error, spawn_app, Backend, TestApp};
+use crate::helpers::{assert_api_error, spawn_app, spawn_app_with, Backend, TestApp};
 use crate::login_flow::{add_member, authorize_query, param, set_up, Browser, REDIRECT_URI};
 use crate::sessions::claims;
 use crate::token_client::{assert_oauth_error, Credentials, OAuthEndpoints};
 
 crate::on_both_backends!(
     me_describes_the_token_and_head_verifies_it,
+    a_token_narrowed_to_another_resource_is_not_for_the_token_api,
     logout_ends_the_session_for_access_and_refresh_tokens,
     revoke_all_ends_every_session_of_the_user,
     a_tenant_admin_revokes_only_in_its_tenant,
@@ -294,6 +295,57 @@ async fn me_describes_the_token_and_head_verifies_it(backend: Backend) {
             .status(Method::HEAD, "/api/v1/tokens/me", &pair.access)
             .await,
         401
+    );
+}
+
+/// RFC 8707: a token a client narrowed to another resource is that resource's alone.
+/// Were the token API to take it, the resource server holding it could end the user's
+/// session or switch it to another tenant.
+async fn a_token_narrowed_to_another_resource_is_not_for_the_token_api(backend: Backend) {
+    const BILLING: &str = "https://billing.test";
+    let app = spawn_app_with(backend, |s| s.oauth.resources = vec![BILLING.into()]).await;
+    let world = world(app).await;
+    let pair = world.sign_in().await;
+    let response = world
+        .oauth
+        .post(
+            "/oauth/token",
+            Some(&world.client.basic()),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &pair.refresh),
+                ("resource", BILLING),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let narrowed = body["access_token"].as_str().unwrap();
+    assert_eq!(claims(narrowed)["aud"], BILLING);
+    for method in [Method::GET, Method::HEAD, Method::DELETE] {
+        assert_eq!(
+            world.status(method, "/api/v1/tokens/me", narrowed).await,
+            401
+        );
+    }
+    let response = switch(&world, narrowed, json!({"tenantId": "acme"})).await;
+    assert_api_error(response, 401).await;
+    // The session lives on: the refused logout ended nothing.
+    let renewed = body["refresh_token"].as_str().unwrap();
+    let response = world
+        .oauth
+        .post(
+            "/oauth/token",
+            Some(&world.client.basic()),
+            &[("grant_type", "refresh_token"), ("refresh_token", renewed)],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let default = body["access_token"].as_str().unwrap();
+    assert_eq!(
+        world.me(default, "").await["userId"],
+        world.user_id.as_str()
     );
 }
 
