@@ -150,9 +150,12 @@ impl Store {
     /// row never moves back in time (another process may have written a later use).
     #[tracing::instrument(skip_all, fields(secrets = uses.len()))]
     pub async fn record_secret_uses(&self, uses: &[(i64, DateTime<Utc>)]) -> anyhow::Result<()> {
+        // In id order, so overlapping flushes of two processes never deadlock.
+        let mut ordered: Vec<&(i64, DateTime<Utc>)> = uses.iter().collect();
+        ordered.sort_unstable();
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            for (secret_id, used) in uses {
+            for (secret_id, used) in &ordered {
                 sqlx::query(
                     "UPDATE client_secrets SET last_used_at = $1 \
                      WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",

@@ -415,13 +415,17 @@ impl Store {
     }
 
     /// Records the activity of many sessions (`(id, at)`) in one write transaction; a
-    /// later instant already stored is kept.
+    /// later instant already stored is kept. Rows are locked in id order, so two
+    /// processes flushing overlapping batches wait for each other instead of
+    /// deadlocking (PostgreSQL).
     pub async fn record_activity(&self, activity: &[(String, i64)]) -> anyhow::Result<()> {
         if activity.is_empty() {
             return Ok(());
         }
+        let mut ordered: Vec<&(String, i64)> = activity.iter().collect();
+        ordered.sort_unstable();
         let mut tx = self.begin_write().await?;
-        for (id, at) in activity {
+        for (id, at) in ordered {
             Self::touch_session(&mut tx, id, *at).await?;
         }
         tx.commit().await

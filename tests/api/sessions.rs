@@ -24,6 +24,7 @@ crate::on_both_backends!(
     a_session_gets_a_user_token_and_an_offline_client_a_refresh_token,
     only_offline_clients_with_the_refresh_grant_get_refresh_tokens,
     ended_sessions_refuse_their_access_tokens,
+    overlapping_activity_flushes_never_deadlock,
 );
 
 /// A client of `acme` for users, the credentials of another client that introspects,
@@ -332,4 +333,37 @@ async fn ended_sessions_refuse_their_access_tokens(backend: Backend) {
         ..world
     };
     assert!(!world.is_active(&t1).await && !world.is_active(&t3).await);
+}
+
+/// Two processes flush the activity of overlapping sessions at once, each in its own
+/// order (a hash map's): the rows are locked in one order, so neither deadlocks (on
+/// PostgreSQL one would be aborted) and the latest instant of each session stays.
+async fn overlapping_activity_flushes_never_deadlock(backend: Backend) {
+    let world = signed_in(spawn_app(backend).await, json!({})).await;
+    let mut ids = Vec::new();
+    for _ in 0..60 {
+        ids.push(world.start(&[]).await.session_id.as_str().to_owned());
+    }
+    let base = Utc::now().timestamp_millis();
+    for round in 0..5_i64 {
+        let forward: Vec<(String, i64)> = ids
+            .iter()
+            .map(|id| (id.clone(), base + round * 10))
+            .collect();
+        let backward: Vec<(String, i64)> = ids
+            .iter()
+            .rev()
+            .map(|id| (id.clone(), base + round * 10 + 1))
+            .collect();
+        let (one, other) = tokio::join!(
+            world.app.store.record_activity(&forward),
+            world.app.store.record_activity(&backward),
+        );
+        one.unwrap();
+        other.unwrap();
+    }
+    for id in &ids {
+        let row = world.app.store.session(id).await.unwrap().unwrap();
+        assert_eq!(row.last_active_at, base + 41);
+    }
 }
