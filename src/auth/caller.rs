@@ -19,8 +19,7 @@ pub struct UserCaller {
     pub client_id: String,
     /// Space-separated.
     pub scope: String,
-    /// Unix seconds: the sign-in, the token's `iat` and `exp`.
-    pub auth_time: Option<i64>,
+    /// Unix seconds: the token's `iat` and `exp`.
     pub issued_at: i64,
     pub expires_at: i64,
     /// When the session dies if unused, where its tenant has an idle timeout.

@@ -99,7 +99,6 @@ impl Authenticator {
                 .map_err(corrupt)?,
             scope: claims.scope,
             client_id: claims.client_id,
-            auth_time: claims.auth_time,
             issued_at: claims.iat,
             expires_at: claims.exp,
             idle_expires_at: verified.idle_expires_at,

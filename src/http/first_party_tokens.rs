@@ -15,6 +15,7 @@ use super::AppState;
 use crate::audit::AuditContext;
 use crate::clients::ClientId;
 use crate::login::{PasswordSignIn, PasswordSignInError};
+use crate::oauth::switch::SwitchedTokens;
 use crate::oauth::OAuthError;
 use crate::tenants::TenantId;
 use crate::tokens::access::UserTokens;
@@ -52,6 +53,19 @@ pub(crate) struct TokenResponse {
     expires_in: i64,
     tenant_id: String,
     session_id: String,
+}
+
+impl From<SwitchedTokens> for TokenResponse {
+    fn from(tokens: SwitchedTokens) -> Self {
+        Self {
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+            token_type: "Bearer",
+            expires_in: tokens.expires_in,
+            tenant_id: tokens.tenant_id.to_string(),
+            session_id: tokens.session_id.to_string(),
+        }
+    }
 }
 
 impl From<UserTokens> for TokenResponse {

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::error::{from_store, ApiError};
 use super::extract::{bearer_token, ApiJson, ApiPath, ApiQuery, Caller};
+use super::first_party_tokens::TokenResponse;
 use super::tenants::{tenant_id, tenant_not_found};
 use super::token_body::{token_reply, TokenBody};
 use super::{audit_context, rfc3339, AppState};
@@ -196,17 +197,7 @@ async fn switch(
     state
         .applied(Change::SessionSwitched(switched.session_id.clone()))
         .await;
-    Ok(token_reply(
-        &req,
-        &json!({
-            "accessToken": switched.access_token,
-            "refreshToken": switched.refresh_token,
-            "tokenType": "Bearer",
-            "expiresIn": switched.expires_in,
-            "tenantId": switched.tenant_id.as_str(),
-            "sessionId": switched.session_id,
-        }),
-    ))
+    Ok(token_reply(&req, &TokenResponse::from(switched)))
 }
 
 #[tracing::instrument(skip_all, fields(user_id = %crate::telemetry::untrusted(&path)))]

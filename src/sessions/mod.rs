@@ -109,21 +109,13 @@ pub async fn start(
             refresh_expires_in: None,
         });
     }
-    let token = OpaqueToken::generate();
-    let expires_at = refresh::token_expiry(&request.client, family_expires_at, now);
-    Store::insert_refresh_token(
+    let (token, expires_at) = first_refresh_token(
         tx,
-        &RefreshTokenRecord {
-            token_hash: token.hash().as_str().to_owned(),
-            session_id: session.id.clone(),
-            client_id: session.client_id.clone(),
-            scope: session.scope.clone(),
-            created_at: now_millis,
-            expires_at: expires_at.timestamp_millis(),
-            used_at: None,
-            successor_hash: None,
-            successor_sealed: None,
-        },
+        &session_id,
+        &request.client,
+        &session.scope,
+        family_expires_at,
+        now,
     )
     .await?;
     Ok(StartedSession {
@@ -131,6 +123,37 @@ pub async fn start(
         refresh_token: Some(token),
         refresh_expires_in: Some(seconds_until(expires_at, now)),
     })
+}
+
+/// Stores the first refresh token of a family (a new session, or one that moved to
+/// another client at a switch): unused, no successor. Returns it in clear, once, and
+/// when it expires.
+async fn first_refresh_token(
+    tx: &mut WriteTx,
+    session_id: &SessionId,
+    client: &Client,
+    scope: &str,
+    family_expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(OpaqueToken, DateTime<Utc>)> {
+    let token = OpaqueToken::generate();
+    let expires_at = refresh::token_expiry(client, family_expires_at, now);
+    Store::insert_refresh_token(
+        tx,
+        &RefreshTokenRecord {
+            token_hash: token.hash().as_str().to_owned(),
+            session_id: session_id.as_str().to_owned(),
+            client_id: client.id.as_str().to_owned(),
+            scope: scope.to_owned(),
+            created_at: now.timestamp_millis(),
+            expires_at: expires_at.timestamp_millis(),
+            used_at: None,
+            successor_hash: None,
+            successor_sealed: None,
+        },
+    )
+    .await?;
+    Ok((token, expires_at))
 }
 
 /// Whole seconds from `now` until `at`, none when it has passed.

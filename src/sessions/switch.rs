@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{first_party_offers_refresh, refresh, seconds_until, SessionId, UserId};
+use super::{first_party_offers_refresh, first_refresh_token, SessionId, UserId};
 use crate::clients::{scope_string, Client, ScopeToken};
-use crate::store::{from_millis, RefreshTokenRecord, Store};
+use crate::store::{from_millis, Store};
 use crate::tenants::TenantId;
 use crate::tokens::OpaqueToken;
 
@@ -39,7 +39,6 @@ pub struct Switched {
     pub auth_time: DateTime<Utc>,
     /// In clear, shown once; only for a client that gets refresh tokens.
     pub refresh_token: Option<OpaqueToken>,
-    pub refresh_expires_in: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,37 +101,27 @@ pub async fn switch(
         now_millis,
     )
     .await?;
-    let family_expires_at = from_millis(session.family_expires_at);
     let refresh_token = if first_party_offers_refresh(request.client) {
-        let token = OpaqueToken::generate();
-        let expires_at = refresh::token_expiry(request.client, family_expires_at, now);
-        Store::insert_refresh_token(
+        let family_expires_at = from_millis(session.family_expires_at);
+        let (token, _) = first_refresh_token(
             &mut tx,
-            &RefreshTokenRecord {
-                token_hash: token.hash().as_str().to_owned(),
-                session_id: session.id.clone(),
-                client_id: request.client.id.as_str().to_owned(),
-                scope: scope_text,
-                created_at: now_millis,
-                expires_at: expires_at.timestamp_millis(),
-                used_at: None,
-                successor_hash: None,
-                successor_sealed: None,
-            },
+            request.session_id,
+            request.client,
+            &scope_text,
+            family_expires_at,
+            now,
         )
         .await?;
-        Some((token, seconds_until(expires_at, now)))
+        Some(token)
     } else {
         None
     };
     Store::record_session_switched(&mut tx, request.session_id, now_millis).await?;
     tx.commit().await?;
     tracing::info!("session switched tenant");
-    let (refresh_token, refresh_expires_in) = refresh_token.unzip();
     Ok(Switched {
         scope,
         auth_time: from_millis(session.auth_time),
         refresh_token,
-        refresh_expires_in,
     })
 }
