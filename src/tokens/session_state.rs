@@ -189,11 +189,11 @@ impl SessionStates {
             .await?
             .as_ref()
             .and_then(IdlePolicy::of);
+        // Checked under the write lock, which `forget_policy` takes after moving the
+        // epoch: a change either shows here, or removes this entry once it is in.
+        let mut policies = self.policies.write().expect("not poisoned");
         if self.epoch.load(Ordering::Acquire) == epoch {
-            self.policies
-                .write()
-                .expect("not poisoned")
-                .insert(tenant.to_owned(), policy);
+            policies.insert(tenant.to_owned(), policy);
         }
         Ok(policy)
     }
@@ -207,8 +207,12 @@ impl SessionStates {
             return Ok(None);
         };
         let view = Arc::new(SessionView::of(&row));
-        if self.epoch.load(Ordering::Acquire) == epoch {
-            self.sessions.insert(sid.to_owned(), view.clone());
+        // Insert, then look: a `forget` since the read either shows in the epoch (and
+        // the possibly stale row goes again) or comes after the insert and removes it.
+        // Checking first would leave a window between the check and the insert.
+        self.sessions.insert(sid.to_owned(), view.clone());
+        if self.epoch.load(Ordering::Acquire) != epoch {
+            self.sessions.invalidate(sid);
         }
         Ok(Some(view))
     }
