@@ -14,6 +14,8 @@ pub mod login;
 pub mod oauth;
 pub mod password;
 pub mod patch;
+#[cfg(test)]
+mod properties;
 pub mod rate_limit;
 pub mod sessions;
 pub mod startup;

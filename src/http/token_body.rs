@@ -421,4 +421,68 @@ mod tests {
         let reply = token_reply(&asking, &serde_json::json!({"a": 1}));
         assert_eq!(reply.headers().get(header::CONTENT_TYPE).unwrap(), JSON_API);
     }
+
+    mod properties {
+        //! No body makes the extractor panic, and each format reads back what it
+        //! carried (see `crate::properties` for the other parsers).
+
+        use super::*;
+        use proptest::prelude::*;
+
+        fn run<F: std::future::Future>(future: F) -> F::Output {
+            actix_web::rt::System::new().block_on(future)
+        }
+
+        const FORMATS: &[&str] = &[
+            "application/json",
+            JSON_API,
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=X",
+        ];
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            #[test]
+            fn no_body_panics(format in 0..FORMATS.len(), body in proptest::collection::vec(any::<u8>(), 0..256)) {
+                let _ = run(read(FORMATS[format], body));
+            }
+
+            #[test]
+            fn no_json_api_document_panics(data in "\\PC{0,60}") {
+                let _ = run(read(JSON_API, format!(r#"{{"data":{data}}}"#)));
+                let _ = run(read(JSON_API, format!(r#"{{"data":{{"attributes":{data}}}}}"#)));
+            }
+
+            #[test]
+            fn each_format_reads_back_its_fields(
+                username in "[^\u{0}]{1,30}",
+                password in "[^\u{0}]{1,30}",
+                tenant in proptest::option::of("[a-z0-9-]{1,20}"),
+            ) {
+                let login = Login { username, password, tenant_id: tenant };
+                let mut object = serde_json::json!({
+                    "username": login.username,
+                    "password": login.password,
+                });
+                if let Some(tenant) = &login.tenant_id {
+                    object["tenantId"] = tenant.clone().into();
+                }
+                let json = object.to_string();
+                prop_assert!(run(read("application/json", json)).unwrap() == login);
+                let document = serde_json::json!({"data": {"type": "tokens", "attributes": object}});
+                prop_assert!(run(read(JSON_API, document.to_string())).unwrap() == login);
+                let mut form = url::form_urlencoded::Serializer::new(String::new());
+                form.append_pair("username", &login.username)
+                    .append_pair("password", &login.password);
+                if let Some(tenant) = &login.tenant_id {
+                    form.append_pair("tenantId", tenant);
+                }
+                let form = form.finish();
+                prop_assert!(
+                    run(read("application/x-www-form-urlencoded", form)).unwrap() == login
+                );
+            }
+        }
+    }
 }
