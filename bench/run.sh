@@ -68,6 +68,9 @@ SCENARIOS=(
     "flood              ES256 scenario_flood"
     "many_clients       ES256 scenario_many_clients"
     "refresh            ES256 scenario_refresh"
+    "tokens_me          ES256 scenario_tokens_me"
+    "introspect_user    ES256 scenario_introspect_user"
+    "password_login     ES256 scenario_password_login"
     "client_credentials RS256 scenario_client_credentials"
 )
 
@@ -684,6 +687,70 @@ scenario_refresh() { # ALG
     parse "$name" "$out" || return 0
     record "$name" "$RPS" "$P50" "$P99" "$ERRORS" "$(mib "$(rss_kib VmHWM)")" \
         "$count sessions refreshed in turn; errors = refused refreshes"
+}
+
+# Issue 11: a user of tenant `bench` (member, `bench` its default tenant) signed in through
+# the first-party token API (`POST /api/v1/tokens`, one argon2), whose access token the
+# user-token scenarios present. bench_login_user SCENARIO USERNAME: sets USER_ACCESS_TOKEN
+# and LOGIN_BODY (the form body of that sign-in).
+bench_login_user() {
+    local scenario=$1 username=$2 password="bench login password"
+    admin POST /api/v1/users "{\"username\": \"$username\", \"password\": \"$password\",
+        \"defaultTenantId\": \"bench\"}"
+    [[ $STATUS == 201 ]] || {
+        skip "$scenario" "POST /api/v1/users answered $STATUS"
+        return 1
+    }
+    local user
+    user=$(json_field "$BODY_FILE" id)
+    admin PUT "/api/v1/tenants/bench/members/$user" '{"roles": ["member"]}'
+    [[ $STATUS == 201 || $STATUS == 200 ]] || {
+        fail "$scenario" "adding the member answered $STATUS: $(head -c 300 "$BODY_FILE")"
+        return 1
+    }
+    LOGIN_BODY="username=$(urlencode "$username")&password=$(urlencode "$password")"
+    probe "$scenario" POST /api/v1/tokens 200 "${FORM[@]}" --data-binary "$LOGIN_BODY" ||
+        return 1
+    USER_ACCESS_TOKEN=$(json_field "$BODY_FILE" accessToken)
+    [[ -n $USER_ACCESS_TOKEN ]] || {
+        fail "$scenario" "POST /api/v1/tokens gave no accessToken: $(head -c 300 "$BODY_FILE")"
+        return 1
+    }
+}
+
+# GET /api/v1/tokens/me: the token verified, its session checked, the user read.
+scenario_tokens_me() { # ALG
+    local name="tokens/me $1"
+    bench_login_user "$name" bench-me || return 0
+    probe "$name" GET /api/v1/tokens/me 200 -H "Authorization: Bearer $USER_ACCESS_TOKEN" ||
+        return 0
+    measure "$name" /api/v1/tokens/me GET "" "Bearer $USER_ACCESS_TOKEN"
+}
+
+# Introspection of a user's access token: with its session check.
+scenario_introspect_user() { # ALG
+    local name="introspect user token $1" auth body
+    token_ready "$name" B || return 0
+    bench_login_user "$name" bench-introspect || return 0
+    auth=$(basic_auth "${CLIENT_ID[B]}" "${CLIENT_SECRET[B]}")
+    body="token=$(urlencode "$USER_ACCESS_TOKEN")"
+    probe "$name" POST /oauth/introspect 200 "${FORM[@]}" -H "Authorization: $auth" \
+        --data-binary "$body" || return 0
+    body_has 'd.get("active") is True and d.get("sid")' || {
+        fail "$name" "a fresh user token is not active: $(head -c 300 "$BODY_FILE")"
+        return 0
+    }
+    measure "$name" /oauth/introspect POST "$body" "$auth"
+}
+
+# POST /api/v1/tokens: password sign-ins, argon2-bound; the peak RSS shows whether memory
+# stays flat (the argon2 pool reuses its memory).
+scenario_password_login() { # ALG
+    local name="password login $1" before
+    bench_login_user "$name" bench-login || return 0
+    before=$(mib "$(rss_kib VmRSS)")
+    measure "$name" /api/v1/tokens POST "$LOGIN_BODY" ""
+    say "  $name: RSS before ${before} MiB, after $(mib "$(rss_kib VmRSS)") MiB"
 }
 
 # ---- Main ----------------------------------------------------------------------------------
