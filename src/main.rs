@@ -1,4 +1,5 @@
-//! The `tessera` command: `serve` (the default) and `migrate`.
+//! The `tessera` command: `serve` (the default), `migrate`, `keys`, and the admin
+//! commands of [`tessera::cli`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,6 +8,7 @@ use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use tessera::audit::AuditContext;
+use tessera::cli::{AdminCommand, Output};
 use tessera::config::Settings;
 use tessera::keys::{Algorithm, ImportOutcome, KeyService, RotateOutcome};
 use tessera::startup::Application;
@@ -22,6 +24,9 @@ struct Cli {
     /// A TOML file layered over config/default.toml (environment variables still win).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Print the API's JSON instead of text (admin commands).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -35,6 +40,8 @@ enum Command {
     /// Manage signing keys (running servers pick changes up within signing.refresh_seconds).
     #[command(subcommand)]
     Keys(KeysCommand),
+    #[command(flatten)]
+    Admin(AdminCommand),
 }
 
 #[derive(Subcommand)]
@@ -72,16 +79,32 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tessera::telemetry::init(&settings.log);
-    let outcome = match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    let is_admin = matches!(command, Command::Admin(_));
+    if is_admin {
+        tessera::telemetry::init_for_command();
+    } else {
+        tessera::telemetry::init(&settings.log);
+    }
+    let outcome = match command {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(settings).await,
         Command::Keys(command) => keys(settings, command).await,
+        Command::Admin(command) => {
+            let output = if cli.json {
+                Output::Json
+            } else {
+                Output::Human
+            };
+            tessera::cli::run(settings, command, output).await
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "tessera failed");
+            if !is_admin {
+                tracing::error!(error = format!("{error:#}"), "tessera failed");
+            }
             eprintln!("tessera: {error:#}");
             ExitCode::FAILURE
         }

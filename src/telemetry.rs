@@ -38,6 +38,18 @@ pub fn init(settings: &LogSettings) {
     };
 }
 
+/// For the one-shot admin commands: warnings and errors only (unless `RUST_LOG` says
+/// otherwise), on stderr, so stdout holds nothing but the command's output (`--json`).
+pub fn init_for_command() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
 /// The most characters of one untrusted value a log line carries.
 pub const MAX_LOGGED_CHARS: usize = 128;
 

@@ -14,7 +14,7 @@ use crate::auth::TenantScope;
 use crate::changes::Change;
 use crate::clients::{
     self, Client, ClientDraft, ClientError, ClientId, ClientPosition, ClientSettings,
-    CreateClientError, UpdateClientError,
+    CreateClientError, CreatedClient, UpdateClientError,
 };
 use crate::patch::Patch;
 use crate::tenants::TenantId;
@@ -118,10 +118,19 @@ impl From<Client> for ClientResponse {
 
 /// The creation response: the client and its secret (`null` for a PUBLIC client).
 #[derive(Serialize)]
-struct CreatedResponse {
+pub struct CreatedResponse {
     secret: Option<String>,
     #[serde(flatten)]
     client: ClientResponse,
+}
+
+impl From<CreatedClient> for CreatedResponse {
+    fn from(created: CreatedClient) -> Self {
+        Self {
+            secret: created.secret.map(|secret| secret.expose().to_owned()),
+            client: created.client.into(),
+        }
+    }
 }
 
 pub(crate) fn client_id(raw: &str) -> Result<ClientId, ApiError> {
@@ -192,10 +201,7 @@ async fn create(
         .await;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(CreatedResponse {
-            secret: created.secret.map(|secret| secret.expose().to_owned()),
-            client: created.client.into(),
-        }))
+        .json(CreatedResponse::from(created)))
 }
 
 #[tracing::instrument(skip_all)]

@@ -29,7 +29,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct MemberResponse {
+pub struct MemberResponse {
     tenant_id: TenantId,
     user_id: UserId,
     roles: Roles,

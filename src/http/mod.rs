@@ -39,6 +39,15 @@ use crate::oauth::OAuthServer;
 use crate::rate_limit::AddressLimiter;
 use crate::store::Store;
 
+/// The API's JSON views of its resources, for the CLI's `--json`: one shape everywhere.
+pub mod views {
+    pub use super::clients::{ClientResponse, CreatedResponse};
+    pub use super::members::MemberResponse;
+    pub use super::secrets::SecretResponse;
+    pub use super::tenants::TenantResponse;
+    pub use super::users::UserResponse;
+}
+
 pub use admission::limit_before_work;
 pub use client_address::{ForwardedHeader, TrustedProxies};
 pub use error::ApiError;

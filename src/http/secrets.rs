@@ -10,7 +10,7 @@ use super::error::{from_store, ApiError};
 use super::extract::{ApiJson, ApiPath, Caller};
 use super::{audit_context, rfc3339, AppState};
 use crate::changes::Change;
-use crate::clients::secrets::{masked, parse_expiration, SecretName, StoredSecret};
+use crate::clients::secrets::{masked, parse_expiration, ClientSecret, SecretName, StoredSecret};
 use crate::clients::{self, AddSecretError, Claim, DeleteSecretError, RequestedSecret};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -26,7 +26,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct SecretResponse {
+pub struct SecretResponse {
     id: i64,
     name: String,
     /// The display prefix and `...`; the whole secret only in the response that made it.
@@ -35,6 +35,15 @@ struct SecretResponse {
     expiration: Option<String>,
     created_at: String,
     last_used_at: Option<String>,
+}
+
+impl SecretResponse {
+    /// The response that made the secret: the whole secret, this once.
+    pub fn created(stored: StoredSecret, secret: &ClientSecret) -> Self {
+        let mut response = Self::from(stored);
+        response.token = secret.expose().to_owned();
+        response
+    }
 }
 
 impl From<StoredSecret> for SecretResponse {
@@ -152,11 +161,9 @@ async fn add(
         AddSecretError::Unexpected(error) => from_store(error),
     })?;
     state.applied(Change::Client(id)).await;
-    let mut response = SecretResponse::from(stored);
-    response.token = secret.expose().to_owned();
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(response))
+        .json(SecretResponse::created(stored, &secret)))
 }
 
 #[tracing::instrument(skip_all, fields(client_id = %crate::telemetry::untrusted(&path.0)))]

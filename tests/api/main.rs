@@ -6,6 +6,7 @@ mod process;
 mod token_client;
 
 mod address_limits;
+mod admin_cli;
 mod audit;
 mod authorization_code;
 mod authorize;
