@@ -116,11 +116,16 @@ async fn assert_gone(response: reqwest::Response) {
     assert!(body.contains("This portal link no longer works"), "{body}");
 }
 
-fn assert_page_headers(headers: &HeaderMap) {
-    let csp = headers["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
-    assert!(csp.contains("default-src 'self'"), "{csp}");
+/// The headers of every portal page: the portal's CSP (own script and stylesheet, no
+/// inline ones, calls to this origin only, no framing), no caching, no `Referer`.
+pub(crate) fn assert_page_headers(headers: &HeaderMap) {
+    assert_eq!(
+        headers["content-security-policy"],
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    );
     assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["cache-control"], "no-store");
     assert_eq!(headers["referrer-policy"], "no-referrer");
 }
