@@ -25,6 +25,7 @@ mod keys;
 mod members;
 mod metadata;
 mod portal_links;
+mod portal_session;
 mod rate_limits;
 mod refresh;
 mod replicas;
