@@ -197,6 +197,10 @@
     return { field: match[1], index: match[2] === undefined ? null : Number(match[2]), text: match[3] };
   }
 
+  function capitalised(text) {
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
+
   /** A labelled form field; its error line sits right under the control. */
   function field({ name, label, hint, control, wide = false }) {
     const id = control.id || nextId(`f-${name}`);
@@ -267,7 +271,7 @@
     let placed = 0;
     for (const cause of error.causes || []) {
       const { field: name, index, text } = parseCause(cause);
-      const label = index === null ? text : `${itemLabel[name] || 'Entry'} ${index + 1}: ${text}`;
+      const label = index === null ? capitalised(text) : `${itemLabel[name] || 'Entry'} ${index + 1}: ${text}`;
       if (name && markField(form, name, label)) placed += 1;
       else unplaced.push(cause);
     }

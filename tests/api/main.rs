@@ -24,6 +24,7 @@ mod introspection;
 mod keys;
 mod members;
 mod metadata;
+mod portal_browser;
 mod portal_links;
 mod portal_session;
 mod rate_limits;
