@@ -44,12 +44,12 @@ async fn client_services_see_only_the_callers_tenant(backend: Backend) {
         Err(ClientError::NotFound)
     ));
     assert_eq!(
-        clients::list_clients(&app.store, &other, None, 10)
+        clients::list_clients(&app.store, &other, None, None, 10)
             .await
             .unwrap(),
         []
     );
-    let listed = clients::list_clients(&app.store, &own, None, 10)
+    let listed = clients::list_clients(&app.store, &own, None, None, 10)
         .await
         .unwrap();
     assert_eq!(listed.len(), 1);
