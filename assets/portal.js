@@ -548,9 +548,10 @@
       view.append(revealPanel(pendingReveal.secret, 'The client’s first secret'));
       pendingReveal = null;
     }
-    view.append(clientFacts(client));
+    // Secrets first: they are what an admin comes back for (rotation, a lost one).
     if (client.type === 'CONFIDENTIAL') view.append(secretsSection(client, detail));
     else view.append(el('section', { class: 'panel' }, el('h2', { text: 'Secrets' }), el('p', { class: 'muted', text: 'A public client has no secrets: it proves itself with PKCE on each sign-in.' })));
+    view.append(clientFacts(client));
     return view;
   }
 

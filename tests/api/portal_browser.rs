@@ -336,14 +336,21 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     )
     .await;
     fill(&browser, "#client-allowedScopes", "read write").await;
-    click(&browser, "input[name='grantTypes'][value='CLIENT_CREDENTIALS']").await;
+    click(
+        &browser,
+        "input[name='grantTypes'][value='CLIENT_CREDENTIALS']",
+    )
+    .await;
     click(&browser, "#client-save").await;
     view(&browser, "Acme Billing").await;
     let client_id = client_id_in_address(&browser).await;
     let first_secret = secret_shown(&browser).await;
     let stored = admin_get(&app, &format!("/api/v1/oauth-clients/{client_id}")).await;
     assert_eq!(stored["tenantId"], "acme");
-    assert_eq!(stored["redirectUris"], json!(["https://billing.acme.test/callback"]));
+    assert_eq!(
+        stored["redirectUris"],
+        json!(["https://billing.acme.test/callback"])
+    );
     assert_eq!(stored["allowedScopes"], json!(["read", "write"]));
     let first = Credentials::new(&client_id, &first_secret);
     oauth.access_token(&first).await;
@@ -389,7 +396,11 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     confirm(&browser, "production server").await;
     let mut remaining = String::new();
     for _ in 0..100 {
-        remaining = find(&browser, "#secrets .secrets-list").await.text().await.unwrap();
+        remaining = find(&browser, "#secrets .secrets-list")
+            .await
+            .text()
+            .await
+            .unwrap();
         if !remaining.contains("production server") {
             break;
         }
@@ -409,7 +420,12 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     wait_text(&browser, ".badges", "Enabled").await;
     click(&browser, ".view-actions a[href$='/edit']").await;
     view(&browser, "Edit Acme Billing").await;
-    fill(&browser, "#client-description", "Invoices, payments and refunds").await;
+    fill(
+        &browser,
+        "#client-description",
+        "Invoices, payments and refunds",
+    )
+    .await;
     click(&browser, "#client-save").await;
     view(&browser, "Acme Billing").await;
     wait_text(&browser, ".view-header .lead", "refunds").await;
@@ -418,7 +434,10 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     assert_eq!(stored["enabled"], true);
 
     // The list, searched.
-    for (name, kind) in [("Acme Mobile", "PUBLIC"), ("Acme Reporting", "CONFIDENTIAL")] {
+    for (name, kind) in [
+        ("Acme Mobile", "PUBLIC"),
+        ("Acme Reporting", "CONFIDENTIAL"),
+    ] {
         acme_client(
             &app,
             json!({"name": name, "type": kind, "grantTypes": ["AUTHORIZATION_CODE"],
@@ -477,31 +496,49 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     wait_text(&browser, ".results .empty", "no members yet").await;
     fill(&browser, "#member-username", "nobody-here").await;
     click(&browser, "#member-add").await;
-    wait_text(&browser, "[data-field='username'] .field-error", "nobody-here").await;
+    wait_text(
+        &browser,
+        "[data-field='username'] .field-error",
+        "nobody-here",
+    )
+    .await;
     fill(&browser, "#member-username", "DANA").await;
     click(&browser, "#member-form input[name='roles'][value='admin']").await;
     click(&browser, "#member-add").await;
     let table = wait_text(&browser, "#members-table", "dana").await;
-    assert!(table.contains("Dana Whitfield") && table.contains("Admin"), "{table}");
+    assert!(
+        table.contains("Dana Whitfield") && table.contains("Admin"),
+        "{table}"
+    );
     let members = admin_get(&app, "/api/v1/tenants/acme/members").await;
     assert_eq!(members["items"][0]["roles"], json!(["member", "admin"]));
     let dana_id = members["items"][0]["userId"].as_str().unwrap().to_owned();
     screen(&browser, &axe, "members").await;
 
-    click(&browser, "#members-table button[aria-label^='Change the roles']").await;
+    click(
+        &browser,
+        "#members-table button[aria-label^='Change the roles']",
+    )
+    .await;
     click(&browser, ".roles-form input[value='admin']").await;
     click(&browser, ".roles-form button[type='submit']").await;
     wait_gone(&browser, ".roles-form").await;
     let members = admin_get(&app, "/api/v1/tenants/acme/members").await;
     assert_eq!(members["items"][0]["roles"], json!(["member"]));
 
-    click(&browser, "#members-table button[aria-label^='End all sessions']").await;
+    click(
+        &browser,
+        "#members-table button[aria-label^='End all sessions']",
+    )
+    .await;
     confirm(&browser, "dana").await;
     wait_text(&browser, "#toast", "were ended").await;
     let revoked = app.audit_events("limit=100").await;
     assert!(
-        revoked.iter().any(|event| event["action"] == "user.sessions_revoked"
-            && event["targetId"] == dana_id.as_str()),
+        revoked
+            .iter()
+            .any(|event| event["action"] == "user.sessions_revoked"
+                && event["targetId"] == dana_id.as_str()),
         "{revoked:?}"
     );
 
@@ -537,7 +574,8 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     assert!(log.contains("Idle timeout changed"), "{log}");
     assert!(log.contains("Member added"), "{log}");
     screen(&browser, &axe, "audit").await;
-    find(&browser, "#audit-action").await
+    find(&browser, "#audit-action")
+        .await
         .select_by_value("oauth_client.secret_added")
         .await
         .unwrap();
@@ -563,7 +601,10 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     let (status, body) = fetch_from_page(&browser, "api/v1/tenants/globex/members", true).await;
     assert!(matches!(status, 403 | 404), "{status} {body}");
     let (status, _) = fetch_from_page(&browser, "api/v1/oauth-clients?limit=1", false).await;
-    assert!(matches!(status, 401 | 403), "without the CSRF token: {status}");
+    assert!(
+        matches!(status, 401 | 403),
+        "without the CSRF token: {status}"
+    );
 
     // The same link a second time: refused, with a page that says so.
     let reused = reqwest::Client::builder()
@@ -580,12 +621,18 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     assert!(page.contains("This portal link no longer works"), "{page}");
 
     // Signing out ends the session.
-    browser.goto(&format!("{}/portal", app.issuer)).await.unwrap();
+    browser
+        .goto(&format!("{}/portal", app.issuer))
+        .await
+        .unwrap();
     view(&browser, "OAuth clients").await;
     click(&browser, "#logout").await;
     wait_text(&browser, "body", "You have signed out of the portal").await;
     save_screenshot(&browser, SHOTS, "portal-signed-out").await;
-    browser.goto(&format!("{}/portal", app.issuer)).await.unwrap();
+    browser
+        .goto(&format!("{}/portal", app.issuer))
+        .await
+        .unwrap();
     let page = browser.source().await.unwrap();
     assert!(page.contains("Open a portal link"), "{page}");
     browser.close().await.unwrap();
