@@ -510,7 +510,9 @@
       state.page += 1;
       busy(next, () => load(results)).catch(() => {});
     });
-    return el('nav', { class: 'pager', 'aria-label': 'Pages' }, el('span', { class: 'muted', text: `Showing ${first}–${first + shown - 1}` }), el('div', { class: 'pager-buttons' }, previous, next));
+    const count = el('span', { class: 'muted', text: `Showing ${first}–${first + shown - 1}` });
+    if (state.page === 0 && !nextCursor) return el('div', { class: 'pager' }, count);
+    return el('nav', { class: 'pager', 'aria-label': 'Pages' }, count, el('div', { class: 'pager-buttons' }, previous, next));
   }
 
   async function viewClient(id) {
@@ -887,8 +889,8 @@
     const name = user ? user.username : member.userId;
     const roles = member.roles || [];
     const rolesCell = el('td', { 'data-label': 'Roles' }, roles.map((role) => badge(role === 'admin' ? 'Admin' : 'Member', role === 'admin' ? 'accent' : 'neutral')));
-    const edit = el('button', { type: 'button', class: 'secondary small', text: 'Change roles', 'aria-label': `Change the roles of ${name}` });
-    const end = el('button', { type: 'button', class: 'secondary small', text: 'End sessions', 'aria-label': `End all sessions of ${name}` });
+    const edit = el('button', { type: 'button', class: 'secondary small', text: 'Change roles', 'aria-label': `Change roles of ${name}` });
+    const end = el('button', { type: 'button', class: 'secondary small', text: 'End sessions', 'aria-label': `End sessions of ${name}` });
     const remove = el('button', { type: 'button', class: 'danger small', text: 'Remove', 'aria-label': `Remove ${name} from the tenant` });
     const note = el('div', { class: 'row-note' });
     const row = el(

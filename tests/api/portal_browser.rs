@@ -143,6 +143,24 @@ async fn screen(browser: &Client, axe: &str, name: &str) {
     color_scheme(browser, "light").await;
 }
 
+/// WebDriver's keys (the W3C spec's code points).
+const TAB: &str = "\u{E004}";
+const ESCAPE: &str = "\u{E00C}";
+const SHIFT: &str = "\u{E008}";
+
+/// The focused element's text and its outline style (`solid` when the ring shows).
+async fn focused(browser: &Client) -> String {
+    let script = "const e = document.activeElement; \
+                  return `${e.textContent.trim()} ${getComputedStyle(e).outlineStyle}`";
+    browser
+        .execute(script, vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 async fn find(browser: &Client, css: &str) -> Element {
     match browser
         .wait()
@@ -305,6 +323,14 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     wait_text(&browser, ".empty", "No OAuth clients yet").await;
     save_screenshot(&browser, SHOTS, "portal-clients-empty").await;
 
+    // The keyboard: a view's heading takes the focus, so Tab goes on into the view and
+    // Shift+Tab back to the section tabs, each with a focus ring that shows.
+    let page_body = find(&browser, "body").await;
+    page_body.send_keys(TAB).await.unwrap();
+    assert_eq!(focused(&browser).await, "New client solid");
+    page_body.send_keys(&format!("{SHIFT}{TAB}")).await.unwrap();
+    assert_eq!(focused(&browser).await, "Audit log solid");
+
     // A creation with the required fields left empty: each error next to its field,
     // nothing stored.
     click(&browser, ".view-actions a[href='#/clients/new']").await;
@@ -387,6 +413,27 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     // Deleted, after a confirmation naming it: it no longer authenticates.
     let row = find(&browser, "#secrets-table tbody tr:last-child").await;
     assert!(row.text().await.unwrap().contains("production server"));
+    row.find(Locator::Css("button.danger"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // Escape cancels: nothing is deleted.
+    wait_text(
+        &browser,
+        "dialog#confirm[open] #confirm-title",
+        "production server",
+    )
+    .await;
+    find(&browser, "#confirm-cancel")
+        .await
+        .send_keys(ESCAPE)
+        .await
+        .unwrap();
+    wait_gone(&browser, "dialog#confirm[open]").await;
+    let secrets = admin_get(&app, &format!("/api/v1/tenants/clients/{client_id}")).await;
+    assert_eq!(secrets["secrets"].as_array().unwrap().len(), 2, "{secrets}");
     row.find(Locator::Css("button.danger"))
         .await
         .unwrap()
@@ -517,7 +564,7 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
 
     click(
         &browser,
-        "#members-table button[aria-label^='Change the roles']",
+        "#members-table button[aria-label^='Change roles']",
     )
     .await;
     click(&browser, ".roles-form input[value='admin']").await;
@@ -528,7 +575,7 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
 
     click(
         &browser,
-        "#members-table button[aria-label^='End all sessions']",
+        "#members-table button[aria-label^='End sessions']",
     )
     .await;
     confirm(&browser, "dana").await;
