@@ -126,10 +126,11 @@ async fn assert_accessible(browser: &Client, axe: &str, screen: &str) {
 
 /// A main screen checked and photographed in light, then dark mode (then light again).
 async fn screen(browser: &Client, axe: &str, name: &str) {
-    // The last toast would cover part of the screen: it goes first.
+    // The last toast would cover part of the screen: it goes first; the screen is seen
+    // from its top.
     browser
         .execute(
-            "document.getElementById('toast').classList.remove('shown')",
+            "document.getElementById('toast').classList.remove('shown'); window.scrollTo(0, 0)",
             vec![],
         )
         .await
