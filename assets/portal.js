@@ -965,7 +965,7 @@
     const timeout = await api('GET', 'api/v1/tokens/timeout');
     const enabled = el('input', { type: 'checkbox', id: 'idle-enabled', name: 'enableIdleTokenTimeout', checked: timeout.enableIdleTokenTimeout });
     const seconds = el('input', { type: 'text', id: 'idle-seconds', inputmode: 'numeric', value: String(timeout.idleTokenTimeoutSeconds ?? ''), autocomplete: 'off' });
-    const spelled = el('p', { class: 'hint', id: 'idle-spelled', 'aria-live': 'polite' });
+    const spelled = el('p', { class: 'hint spelled', id: 'idle-spelled', 'aria-live': 'polite' });
     const current = el('p', { class: 'current', id: 'idle-current' });
     const describe = (state) => {
       current.textContent = state.enableIdleTokenTimeout
@@ -982,13 +982,16 @@
     enabled.addEventListener('change', spell);
     spell();
 
+    // The length in words sits right under the number, before any error about it.
+    const secondsField = field({ name: 'idleTokenTimeoutSeconds', label: 'Idle timeout (seconds)', control: seconds });
+    seconds.after(spelled);
+    seconds.setAttribute('aria-describedby', `idle-spelled ${seconds.getAttribute('aria-describedby')}`);
     const form = el(
       'form',
       { class: 'form narrow', novalidate: true, id: 'idle-form' },
       formAlert(),
       el('div', { class: 'field choice', dataset: { field: 'enableIdleTokenTimeout' } }, enabled, el('label', { for: 'idle-enabled' }, el('span', { class: 'choice-title', text: 'End idle sessions' }), el('span', { class: 'choice-detail', text: 'Sign people out when they have not used an application for a while.' })), el('p', { class: 'field-error', hidden: true })),
-      field({ name: 'idleTokenTimeoutSeconds', label: 'Idle timeout (seconds)', control: seconds }),
-      spelled,
+      secondsField,
       el('div', { class: 'form-actions' }, el('button', { type: 'submit', class: 'primary', id: 'idle-save', text: 'Save' })),
     );
     onSubmit(form, async () => {
@@ -1027,7 +1030,7 @@
     'tenant_member.added': 'Member added',
     'tenant_member.updated': 'Member’s roles changed',
     'tenant_member.removed': 'Member removed',
-    'user.sessions_revoked': 'Sessions of a person ended',
+    'user.sessions_revoked': 'All sessions of a member ended',
     'tenant.idle_timeout_set': 'Idle timeout changed',
     'portal_link.issued': 'Portal link issued',
     'tenant_token.issued': 'Tenant admin token issued',

@@ -381,6 +381,8 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     assert_eq!(stored["allowedScopes"], json!(["read", "write"]));
     let first = Credentials::new(&client_id, &first_secret);
     oauth.access_token(&first).await;
+    // The server writes last uses every few seconds; now, so the page shows this one.
+    app.clients.flush_uses().await.unwrap();
 
     // A named secret with an expiration: shown once, with a copy button; it works.
     fill(&browser, "#secret-name", "production server").await;
@@ -399,6 +401,7 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     wait_text(&browser, "#secrets-table", "production server").await;
     let named = Credentials::new(&client_id, &named_secret);
     oauth.access_token(&named).await;
+    app.clients.flush_uses().await.unwrap();
     screen(&browser, &axe, "client-secret-shown").await;
 
     // Read once: after a reload only masked secrets, with expiration and last use.
@@ -406,6 +409,13 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     view(&browser, "Acme Billing").await;
     let table = wait_text(&browser, "#secrets-table", "production server").await;
     assert!(table.contains("2031"), "the expiration: {table}");
+    let never_used = browser
+        .find_all(Locator::Css(
+            "#secrets-table td[data-label='Last used'] .muted",
+        ))
+        .await
+        .unwrap();
+    assert!(never_used.is_empty(), "both secrets were used: {table}");
     let page = browser.source().await.unwrap();
     assert!(!page.contains(&first_secret) && !page.contains(&named_secret));
     assert!(browser.find(Locator::Id("secret-reveal")).await.is_err());
