@@ -492,14 +492,18 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     assert_eq!(stored["enabled"], true);
 
     // The list, searched.
-    for (name, kind) in [
-        ("Acme Mobile", "PUBLIC"),
-        ("Acme Reporting", "CONFIDENTIAL"),
+    for (name, description, kind) in [
+        ("Acme Mobile", "The iOS and Android app", "PUBLIC"),
+        (
+            "Acme Reporting",
+            "Nightly exports to the warehouse",
+            "CONFIDENTIAL",
+        ),
     ] {
         acme_client(
             &app,
-            json!({"name": name, "type": kind, "grantTypes": ["AUTHORIZATION_CODE"],
-                   "enabled": name != "Acme Reporting"}),
+            json!({"name": name, "description": description, "type": kind,
+                   "grantTypes": ["AUTHORIZATION_CODE"], "enabled": kind == "PUBLIC"}),
         )
         .await;
     }
