@@ -1197,7 +1197,7 @@
     banner.replaceChildren(el('p', {}, el('strong', { text: 'Your portal session has ended. ' }), 'Open a new portal link from the application you manage this tenant with.'));
     banner.hidden = false;
     main.removeAttribute('aria-busy');
-    main.replaceChildren(emptyState('Signed out', 'Nothing more can be changed from this page. Your work up to now was saved.'));
+    main.replaceChildren(emptyState('This session is over', 'Nothing more can be changed from this page; what was saved before stays saved.'));
   }
 
   function start() {

@@ -252,6 +252,34 @@ async fn fetch_from_page(browser: &Client, path: &str, with_csrf: bool) -> (u16,
     )
 }
 
+/// Collects, in `window.portalTestProblems`, the page's script errors and what its CSP
+/// refuses from now on (the page is one document: this lasts until a reload).
+async fn watch_for_problems(browser: &Client) {
+    browser
+        .execute(
+            r#"
+            window.portalTestProblems = [];
+            window.addEventListener('error', (e) => portalTestProblems.push(`error: ${e.message}`));
+            window.addEventListener('unhandledrejection', (e) => portalTestProblems.push(`rejection: ${e.reason}`));
+            document.addEventListener('securitypolicyviolation',
+              (e) => portalTestProblems.push(`CSP: ${e.violatedDirective} ${e.blockedURI}`));
+            "#,
+            vec![],
+        )
+        .await
+        .unwrap();
+}
+
+/// Nothing went wrong since [`watch_for_problems`]: no script error, nothing the CSP
+/// refused.
+async fn assert_no_problems(browser: &Client) {
+    let problems = browser
+        .execute("return window.portalTestProblems", vec![])
+        .await
+        .unwrap();
+    assert_eq!(problems, json!([]), "{problems:#}");
+}
+
 async fn admin_get(app: &TestApp, path: &str) -> Value {
     app.admin_json(path).await
 }
@@ -321,6 +349,7 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     browser.goto(&link).await.unwrap();
     assert_eq!(text_of(&browser, "tenant-name").await, "Acme Solar");
     view(&browser, "OAuth clients").await;
+    watch_for_problems(&browser).await;
     wait_text(&browser, ".empty", "No OAuth clients yet").await;
     save_screenshot(&browser, SHOTS, "portal-clients-empty").await;
 
@@ -405,8 +434,10 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     screen(&browser, &axe, "client-secret-shown").await;
 
     // Read once: after a reload only masked secrets, with expiration and last use.
+    assert_no_problems(&browser).await;
     browser.refresh().await.unwrap();
     view(&browser, "Acme Billing").await;
+    watch_for_problems(&browser).await;
     let table = wait_text(&browser, "#secrets-table", "production server").await;
     assert!(table.contains("2031"), "the expiration: {table}");
     let never_used = browser
@@ -529,8 +560,10 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     }
     let total = acme_clients(&app).await.len();
     assert!((21..=40).contains(&total), "{total}");
+    assert_no_problems(&browser).await;
     browser.refresh().await.unwrap();
     view(&browser, "OAuth clients").await;
+    watch_for_problems(&browser).await;
     wait_text(&browser, ".pager", "Showing 1–20").await;
     click(&browser, ".pager button:last-child").await;
     wait_text(&browser, ".pager", &format!("Showing 21–{total}")).await;
@@ -653,6 +686,8 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
         assert!(text.contains("Client secret added"), "{text}");
     }
 
+    assert_no_problems(&browser).await;
+
     // The page's session reaches its own tenant only, and only with its CSRF token.
     let (status, body) = fetch_from_page(&browser, "api/v1/oauth-clients?limit=1", true).await;
     assert_eq!(status, 200, "{body}");
@@ -697,5 +732,48 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
         .unwrap();
     let page = browser.source().await.unwrap();
     assert!(page.contains("Open a portal link"), "{page}");
+    browser.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_page_says_so_when_its_session_has_ended() {
+    let Some(driver) = driver().await else {
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).await;
+    app.put_tenant("acme", json!({"name": "Acme Solar"})).await;
+    let browser = driver.browser(false).await;
+    browser.set_window_size(1280, 900).await.unwrap();
+    browser.goto(&portal_link(&app).await).await.unwrap();
+    view(&browser, "OAuth clients").await;
+    watch_for_problems(&browser).await;
+
+    // The application revokes the tenant's admin tokens, the portal session with them:
+    // the page's next call is refused, and the page says what happened and what to do.
+    let revoked = app
+        .admin(Method::DELETE, "/api/v1/tenants/acme/token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let mut banner = String::new();
+    for section in ["members", "settings", "audit", "clients"]
+        .iter()
+        .cycle()
+        .take(20)
+    {
+        click(&browser, &format!("nav.tabs a[data-section='{section}']")).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        banner = find(&browser, "#banner").await.text().await.unwrap();
+        if !banner.is_empty() {
+            break;
+        }
+    }
+    assert!(banner.contains("Your portal session has ended"), "{banner}");
+    assert!(banner.contains("Open a new portal link"), "{banner}");
+    let main = find(&browser, "#main").await.text().await.unwrap();
+    assert!(main.contains("This session is over"), "{main}");
+    assert_no_problems(&browser).await;
+    save_screenshot(&browser, SHOTS, "portal-session-ended").await;
     browser.close().await.unwrap();
 }
