@@ -642,7 +642,7 @@
       { conflictField: 'name' },
     );
     section.append(
-      el('h2', { id: 'secrets-title', text: 'Secrets' }),
+      el('h2', { id: 'secrets-title', tabindex: '-1', text: 'Secrets' }),
       el('p', { class: 'muted', text: 'The app proves it is this client with any of these. Add a new one before retiring an old one, so nothing breaks in between.' }),
       revealSlot,
       table,
@@ -834,7 +834,7 @@
         memberList.cursors = [null];
         memberList.page = 0;
         await loadMembers(results);
-        const row = results.querySelector(`tr[data-user-id="${added.userId}"]`);
+        const row = results.querySelector(`tr[data-user-id="${CSS.escape(added.userId)}"]`);
         if (row) row.classList.add('highlight');
       },
       { conflictField: 'username' },
@@ -1128,7 +1128,11 @@
     results.querySelector('.pager')?.remove();
     if (page.nextCursor) {
       const more = el('button', { type: 'button', class: 'secondary', text: 'Show older events' });
-      more.addEventListener('click', () => busy(more, () => loadAudit(results, form, page.nextCursor)).catch(() => {}));
+      more.addEventListener('click', () =>
+        busy(more, () => loadAudit(results, form, page.nextCursor))
+          .then(() => (results.querySelector('.pager button') || document.getElementById('view-title')).focus())
+          .catch(() => {}),
+      );
       results.append(el('div', { class: 'pager' }, more));
     }
   }

@@ -637,6 +637,13 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
         "{revoked:?}"
     );
 
+    // Removed, after a confirmation naming them: the list is empty again.
+    click(&browser, "#members-table button[aria-label^='Remove']").await;
+    confirm(&browser, "dana").await;
+    wait_text(&browser, ".results .empty", "no members yet").await;
+    let members = admin_get(&app, "/api/v1/tenants/acme/members").await;
+    assert_eq!(members["items"], json!([]));
+
     // The idle timeout: out of bounds is refused next to the field; then set.
     click(&browser, "nav.tabs a[data-section='settings']").await;
     view(&browser, "Session settings").await;
@@ -685,6 +692,16 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
         let text = row.text().await.unwrap();
         assert!(text.contains("Client secret added"), "{text}");
     }
+    // From a time to come: nothing yet, and the page says so.
+    browser
+        .execute(
+            "document.getElementById('audit-since').value = arguments[0]",
+            vec![json!("2099-01-01T00:00")],
+        )
+        .await
+        .unwrap();
+    click(&browser, "#audit-apply").await;
+    wait_text(&browser, ".results .empty", "No events match these filters").await;
 
     assert_no_problems(&browser).await;
 
