@@ -19,7 +19,6 @@ use super::error::{from_store, ApiError};
 use super::AppState;
 use crate::auth::AuthError;
 pub use crate::auth::Caller;
-use crate::tokens::portal_link;
 
 type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
@@ -236,14 +235,10 @@ impl FromRequest for Caller {
                 }
                 Some(Credential::Bearer(token)) => state.auth.authenticate(&token, now).await,
                 Some(Credential::Portal { session, csrf }) => {
-                    if !csrf.is_some_and(|csrf| portal_link::csrf_matches(&session, &csrf)) {
-                        return Err(ApiError::CsrfRefused);
-                    }
                     state
                         .auth
-                        .portal_session(&session, now)
+                        .portal_caller(&session, csrf.as_deref(), now)
                         .await
-                        .map(|(tenant, _)| Caller::TenantAdmin(tenant.id))
                 }
             };
             match authenticated {
@@ -251,6 +246,7 @@ impl FromRequest for Caller {
                 Err(AuthError::Invalid) => Err(ApiError::Unauthorized {
                     token_presented: true,
                 }),
+                Err(AuthError::CsrfRefused) => Err(ApiError::CsrfRefused),
                 Err(AuthError::Unavailable) => Err(ApiError::Unavailable),
                 Err(AuthError::Unexpected(error)) => Err(from_store(error)),
             }

@@ -165,7 +165,7 @@ async fn show(req: &HttpRequest, state: &AppState) -> HttpResponse {
                 }
             }
         }
-        Err(AuthError::Invalid) => {
+        Err(AuthError::Invalid | AuthError::CsrfRefused) => {
             let mut response = message_page(
                 AT_PORTAL,
                 StatusCode::UNAUTHORIZED,

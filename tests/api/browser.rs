@@ -4,7 +4,8 @@
 //! port), signs in, approves, and the test exchanges the code with PKCE. Screenshots of
 //! the sign-in and consent pages — wide, narrow, and in dark mode — go to
 //! `target/login-screenshots/`. A second test follows a portal link from another
-//! site's page (issue 11) and sees the tenant's portal; its screenshots go to
+//! site's page (issue 11) and sees the tenant's portal, calls the API from the page
+//! with the session (issue 12) and signs out; its screenshots go to
 //! `target/portal-screenshots/`.
 //!
 //! Without chromedriver the test is skipped, unless `CI=true`: there it fails, so CI
@@ -386,12 +387,58 @@ async fn a_browser_opens_a_portal_link_and_sees_its_tenant() {
     landed.set_fragment(None);
     assert_eq!(landed.as_str(), portal);
     screenshots_in(&browser, "portal-screenshots", "portal").await;
+    // From the page, the session reaches the API: the browser sends the cookie, the page
+    // the CSRF token its <body> carries; without the token the call is refused.
+    let statuses = browser
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            const csrf = document.body.dataset.csrfToken;
+            const status = (headers) => fetch('api/v1/oauth-clients', {headers})
+                .then((response) => response.status);
+            Promise.all([status({'X-CSRF-Token': csrf}), status({})])
+                .then(done, (error) => done(String(error)));"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(statuses, json!([200, 403]));
 
     // The same link again: refused, with a page that says so.
     browser.goto(&link).await.unwrap();
     let page = browser.source().await.unwrap();
     assert!(page.contains("This portal link no longer works"), "{page}");
     screenshots_in(&browser, "portal-screenshots", "portal-link-used").await;
+
+    // Signing out: the page's form (built here, whatever the page looks like) posts the
+    // CSRF token from this origin; the browser lands on the signed-out page, without the
+    // cookie, and the portal asks for a link again.
+    browser.goto(&portal).await.unwrap();
+    browser
+        .execute(
+            r#"const form = document.createElement('form');
+            form.method = 'post';
+            form.action = 'portal/logout';
+            const csrf = document.createElement('input');
+            csrf.type = 'hidden';
+            csrf.name = 'csrf_token';
+            csrf.value = document.body.dataset.csrfToken;
+            form.append(csrf);
+            document.body.append(form);
+            form.submit();"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .for_url(&url::Url::parse(&format!("{portal}/signed-out")).unwrap())
+        .await
+        .unwrap();
+    let page = browser.source().await.unwrap();
+    assert!(page.contains("You have signed out of the portal"), "{page}");
+    browser.goto(&portal).await.unwrap();
+    let page = browser.source().await.unwrap();
+    assert!(page.contains("Open a portal link"), "{page}");
     browser.close().await.unwrap();
 
     // A browser without the session, and the portal in dark mode.

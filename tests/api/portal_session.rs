@@ -25,6 +25,7 @@ crate::on_both_backends!(
     logout_is_checked,
     deleting_the_tenant_ends_the_session,
     the_session_ends_when_its_token_expires,
+    a_portal_session_hands_out_no_token_and_revokes_no_chain,
 );
 
 /// A portal session as the page holds it: the cookie (which the browser sends) and the
@@ -501,6 +502,27 @@ async fn the_session_ends_when_its_token_expires(backend: Backend) {
         page(&app.address, Some((COOKIE, &acme.cookie))).await.0,
         401
     );
+}
+
+async fn a_portal_session_hands_out_no_token_and_revokes_no_chain(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let acme = session(&app, "acme").await;
+    let before = app.audit_events("limit=100").await.len();
+    for (method, path) in [
+        (Method::GET, "/api/v1/tenant/token"),
+        (Method::DELETE, "/api/v1/tenant/token"),
+        (Method::GET, "/api/v1/tenant/portal"),
+    ] {
+        let response = call(&app, method.clone(), path, &acme)
+            .send()
+            .await
+            .unwrap();
+        let body = assert_api_error(response, 400).await;
+        let text = body["messages"][0]["text"].as_str().unwrap();
+        assert!(text.contains("/portal/logout"), "{method} {path}: {text}");
+    }
+    assert_eq!(app.audit_events("limit=100").await.len(), before);
+    assert_eq!(lists_clients(&app.address, &acme).await, 200);
 }
 
 #[tokio::test]
