@@ -280,12 +280,9 @@ async fn assert_no_problems(browser: &Client) {
     assert_eq!(problems, json!([]), "{problems:#}");
 }
 
-async fn admin_get(app: &TestApp, path: &str) -> Value {
-    app.admin_json(path).await
-}
-
 async fn acme_clients(app: &TestApp) -> Vec<Value> {
-    admin_get(app, "/api/v1/oauth-clients?tenantId=acme&limit=200").await["items"]
+    app.admin_json("/api/v1/oauth-clients?tenantId=acme&limit=200")
+        .await["items"]
         .as_array()
         .unwrap()
         .clone()
@@ -401,7 +398,9 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     view(&browser, "Acme Billing").await;
     let client_id = client_id_in_address(&browser).await;
     let first_secret = secret_shown(&browser).await;
-    let stored = admin_get(&app, &format!("/api/v1/oauth-clients/{client_id}")).await;
+    let stored = app
+        .admin_json(&format!("/api/v1/oauth-clients/{client_id}"))
+        .await;
     assert_eq!(stored["tenantId"], "acme");
     assert_eq!(
         stored["redirectUris"],
@@ -474,7 +473,9 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
         .await
         .unwrap();
     wait_gone(&browser, "dialog#confirm[open]").await;
-    let secrets = admin_get(&app, &format!("/api/v1/tenants/clients/{client_id}")).await;
+    let secrets = app
+        .admin_json(&format!("/api/v1/tenants/clients/{client_id}"))
+        .await;
     assert_eq!(secrets["secrets"].as_array().unwrap().len(), 2, "{secrets}");
     row.find(Locator::Css("button.danger"))
         .await
@@ -496,14 +497,18 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(!remaining.contains("production server"), "{remaining}");
-    let secrets = admin_get(&app, &format!("/api/v1/tenants/clients/{client_id}")).await;
+    let secrets = app
+        .admin_json(&format!("/api/v1/tenants/clients/{client_id}"))
+        .await;
     assert_eq!(secrets["secrets"].as_array().unwrap().len(), 1, "{secrets}");
     assert_eq!(oauth.token(&named, &[]).await.status(), 401);
 
     // Disabled and enabled again; edited.
     click(&browser, "#client-toggle").await;
     wait_text(&browser, ".badges", "Disabled").await;
-    let stored = admin_get(&app, &format!("/api/v1/oauth-clients/{client_id}")).await;
+    let stored = app
+        .admin_json(&format!("/api/v1/oauth-clients/{client_id}"))
+        .await;
     assert_eq!(stored["enabled"], false);
     click(&browser, "#client-toggle").await;
     wait_text(&browser, ".badges", "Enabled").await;
@@ -518,7 +523,9 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     click(&browser, "#client-save").await;
     view(&browser, "Acme Billing").await;
     wait_text(&browser, ".view-header .lead", "refunds").await;
-    let stored = admin_get(&app, &format!("/api/v1/oauth-clients/{client_id}")).await;
+    let stored = app
+        .admin_json(&format!("/api/v1/oauth-clients/{client_id}"))
+        .await;
     assert_eq!(stored["description"], "Invoices, payments and refunds");
     assert_eq!(stored["enabled"], true);
 
@@ -605,7 +612,7 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
         table.contains("Dana Whitfield") && table.contains("Admin"),
         "{table}"
     );
-    let members = admin_get(&app, "/api/v1/tenants/acme/members").await;
+    let members = app.admin_json("/api/v1/tenants/acme/members").await;
     assert_eq!(members["items"][0]["roles"], json!(["member", "admin"]));
     let dana_id = members["items"][0]["userId"].as_str().unwrap().to_owned();
     screen(&browser, &axe, "members").await;
@@ -618,7 +625,7 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     click(&browser, ".roles-form input[value='admin']").await;
     click(&browser, ".roles-form button[type='submit']").await;
     wait_gone(&browser, ".roles-form").await;
-    let members = admin_get(&app, "/api/v1/tenants/acme/members").await;
+    let members = app.admin_json("/api/v1/tenants/acme/members").await;
     assert_eq!(members["items"][0]["roles"], json!(["member"]));
 
     click(
@@ -641,7 +648,7 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     click(&browser, "#members-table button[aria-label^='Remove']").await;
     confirm(&browser, "dana").await;
     wait_text(&browser, ".results .empty", "no members yet").await;
-    let members = admin_get(&app, "/api/v1/tenants/acme/members").await;
+    let members = app.admin_json("/api/v1/tenants/acme/members").await;
     assert_eq!(members["items"], json!([]));
 
     // The idle timeout: out of bounds is refused next to the field; then set.
@@ -662,7 +669,7 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     fill(&browser, "#idle-seconds", "1800").await;
     click(&browser, "#idle-save").await;
     wait_text(&browser, "#idle-current", "30 minutes").await;
-    let timeout = admin_get(&app, "/api/v1/tokens/timeout?tenantId=acme").await;
+    let timeout = app.admin_json("/api/v1/tokens/timeout?tenantId=acme").await;
     assert_eq!(
         timeout,
         json!({"enableIdleTokenTimeout": true, "idleTokenTimeoutSeconds": 1800})
