@@ -26,8 +26,8 @@
 
   /* ---------- DOM helpers ---------- */
 
-  /** An element with `props` (attributes; `class`, `text`, `dataset`, `on…` handlers)
-      and children (nodes or text). */
+  /** An element with `props` (attributes, and `class`, `text`, `value`, `dataset`) and
+      children (nodes or text, which stays text). */
   function el(tag, props = {}, ...children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(props)) {
@@ -36,7 +36,6 @@
       else if (key === 'text') node.textContent = value;
       else if (key === 'value') node.value = value;
       else if (key === 'dataset') Object.assign(node.dataset, value);
-      else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
       else if (value === true) node.setAttribute(key, '');
       else node.setAttribute(key, String(value));
     }
@@ -271,8 +270,8 @@
     let placed = 0;
     for (const cause of error.causes || []) {
       const { field: name, index, text } = parseCause(cause);
-      const label = index === null ? capitalised(text) : `${itemLabel[name] || 'Entry'} ${index + 1}: ${text}`;
-      if (name && markField(form, name, label)) placed += 1;
+      const message = index === null ? capitalised(text) : `${itemLabel[name] || 'Entry'} ${index + 1}: ${text}`;
+      if (name && markField(form, name, message)) placed += 1;
       else unplaced.push(cause);
     }
     let text = error.message;
@@ -820,7 +819,7 @@
         'div',
         { class: 'form-row' },
         field({ name: 'username', label: 'Username', hint: 'Of a person who already has an account in Tessera.', control: username }),
-        roleChoices('member-add', ['member']),
+        roleChoices(['member']),
         el('div', { class: 'form-row-submit' }, el('button', { type: 'submit', class: 'primary', id: 'member-add', text: 'Add member' })),
       ),
     );
@@ -843,7 +842,7 @@
     return el('section', { class: 'view' }, viewHeader('Members', 'The people of this tenant. Admins may also manage it, as you do here.'), results, el('section', { class: 'panel' }, form));
   }
 
-  function roleChoices(prefix, checked) {
+  function roleChoices(checked) {
     return choiceGroup({
       name: 'roles',
       legend: 'Roles',
@@ -906,7 +905,7 @@
     };
 
     edit.addEventListener('click', () => {
-      const form = el('form', { class: 'roles-form', novalidate: true }, formAlert(), roleChoices(`roles-${member.userId}`, roles));
+      const form = el('form', { class: 'roles-form', novalidate: true }, formAlert(), roleChoices(roles));
       const save = el('button', { type: 'submit', class: 'primary small', text: 'Save roles' });
       const cancel = el('button', { type: 'button', class: 'secondary small', text: 'Cancel' });
       form.append(el('div', { class: 'form-actions' }, save, cancel));
