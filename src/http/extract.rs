@@ -265,7 +265,7 @@ enum Credential {
 }
 
 /// The header the portal page sends its session's CSRF token in.
-pub const CSRF_HEADER: &str = "x-csrf-token";
+const CSRF_HEADER: &str = "x-csrf-token";
 
 fn portal_credential(req: &HttpRequest, state: &AppState) -> Option<Credential> {
     let session = req.cookie(super::portal::cookie_name(state))?;

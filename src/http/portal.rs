@@ -1,11 +1,12 @@
 //! `/portal`: the tenant portal. `GET /portal?token=` (a portal link, see
 //! [`crate::tokens::portal_link`]) opens the link and answers 303 to `portal` (the same
 //! path, without the token) with the portal session's cookie; `GET /portal` shows the
-//! portal's page (`templates/portal.html`, a shell its script fills through the API with
-//! the cookie and the session's CSRF token, see `super::extract`) for the session in the
-//! cookie, or a page saying to open a portal link (401). `POST /portal/logout` ends the
-//! session and sends the browser to `/portal/signed-out`. The page's script and
-//! stylesheet are compiled into the binary (`/portal/assets/…`).
+//! portal's page for the session in the cookie (`templates/portal.html`: a shell its
+//! script fills through the API, with the cookie and the session's CSRF token, see
+//! [`crate::auth::Authenticator::portal_caller`]), or a page saying to open a portal link
+//! (401). `POST /portal/logout` ends the session and sends the browser to
+//! `/portal/signed-out`. The page's script and stylesheet are compiled into the binary
+//! (`/portal/assets/…`).
 //!
 //! A browser withholds the `SameSite=Strict` cookie from a navigation that another site
 //! started, redirects included: following a link from the application's page thus
@@ -22,16 +23,14 @@
 //! never sent on), and has [`CONTENT_SECURITY_POLICY`]: this origin's script and
 //! stylesheet only (no inline script or style), calls to this origin only.
 
+use std::sync::LazyLock;
+
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use askama::Template;
 use chrono::{DateTime, Utc};
-
-use std::sync::LazyLock;
-
-use actix_web::HttpResponseBuilder;
 
 use super::authorize::{is_https, stylesheet};
 use super::request_context::current_request_id;
@@ -83,15 +82,18 @@ async fn portal(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn open(state: &AppState, token: &str) -> HttpResponse {
+    // One instant for the token and the cookie: the cookie lasts exactly as long as the
+    // token, however long the opening took.
+    let now = Utc::now();
     let opened = state
         .auth
         .tenant_tokens()
-        .open_portal_link(token, current_request_id(), Utc::now())
+        .open_portal_link(token, current_request_id(), now)
         .await;
     match opened {
         Ok(session) => secured(HttpResponse::SeeOther())
             .insert_header((header::LOCATION, "portal"))
-            .cookie(session_cookie(state, &session, Utc::now()))
+            .cookie(session_cookie(state, &session, now))
             .finish(),
         Err(OpenError::Malformed) => not_a_link(),
         Err(OpenError::Unusable) => message_page(

@@ -26,6 +26,7 @@ crate::on_both_backends!(
     deleting_the_tenant_ends_the_session,
     the_session_ends_when_its_token_expires,
     a_portal_session_hands_out_no_token_and_revokes_no_chain,
+    the_session_does_what_the_page_offers,
 );
 
 /// A portal session as the page holds it: the cookie (which the browser sends) and the
@@ -523,6 +524,82 @@ async fn a_portal_session_hands_out_no_token_and_revokes_no_chain(backend: Backe
     }
     assert_eq!(app.audit_events("limit=100").await.len(), before);
     assert_eq!(lists_clients(&app.address, &acme).await, 200);
+}
+
+/// The page's calls beyond clients: members by username, a member's sessions, the idle
+/// timeout, the audit list with its filters — each inside the session's tenant.
+async fn the_session_does_what_the_page_offers(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let acme = session(&app, "acme").await;
+    app.put_tenant("globex", json!({})).await;
+    let alice = crate::users::create_user(&app, "alice", json!({})).await;
+    let alice = alice["id"].as_str().unwrap().to_owned();
+
+    let added = call(&app, Method::POST, "/api/v1/tenants/acme/members", &acme)
+        .json(&json!({"username": "ALICE", "roles": ["member"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    let elsewhere = call(&app, Method::POST, "/api/v1/tenants/globex/members", &acme)
+        .json(&json!({"username": "alice", "roles": ["admin"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_api_error(elsewhere, 404).await;
+    let ended = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{alice}"),
+        &acme,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(ended.status(), 204);
+
+    let set = call(&app, Method::PUT, "/api/v1/tokens/timeout", &acme)
+        .json(&json!({"enableIdleTokenTimeout": true, "idleTokenTimeoutSeconds": 900}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200);
+    let read: Value = call(&app, Method::GET, "/api/v1/tokens/timeout", &acme)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        read,
+        json!({"enableIdleTokenTimeout": true, "idleTokenTimeoutSeconds": 900})
+    );
+    let (_, globex) = app.get_json("/api/v1/tokens/timeout?tenantId=globex").await;
+    assert_eq!(globex["enableIdleTokenTimeout"], false, "{globex}");
+
+    let listed: Value = call(
+        &app,
+        Method::GET,
+        "/api/v1/audit-events?action=tenant_member.added&tenantId=globex",
+        &acme,
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{listed}");
+    assert_eq!(items[0]["targetId"], alice.as_str());
+    assert_eq!(items[0]["tenantId"], "acme");
+    assert_eq!(items[0]["actor"], "tenant-admin:acme");
+    for action in ["user.sessions_revoked", "tenant.idle_timeout_set"] {
+        let events = actions(&app, action).await;
+        assert_eq!(events.len(), 1, "{action}: {events:?}");
+        assert_eq!(events[0]["actor"], "tenant-admin:acme");
+    }
 }
 
 #[tokio::test]
