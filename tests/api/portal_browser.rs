@@ -162,6 +162,13 @@ async fn focused(browser: &Client) -> String {
         .to_owned()
 }
 
+/// The screen on a phone, then back to the desktop size.
+async fn narrow_screenshot(browser: &Client, name: &str) {
+    browser.set_window_size(390, 844).await.unwrap();
+    save_screenshot(browser, SHOTS, &format!("portal-{name}-narrow")).await;
+    browser.set_window_size(1280, 900).await.unwrap();
+}
+
 async fn find(browser: &Client, css: &str) -> Element {
     match browser
         .wait()
@@ -450,6 +457,7 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     assert!(!page.contains(&first_secret) && !page.contains(&named_secret));
     assert!(browser.find(Locator::Id("secret-reveal")).await.is_err());
     screen(&browser, &axe, "client-secrets").await;
+    narrow_screenshot(&browser, "client-secrets").await;
 
     // Deleted, after a confirmation naming it: it no longer authenticates.
     let row = find(&browser, "#secrets-table tbody tr:last-child").await;
@@ -549,9 +557,7 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     view(&browser, "OAuth clients").await;
     wait_text(&browser, "#clients-table", "Acme Reporting").await;
     screen(&browser, &axe, "clients").await;
-    browser.set_window_size(390, 844).await.unwrap();
-    save_screenshot(&browser, SHOTS, "portal-clients-narrow").await;
-    browser.set_window_size(1280, 900).await.unwrap();
+    narrow_screenshot(&browser, "clients").await;
     fill(&browser, "#client-search", "MOBILE").await;
     click(&browser, "form.search button[type='submit']").await;
     wait_gone(&browser, "form.search button[aria-busy]").await;
@@ -616,6 +622,7 @@ async fn a_tenant_admin_manages_the_tenant_in_the_portal() {
     assert_eq!(members["items"][0]["roles"], json!(["member", "admin"]));
     let dana_id = members["items"][0]["userId"].as_str().unwrap().to_owned();
     screen(&browser, &axe, "members").await;
+    narrow_screenshot(&browser, "members").await;
 
     click(
         &browser,
