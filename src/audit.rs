@@ -1,7 +1,8 @@
 //! Audit events: who changed what, when, under which request. Each one is built here
 //! ([`AuditContext::record`]) as the store's plain [`AuditRecord`] and written by the
 //! store in the transaction of the change itself; never carries a secret. Read back,
-//! newest first and within the caller's scope, with [`list_events`].
+//! newest first and within the caller's scope, narrowed by an [`AuditFilter`], with
+//! [`list_events`].
 
 use chrono::{DateTime, Utc};
 
@@ -27,6 +28,7 @@ pub enum Action {
     TenantTokenRevoked,
     TenantTokensRevoked,
     PortalLinkIssued,
+    PortalSessionEnded,
     UserCreated,
     UserUpdated,
     UserDeleted,
@@ -57,6 +59,7 @@ impl Action {
             Action::TenantTokenRevoked => "tenant_token.revoked",
             Action::TenantTokensRevoked => "tenant_tokens.revoked",
             Action::PortalLinkIssued => "portal_link.issued",
+            Action::PortalSessionEnded => "portal_session.ended",
             Action::UserCreated => "user.created",
             Action::UserUpdated => "user.updated",
             Action::UserDeleted => "user.deleted",
@@ -153,19 +156,162 @@ impl TryFrom<AuditRow> for AuditEvent {
     }
 }
 
-/// At most `limit` events in `scope`, newest first, older than the event `before` when
-/// given.
+/// Which events a listing keeps: those of one action, and those that occurred from
+/// `since` (inclusive) until `until` (exclusive). Each part is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    action: Option<String>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+}
+
+/// The longest action text a filter takes; every [`Action`] is far shorter.
+const MAX_ACTION_LEN: usize = 64;
+
+impl AuditFilter {
+    /// The filter of the texts a request sent, an empty one meaning "not narrowed"
+    /// (what a blank form field sends); every problem is named. An action has the
+    /// shape of one (`oauth_client.created`: lower-case letters, digits, `_` and `.`),
+    /// instants are RFC 3339, and `until` must be later than `since`.
+    pub fn parse(
+        action: Option<&str>,
+        since: Option<&str>,
+        until: Option<&str>,
+    ) -> Result<Self, Vec<String>> {
+        fn given(text: Option<&str>) -> Option<&str> {
+            text.filter(|text| !text.is_empty())
+        }
+        let mut problems = Vec::new();
+        let action = given(action).and_then(|action| {
+            let well_formed = action.len() <= MAX_ACTION_LEN
+                && action.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.'
+                });
+            if !well_formed {
+                problems.push(format!(
+                    "action: an action such as oauth_client.created (lower-case letters, \
+                     digits, '_' and '.', at most {MAX_ACTION_LEN})"
+                ));
+            }
+            well_formed.then(|| action.to_owned())
+        });
+        let mut instant = |name: &str, text: Option<&str>| {
+            let parsed = given(text).map(DateTime::parse_from_rfc3339)?;
+            match parsed {
+                Ok(at) => Some(at.with_timezone(&Utc)),
+                Err(_) => {
+                    problems.push(format!(
+                        "{name}: an RFC 3339 instant, such as 2026-12-03T08:00:00Z (a '+' \
+                         in an offset is sent as %2B)"
+                    ));
+                    None
+                }
+            }
+        };
+        let since = instant("since", since);
+        let until = instant("until", until);
+        if let (Some(since), Some(until)) = (since, until) {
+            if until <= since {
+                problems.push("until: must be later than since".to_owned());
+            }
+        }
+        if problems.is_empty() {
+            Ok(AuditFilter {
+                action,
+                since,
+                until,
+            })
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+/// At most `limit` events in `scope` that `filter` keeps, newest first, older than the
+/// event `before` when given.
 #[tracing::instrument(skip_all)]
 pub async fn list_events(
     store: &Store,
     scope: &TenantScope,
+    filter: &AuditFilter,
     before: Option<i64>,
     limit: u32,
 ) -> anyhow::Result<Vec<AuditEvent>> {
+    let millis = |at: Option<DateTime<Utc>>| at.map(|at| at.timestamp_millis());
     store
-        .audit_events(scope, before, limit)
+        .audit_events(
+            scope,
+            filter.action.as_deref(),
+            (millis(filter.since), millis(filter.until)),
+            before,
+            limit,
+        )
         .await?
         .into_iter()
         .map(AuditEvent::try_from)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Option<DateTime<Utc>> {
+        Some(
+            DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc),
+        )
+    }
+
+    #[test]
+    fn a_filter_takes_an_action_and_an_interval() {
+        assert_eq!(
+            AuditFilter::parse(None, None, None),
+            Ok(AuditFilter::default())
+        );
+        assert_eq!(
+            AuditFilter::parse(Some(""), Some(""), Some("")),
+            Ok(AuditFilter::default()),
+            "blank fields narrow nothing"
+        );
+        let filter = AuditFilter::parse(
+            Some("oauth_client.created"),
+            Some("2026-12-03T09:00:00+01:00"),
+            Some("2026-12-03T08:00:00.500Z"),
+        )
+        .unwrap();
+        assert_eq!(filter.action.as_deref(), Some("oauth_client.created"));
+        assert_eq!(filter.since, at("2026-12-03T08:00:00Z"));
+        assert_eq!(filter.until, at("2026-12-03T08:00:00.5Z"));
+    }
+
+    #[test]
+    fn every_bad_part_of_a_filter_is_named() {
+        let problems = AuditFilter::parse(
+            Some("Client Created"),
+            Some("yesterday"),
+            Some("2026-12-03 08:00:00 01:00"),
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = problems
+            .iter()
+            .map(|p| p.split(':').next().unwrap())
+            .collect();
+        assert_eq!(fields, ["action", "since", "until"]);
+        let long = "a".repeat(MAX_ACTION_LEN + 1);
+        assert!(AuditFilter::parse(Some(&long), None, None).is_err());
+        let same = Some("2026-12-03T08:00:00Z");
+        assert_eq!(
+            AuditFilter::parse(None, same, same).unwrap_err(),
+            ["until: must be later than since"]
+        );
+    }
+
+    #[test]
+    fn every_action_fits_the_filter() {
+        for action in [Action::ClientSecretAdded, Action::IdleTimeoutSet] {
+            assert!(AuditFilter::parse(Some(action.as_str()), None, None).is_ok());
+        }
+    }
 }

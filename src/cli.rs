@@ -272,7 +272,8 @@ impl Admin {
                 let mut after: Option<ClientPosition> = None;
                 loop {
                     let page =
-                        clients::list_clients(&self.store, &scope, after.as_ref(), PAGE).await?;
+                        clients::list_clients(&self.store, &scope, None, after.as_ref(), PAGE)
+                            .await?;
                     after = page.last().map(ClientPosition::of);
                     let full = page.len() == PAGE as usize;
                     all.extend(page.into_iter().map(ClientResponse::from));

@@ -4,9 +4,10 @@
 //! tenant admin token (an admin of one tenant, which must still exist and have existed
 //! when the token was issued). [`Authenticator::user`] accepts a user's access token
 //! (the token API: `/api/v1/tokens/me`, the switch), honoured only while its session
-//! is. The API's extractor and the portal ([`Authenticator::portal_session`], a tenant
-//! admin token from the portal cookie) both ask it; nothing else decides who is
-//! calling.
+//! is. The portal ([`Authenticator::portal_session`]) takes a tenant admin token from
+//! the portal cookie, and so does the API ([`Authenticator::portal_caller`]), there only
+//! with the session's CSRF token. The API's extractor and the portal both ask it;
+//! nothing else decides who is calling.
 
 pub mod admin_key;
 mod caller;
@@ -21,6 +22,7 @@ use crate::clients::ClientAuthenticator;
 use crate::ids::{SessionId, UserId};
 use crate::store::Store;
 use crate::tenants::{self, Tenant, TenantError, TenantId};
+use crate::tokens::portal_link;
 use crate::tokens::tenant_admin::TenantTokenService;
 use crate::tokens::{Activity, Purpose, TokenError};
 use admin_key::AdminKeyVerifier;
@@ -34,6 +36,10 @@ pub enum AuthError {
     /// What decides whether the credential is honoured could not be read.
     #[error("the credential cannot be checked now")]
     Unavailable,
+    /// A portal session's cookie without the session's CSRF token (or with another):
+    /// the call did not come from the portal's page, whatever the cookie is worth.
+    #[error("the portal session's CSRF token is missing or wrong")]
+    CsrfRefused,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -128,6 +134,23 @@ impl Authenticator {
         now: DateTime<Utc>,
     ) -> Result<(Tenant, i64), AuthError> {
         self.tenant_admin(token, now).await
+    }
+
+    /// The caller a call to the API with the portal cookie stands for: the tenant admin
+    /// of the session `token`, honoured only with its CSRF token `csrf` (checked first,
+    /// so a forged call learns nothing of the cookie).
+    pub async fn portal_caller(
+        &self,
+        token: &str,
+        csrf: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Caller, AuthError> {
+        if !csrf.is_some_and(|csrf| portal_link::csrf_matches(token, csrf)) {
+            return Err(AuthError::CsrfRefused);
+        }
+        self.tenant_admin(token, now)
+            .await
+            .map(|(tenant, _)| Caller::TenantAdmin(tenant.id))
     }
 
     async fn tenant_admin(

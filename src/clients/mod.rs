@@ -199,6 +199,27 @@ impl std::str::FromStr for ClientPosition {
     }
 }
 
+/// What a listing of clients is narrowed to: those whose name or id contains this text,
+/// ignoring case. Held lower-cased; the longest is [`ClientSearch::MAX_LEN`] characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSearch(String);
+
+impl ClientSearch {
+    pub const MAX_LEN: usize = 200;
+
+    /// `None` for an empty text (no narrowing: what a blank search box sends).
+    pub fn parse(raw: &str) -> Result<Option<Self>, String> {
+        if raw.chars().count() > Self::MAX_LEN {
+            return Err(format!("at most {} characters", Self::MAX_LEN));
+        }
+        Ok((!raw.is_empty()).then(|| ClientSearch(raw.to_lowercase())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 serialize_as_str!(AccessType, ClientType, GrantType, RedirectUri, ScopeToken);
 
 /// URL-safe base64 of `bytes`, the text form of generated secrets.
@@ -209,6 +230,15 @@ fn url_safe(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_is_lower_cased_and_bounded() {
+        assert_eq!(ClientSearch::parse(""), Ok(None));
+        let search = ClientSearch::parse("Demo ÄPI").unwrap().unwrap();
+        assert_eq!(search.as_str(), "demo äpi");
+        assert!(ClientSearch::parse(&"é".repeat(ClientSearch::MAX_LEN)).is_ok());
+        assert!(ClientSearch::parse(&"a".repeat(ClientSearch::MAX_LEN + 1)).is_err());
+    }
 
     #[test]
     fn positions_round_trip() {

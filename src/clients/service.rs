@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use super::record::{read_client, read_secrets};
 use super::secrets::{ClientSecret, NewSecret, SecretHasher, SecretName, StoredSecret};
 use super::LimitSettings;
-use super::{Client, ClientDraft, ClientId, ClientPosition, ClientSettings, ClientType};
+use super::{
+    Client, ClientDraft, ClientId, ClientPosition, ClientSearch, ClientSettings, ClientType,
+};
 use crate::audit::{Action, AuditContext};
 use crate::ids::TenantId;
 use crate::ids::TenantScope;
@@ -181,16 +183,19 @@ pub async fn get_client(
         .ok_or(ClientError::NotFound)
 }
 
-/// At most `limit` clients in `scope`, in order of creation, after `after` when given.
+/// At most `limit` clients in `scope` matching `search` when given, in order of
+/// creation, after `after` when given.
 #[tracing::instrument(skip_all)]
 pub async fn list_clients(
     store: &Store,
     scope: &TenantScope,
+    search: Option<&ClientSearch>,
     after: Option<&ClientPosition>,
     limit: u32,
 ) -> anyhow::Result<Vec<Client>> {
     let after = after.map(|position| (to_millis(position.created), &position.id));
-    let rows = store.clients(scope, after, limit).await?;
+    let search = search.map(ClientSearch::as_str);
+    let rows = store.clients(scope, search, after, limit).await?;
     rows.into_iter().map(Client::try_from).collect()
 }
 

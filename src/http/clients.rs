@@ -1,9 +1,10 @@
-//! `/api/v1/oauth-clients` (seed 002): create (the secret is shown once), list, read,
-//! partial update, delete — each scoped to the caller's tenant.
+//! `/api/v1/oauth-clients` (seed 002): create (the secret is shown once), list (with
+//! `search` on the name or id), read, partial update, delete — each scoped to the
+//! caller's tenant.
 
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::error::{from_store, ApiError};
@@ -13,7 +14,7 @@ use super::{audit_context, rfc3339, AppState};
 use crate::auth::TenantScope;
 use crate::changes::Change;
 use crate::clients::{
-    self, Client, ClientDraft, ClientError, ClientId, ClientPosition, ClientSettings,
+    self, Client, ClientDraft, ClientError, ClientId, ClientPosition, ClientSearch, ClientSettings,
     CreateClientError, CreatedClient, UpdateClientError,
 };
 use crate::patch::Patch;
@@ -204,18 +205,43 @@ async fn create(
         .json(CreatedResponse::from(created)))
 }
 
+/// The query of the list: paging, the `tenantId` filter, and `search`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ClientListQuery {
+    tenant_id: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+    /// Case-insensitive text the client's name or id contains.
+    search: Option<String>,
+}
+
 #[tracing::instrument(skip_all)]
 async fn list(
     caller: Caller,
     state: web::Data<AppState>,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<ClientListQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let search =
+        ClientSearch::parse(query.search.as_deref().unwrap_or_default()).map_err(|problem| {
+            ApiError::invalid(
+                "The query string is invalid.",
+                vec![format!("search: {problem}")],
+            )
+        })?;
+    let query = ListQuery::new(query.tenant_id, query.limit, query.cursor);
     let limit = query.limit()?;
     let scope = caller.scope(query.tenant()?);
     let after = query.after::<ClientPosition>()?;
-    let clients = clients::list_clients(&state.store, &scope, after.as_ref(), limit + 1)
-        .await
-        .map_err(from_store)?;
+    let clients = clients::list_clients(
+        &state.store,
+        &scope,
+        search.as_ref(),
+        after.as_ref(),
+        limit + 1,
+    )
+    .await
+    .map_err(from_store)?;
     let page = Page::of(
         clients,
         limit,

@@ -24,6 +24,9 @@ pub enum ApiError {
     BadCredentials(String),
     #[error("forbidden")]
     Forbidden,
+    /// 403: a portal session's call without its CSRF token, or with another one.
+    #[error("the portal session's CSRF token is missing or wrong")]
+    CsrfRefused,
     #[error("{0}")]
     NotFound(String),
     #[error("method not allowed")]
@@ -83,6 +86,9 @@ impl ApiError {
             ApiError::Forbidden => {
                 "The server understood the request but refuses to authorize it.".into()
             }
+            ApiError::CsrfRefused => "A call with the portal session must carry the session's \
+                                      CSRF token in the X-CSRF-Token header."
+                .into(),
             ApiError::MethodNotAllowed => "This resource does not support the method.".into(),
             ApiError::RateLimited { .. } => {
                 "Too many requests; retry after the time in Retry-After.".into()
@@ -126,7 +132,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } | ApiError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::CsrfRefused => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,

@@ -1,5 +1,6 @@
 //! Extractors for `/api/*`: JSON bodies, query strings, path segments and the caller's
-//! bearer credential, failing with [`ApiError`] so every rejection has the documented body.
+//! credential (a bearer credential, or the portal session's cookie with its CSRF token),
+//! failing with [`ApiError`] so every rejection has the documented body.
 //!
 //! Every string they hand on is free of U+0000: PostgreSQL cannot store it in `TEXT`, so
 //! it would otherwise surface as a 500 there while SQLite stored it.
@@ -206,32 +207,77 @@ impl<T: DeserializeOwned> FromRequest for ApiPath<T> {
 }
 
 /// The authenticated caller: the admin API key ([`Caller::GlobalAdmin`]) or a tenant
-/// admin token ([`Caller::TenantAdmin`]).
+/// admin token ([`Caller::TenantAdmin`]), as a bearer credential or, without an
+/// `Authorization` header, as the portal session's cookie with its CSRF token.
 impl FromRequest for Caller {
     type Error = ApiError;
     type Future = LocalFuture<Self>;
 
-    /// Whoever [`crate::auth::Authenticator`] says the bearer credential stands for.
+    /// Whoever [`crate::auth::Authenticator`] says the bearer credential stands for; an
+    /// `Authorization` header always wins over the portal cookie.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req
             .app_data::<web::Data<AppState>>()
             .expect("AppState is registered")
             .clone();
-        let token = bearer_token(req).map(str::to_owned);
+        let credential = if req.headers().contains_key(header::AUTHORIZATION) {
+            bearer_token(req).map(|token| Credential::Bearer(token.to_owned()))
+        } else {
+            portal_credential(req, &state)
+        };
         Box::pin(async move {
-            let token = token.ok_or(ApiError::Unauthorized {
-                token_presented: false,
-            })?;
-            match state.auth.authenticate(&token, Utc::now()).await {
+            let now = Utc::now();
+            let authenticated = match credential {
+                None => {
+                    return Err(ApiError::Unauthorized {
+                        token_presented: false,
+                    })
+                }
+                Some(Credential::Bearer(token)) => state.auth.authenticate(&token, now).await,
+                Some(Credential::Portal { session, csrf }) => {
+                    state
+                        .auth
+                        .portal_caller(&session, csrf.as_deref(), now)
+                        .await
+                }
+            };
+            match authenticated {
                 Ok(caller) => Ok(caller),
                 Err(AuthError::Invalid) => Err(ApiError::Unauthorized {
                     token_presented: true,
                 }),
+                Err(AuthError::CsrfRefused) => Err(ApiError::CsrfRefused),
                 Err(AuthError::Unavailable) => Err(ApiError::Unavailable),
                 Err(AuthError::Unexpected(error)) => Err(from_store(error)),
             }
         })
     }
+}
+
+/// What a call to `/api/*` authenticates with.
+enum Credential {
+    Bearer(String),
+    /// The portal session's cookie, and the `X-CSRF-Token` header sent with it.
+    Portal {
+        session: String,
+        csrf: Option<String>,
+    },
+}
+
+/// The header the portal page sends its session's CSRF token in.
+const CSRF_HEADER: &str = "x-csrf-token";
+
+fn portal_credential(req: &HttpRequest, state: &AppState) -> Option<Credential> {
+    let session = req.cookie(super::portal::cookie_name(state))?;
+    let csrf = req
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    Some(Credential::Portal {
+        session: session.value().to_owned(),
+        csrf,
+    })
 }
 
 /// The credential of `Authorization: Bearer <credential>` (scheme case-insensitive).

@@ -1,6 +1,7 @@
 //! `/api/v1/tenants/{tenantId}/members` (issue 10): a tenant's members and their roles,
-//! listed, put (added or given new roles) and removed. A tenant admin manages its own
-//! tenant's members; another tenant does not exist for it.
+//! listed, added by username (POST, issue 12: what the portal offers), put (added or
+//! given new roles, by user id) and removed. A tenant admin manages its own tenant's
+//! members; another tenant does not exist for it.
 
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
@@ -15,16 +16,21 @@ use super::{audit_context, rfc3339, AppState};
 use crate::changes::Change;
 use crate::tenants::TenantId;
 use crate::users::{
-    self, MemberDraft, MemberError, Membership, PutOutcome, Roles, UserId, UserPosition,
+    self, AddMemberError, MemberDraft, MemberError, Membership, NewMemberDraft, PutOutcome, Roles,
+    UserId, UserPosition,
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/api/v1/tenants/{tenantId}/members").route(web::get().to(list)))
-        .service(
-            super::resource("/api/v1/tenants/{tenantId}/members/{userId}")
-                .route(web::put().to(put))
-                .route(web::delete().to(delete)),
-        );
+    cfg.service(
+        super::resource("/api/v1/tenants/{tenantId}/members")
+            .route(web::get().to(list))
+            .route(web::post().to(add)),
+    )
+    .service(
+        super::resource("/api/v1/tenants/{tenantId}/members/{userId}")
+            .route(web::put().to(put))
+            .route(web::delete().to(delete)),
+    );
 }
 
 #[derive(Serialize)]
@@ -90,6 +96,37 @@ async fn list(
         MemberResponse::from,
     );
     Ok(HttpResponse::Ok().json(page))
+}
+
+#[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path)))]
+async fn add(
+    caller: Caller,
+    state: web::Data<AppState>,
+    ApiPath(path): ApiPath<String>,
+    ApiJson(draft): ApiJson<NewMemberDraft>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = tenant_id(&path)?;
+    let (username, roles) = draft
+        .validate()
+        .map_err(|problems| ApiError::invalid("The membership is invalid.", problems))?;
+    let (audit, scope) = (audit_context(&caller), caller.scope(None));
+    let now = Utc::now();
+    let member = users::add_member(&state.store, &scope, &tenant, &username, roles, &audit, now)
+        .await
+        .map_err(|error| match error {
+            AddMemberError::TenantMissing => tenant_not_found(&tenant),
+            AddMemberError::UserMissing => {
+                ApiError::NotFound(format!("No user has the username '{}'.", username.as_str()))
+            }
+            AddMemberError::AlreadyMember(user) => ApiError::Conflict(format!(
+                "User '{}' ({user}) is a member of tenant '{tenant}' already; change its \
+                 roles with PUT /api/v1/tenants/{tenant}/members/{user}.",
+                username.as_str()
+            )),
+            AddMemberError::Unexpected(error) => from_store(error),
+        })?;
+    state.applied(Change::User(member.user_id.clone())).await;
+    Ok(HttpResponse::Created().json(MemberResponse::from(member)))
 }
 
 #[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path.0)))]

@@ -23,6 +23,17 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
+    /// The paging part of a list's own query, one with filters of its own (serde's
+    /// `deny_unknown_fields` does not work through `flatten`, so each such query repeats
+    /// these three fields).
+    pub fn new(tenant_id: Option<String>, limit: Option<u32>, cursor: Option<String>) -> Self {
+        Self {
+            tenant_id,
+            limit,
+            cursor,
+        }
+    }
+
     pub fn limit(&self) -> Result<u32, ApiError> {
         match self.limit.unwrap_or(DEFAULT_LIMIT) {
             limit @ 1..=MAX_LIMIT => Ok(limit),

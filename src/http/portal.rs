@@ -1,8 +1,12 @@
-//! `GET /portal`: the tenant portal's door. With `?token=` (a portal link, see
-//! [`crate::tokens::portal_link`]) it opens the link and answers 303 to `portal` (the same
-//! path, without the token) with the portal session's cookie; without it, it shows the
-//! portal of the session in the cookie (for now a page naming the tenant), or a page
-//! saying to open a portal link (401).
+//! `/portal`: the tenant portal. `GET /portal?token=` (a portal link, see
+//! [`crate::tokens::portal_link`]) opens the link and answers 303 to `portal` (the same
+//! path, without the token) with the portal session's cookie; `GET /portal` shows the
+//! portal's page for the session in the cookie (`templates/portal.html`: a shell its
+//! script fills through the API, with the cookie and the session's CSRF token, see
+//! [`crate::auth::Authenticator::portal_caller`]), or a page saying to open a portal link
+//! (401). `POST /portal/logout` ends the session and sends the browser to
+//! `/portal/signed-out`. The page's script and stylesheet are compiled into the binary
+//! (`/portal/assets/…`).
 //!
 //! A browser withholds the `SameSite=Strict` cookie from a navigation that another site
 //! started, redirects included: following a link from the application's page thus
@@ -15,25 +19,54 @@
 //! long as the token. A link that cannot be opened (used, expired, revoked) gets a page
 //! saying so, with status 410 Gone: it did work once and never will again, which is
 //! what 410 says, and no client retries it; a token that is no link at all is a 400.
-//! Every answer has the login page's headers (no framing, no script, no caching, no
-//! `Referer`, so the token in the address bar is never sent on).
+//! Every page forbids framing, caching and `Referer` (so the token in the address bar is
+//! never sent on), and has [`CONTENT_SECURITY_POLICY`]: this origin's script and
+//! stylesheet only (no inline script or style), calls to this origin only.
+
+use std::sync::LazyLock;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use askama::Template;
 use chrono::{DateTime, Utc};
 
-use super::authorize::{is_https, secured, stylesheet};
+use super::authorize::{is_https, stylesheet};
 use super::request_context::current_request_id;
-use super::AppState;
+use super::{rfc3339, AppState};
 use crate::auth::AuthError;
-use crate::tokens::portal_link::{OpenError, PortalSession};
+use crate::oauth::Form;
+use crate::tokens::portal_link::{self, OpenError, PortalSession};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/portal").route(web::get().to(portal)));
+    cfg.service(super::resource("/portal/logout").route(web::post().to(logout)));
+    cfg.service(super::resource("/portal/signed-out").route(web::get().to(signed_out)));
     cfg.service(super::resource("/portal/assets/login.css").route(web::get().to(stylesheet)));
+    cfg.service(super::resource("/portal/assets/portal.js").route(web::get().to(script)));
+    cfg.service(
+        super::resource("/portal/assets/portal.css").route(web::get().to(portal_stylesheet)),
+    );
+}
+
+/// What a portal page may load and do: its own script and stylesheet (never inline
+/// ones), images of this origin or `data:`, calls to this origin's API, forms posted
+/// here; no framing, no `<base>`.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
+
+/// A portal page's headers: [`CONTENT_SECURITY_POLICY`], no framing (for browsers that
+/// predate `frame-ancestors` too), no sniffing, no `Referer`, no caching.
+fn secured(mut response: HttpResponseBuilder) -> HttpResponseBuilder {
+    response
+        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    response
 }
 
 async fn portal(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -49,18 +82,22 @@ async fn portal(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn open(state: &AppState, token: &str) -> HttpResponse {
+    // One instant for the token and the cookie: the cookie lasts exactly as long as the
+    // token, however long the opening took.
+    let now = Utc::now();
     let opened = state
         .auth
         .tenant_tokens()
-        .open_portal_link(token, current_request_id(), Utc::now())
+        .open_portal_link(token, current_request_id(), now)
         .await;
     match opened {
-        Ok(session) => secured(HttpResponse::SeeOther(), None)
+        Ok(session) => secured(HttpResponse::SeeOther())
             .insert_header((header::LOCATION, "portal"))
-            .cookie(session_cookie(state, &session, Utc::now()))
+            .cookie(session_cookie(state, &session, now))
             .finish(),
         Err(OpenError::Malformed) => not_a_link(),
         Err(OpenError::Unusable) => message_page(
+            AT_PORTAL,
             StatusCode::GONE,
             "This portal link no longer works",
             "A portal link opens once, within a minute of being issued, and this one was \
@@ -73,41 +110,55 @@ async fn open(state: &AppState, token: &str) -> HttpResponse {
     }
 }
 
+/// The portal's page: a shell whose script (`assets/portal.js`) reads these from the
+/// `<body>`'s `data-` attributes and does the rest through the API.
 #[derive(Template)]
 #[template(path = "portal.html")]
 struct PortalPage<'a> {
-    name: &'a str,
     tenant_id: &'a str,
+    tenant_name: &'a str,
+    /// Sent back as `X-CSRF-Token` with every API call, and in the logout form.
+    csrf_token: String,
+    /// RFC 3339, UTC: when the session (its token) expires.
     ends_at: String,
 }
 
 #[derive(Template)]
 #[template(path = "portal_message.html")]
 struct MessagePage<'a> {
+    /// The way from the page's path to `/portal/`: relative, so a path prefix of the
+    /// issuer is kept.
+    base: &'a str,
     title: &'a str,
     message: &'a str,
 }
+
+/// [`MessagePage::base`] at `/portal`, and at a path under `/portal/`.
+const AT_PORTAL: &str = "portal/";
+const UNDER_PORTAL: &str = "";
 
 async fn show(req: &HttpRequest, state: &AppState) -> HttpResponse {
     let Some(cookie) = req.cookie(cookie_name(state)) else {
         if is_cross_site_navigation(req) {
             return continue_page();
         }
-        return message_page(StatusCode::UNAUTHORIZED, OPEN_A_LINK, OPEN_A_LINK_TEXT);
+        return message_page(
+            AT_PORTAL,
+            StatusCode::UNAUTHORIZED,
+            OPEN_A_LINK,
+            OPEN_A_LINK_TEXT,
+        );
     };
     match state.auth.portal_session(cookie.value(), Utc::now()).await {
         Ok((tenant, expires_at)) => {
-            let ends_at = DateTime::from_timestamp(expires_at, 0)
-                .unwrap_or_default()
-                .format("%Y-%m-%d %H:%M UTC")
-                .to_string();
             let page = PortalPage {
-                name: tenant.name.as_deref().unwrap_or(tenant.id.as_str()),
                 tenant_id: tenant.id.as_str(),
-                ends_at,
+                tenant_name: tenant.name.as_deref().unwrap_or(tenant.id.as_str()),
+                csrf_token: portal_link::csrf_token(cookie.value()),
+                ends_at: rfc3339(DateTime::from_timestamp(expires_at, 0).unwrap_or_default()),
             };
             match page.render() {
-                Ok(html) => secured(HttpResponse::Ok(), None)
+                Ok(html) => secured(HttpResponse::Ok())
                     .content_type("text/html; charset=utf-8")
                     .body(html),
                 Err(error) => {
@@ -116,10 +167,11 @@ async fn show(req: &HttpRequest, state: &AppState) -> HttpResponse {
                 }
             }
         }
-        Err(AuthError::Invalid) => {
+        Err(AuthError::Invalid | AuthError::CsrfRefused) => {
             let mut response = message_page(
+                AT_PORTAL,
                 StatusCode::UNAUTHORIZED,
-                "Your portal session has ended",
+                SESSION_ENDED,
                 OPEN_A_LINK_TEXT,
             );
             let _ = response.add_cookie(&removal_cookie(state));
@@ -152,7 +204,7 @@ struct ContinuePage;
 /// sends the session cookie with; a page of its own so it never loops.
 fn continue_page() -> HttpResponse {
     match ContinuePage.render() {
-        Ok(html) => secured(HttpResponse::Ok(), None)
+        Ok(html) => secured(HttpResponse::Ok())
             .content_type("text/html; charset=utf-8")
             .body(html),
         Err(error) => {
@@ -162,12 +214,132 @@ fn continue_page() -> HttpResponse {
     }
 }
 
+/// `POST /portal/logout`, the page's sign-out form: with the session's CSRF token in
+/// `csrf_token`, from this origin (`Sec-Fetch-Site`, where the browser sends it), it
+/// denies the session's token, removes the cookie and answers 303 to `signed-out`. A
+/// session already over is only forgotten (the cookie removed).
+async fn logout(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if header("sec-fetch-site").is_some_and(|site| site != "same-origin") {
+        return refused_logout();
+    }
+    let Some(cookie) = req.cookie(cookie_name(&state)) else {
+        return signed_out_redirect(&state);
+    };
+    let form = Form::parse(&body)
+        .ok()
+        .filter(|_| super::oauth::is_form(&req));
+    let csrf = form.as_ref().and_then(|form| form.get("csrf_token"));
+    if !csrf.is_some_and(|csrf| portal_link::csrf_matches(cookie.value(), csrf)) {
+        return refused_logout();
+    }
+    let ended = state
+        .auth
+        .tenant_tokens()
+        .end_portal_session(cookie.value(), current_request_id(), Utc::now())
+        .await;
+    match ended {
+        Ok(Some(change)) => state.applied(change).await,
+        Ok(None) => {}
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "cannot end a portal session");
+            return unavailable_under_portal();
+        }
+    }
+    signed_out_redirect(&state)
+}
+
+fn signed_out_redirect(state: &AppState) -> HttpResponse {
+    secured(HttpResponse::SeeOther())
+        .insert_header((header::LOCATION, "signed-out"))
+        .cookie(removal_cookie(state))
+        .finish()
+}
+
+/// A sign-out that did not come from the portal's page: nothing changes.
+fn refused_logout() -> HttpResponse {
+    message_page(
+        UNDER_PORTAL,
+        StatusCode::FORBIDDEN,
+        "This sign-out could not be checked",
+        "Nothing was changed. Go back to the portal, reload the page and sign out again.",
+    )
+}
+
+/// `GET /portal/signed-out`: where a sign-out ends.
+async fn signed_out() -> HttpResponse {
+    message_page(
+        UNDER_PORTAL,
+        StatusCode::OK,
+        "You have signed out of the portal",
+        "Your portal session has ended. To manage this tenant again, open a new portal \
+         link from the application you manage it with.",
+    )
+}
+
+const SCRIPT: &str = include_str!("../../assets/portal.js");
+const STYLESHEET: &str = include_str!("../../assets/portal.css");
+
+/// The validator of each asset: its digest, computed once.
+static SCRIPT_ETAG: LazyLock<String> = LazyLock::new(|| etag_of(SCRIPT));
+static STYLESHEET_ETAG: LazyLock<String> = LazyLock::new(|| etag_of(STYLESHEET));
+
+async fn script(req: HttpRequest) -> HttpResponse {
+    asset(&req, SCRIPT, &SCRIPT_ETAG, "text/javascript; charset=utf-8")
+}
+
+async fn portal_stylesheet(req: HttpRequest) -> HttpResponse {
+    asset(
+        &req,
+        STYLESHEET,
+        &STYLESHEET_ETAG,
+        "text/css; charset=utf-8",
+    )
+}
+
+fn etag_of(body: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, body.as_bytes());
+    format!("\"{}\"", hex::encode(&digest.as_ref()[..16]))
+}
+
+/// An asset compiled into the binary. Its URL carries no version, so a browser keeps it
+/// but asks again each time (`no-cache`, answered 304 while its `ETag` matches): after
+/// an upgrade the page never runs an older script against a newer API.
+fn asset(req: &HttpRequest, body: &'static str, etag: &str, content_type: &str) -> HttpResponse {
+    let unchanged = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|tags| {
+            tags.split(',')
+                .map(|tag| tag.trim().trim_start_matches("W/"))
+                .any(|tag| tag == etag || tag == "*")
+        });
+    let mut response = if unchanged {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    if unchanged {
+        response.finish()
+    } else {
+        response.content_type(content_type).body(body)
+    }
+}
+
+const SESSION_ENDED: &str = "Your portal session has ended";
+
 const OPEN_A_LINK: &str = "Open a portal link";
 const OPEN_A_LINK_TEXT: &str = "The portal opens from a portal link, which the application \
      you manage this tenant with gives you. Ask it for a new link.";
 
 fn not_a_link() -> HttpResponse {
     message_page(
+        AT_PORTAL,
         StatusCode::BAD_REQUEST,
         "This is not a portal link",
         "Check that the whole link was copied, or ask for a new one.",
@@ -176,24 +348,39 @@ fn not_a_link() -> HttpResponse {
 
 fn unavailable() -> HttpResponse {
     message_page(
+        AT_PORTAL,
         StatusCode::INTERNAL_SERVER_ERROR,
         "Something went wrong",
         "The portal cannot be opened now. Please try again in a moment.",
     )
 }
 
-fn message_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
-    let html = MessagePage { title, message }
-        .render()
-        .unwrap_or_else(|_| title.to_owned());
-    secured(HttpResponse::build(status), None)
+fn unavailable_under_portal() -> HttpResponse {
+    message_page(
+        UNDER_PORTAL,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "You could not be signed out now. Please try again in a moment.",
+    )
+}
+
+fn message_page(base: &str, status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    let html = MessagePage {
+        base,
+        title,
+        message,
+    }
+    .render()
+    .unwrap_or_else(|_| title.to_owned());
+    secured(HttpResponse::build(status))
         .content_type("text/html; charset=utf-8")
         .body(html)
 }
 
 /// `__Host-` binds the cookie to this exact origin, but browsers take it only when
-/// `Secure`: over plain http (a local issuer) the name has no prefix.
-fn cookie_name(state: &AppState) -> &'static str {
+/// `Secure`: over plain http (a local issuer) the name has no prefix. The API's
+/// extractor reads the same cookie.
+pub(super) fn cookie_name(state: &AppState) -> &'static str {
     if is_https(state) {
         "__Host-tessera_portal"
     } else {

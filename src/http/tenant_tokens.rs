@@ -57,11 +57,21 @@ fn issue_error(error: IssueError) -> ApiError {
     }
 }
 
-fn tenant_token_only(instead: &str) -> ApiError {
-    ApiError::bad_request(format!(
-        "This endpoint acts on the caller's tenant admin token; the admin API key has no \
-         tenant. Use /api/v1/tenants/{{tenantId}}/{instead}."
-    ))
+/// The refusal of an endpoint that acts on the caller's own bearer tenant admin token, to
+/// a caller without one: the admin API key, or a portal session (whose token stays in
+/// its cookie: it is neither renewed nor handed out, and its chain may be the
+/// application's).
+fn tenant_token_only(caller: &Caller, instead: &str) -> ApiError {
+    match caller {
+        Caller::GlobalAdmin => ApiError::bad_request(format!(
+            "This endpoint acts on the caller's tenant admin token; the admin API key has no \
+             tenant. Use /api/v1/tenants/{{tenantId}}/{instead}."
+        )),
+        Caller::TenantAdmin(_) => ApiError::bad_request(
+            "This endpoint acts on a tenant admin token sent as Authorization: Bearer; a \
+             portal session has none to act on (it ends with POST /portal/logout).",
+        ),
+    }
 }
 
 #[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path)))]
@@ -88,7 +98,7 @@ async fn renew(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (Caller::TenantAdmin(_), Some(token)) = (&caller, bearer_token(&req)) else {
-        return Err(tenant_token_only("token"));
+        return Err(tenant_token_only(&caller, "token"));
     };
     let (tenant, renewed) = state
         .auth
@@ -106,7 +116,7 @@ async fn revoke_own(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (Caller::TenantAdmin(_), Some(token)) = (&caller, bearer_token(&req)) else {
-        return Err(tenant_token_only("token"));
+        return Err(tenant_token_only(&caller, "token"));
     };
     state
         .auth
@@ -158,7 +168,7 @@ async fn own_portal(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (Caller::TenantAdmin(_), Some(token)) = (&caller, bearer_token(&req)) else {
-        return Err(tenant_token_only("portal"));
+        return Err(tenant_token_only(&caller, "portal"));
     };
     let (tenant, link) = state
         .auth

@@ -80,7 +80,7 @@ async fn user_caller(
         .user(token, activity, Utc::now())
         .await
         .map_err(|error| match error {
-            AuthError::Invalid => ApiError::Unauthorized {
+            AuthError::Invalid | AuthError::CsrfRefused => ApiError::Unauthorized {
                 token_presented: true,
             },
             AuthError::Unavailable => ApiError::Unavailable,

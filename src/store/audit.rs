@@ -70,11 +70,15 @@ impl Store {
         Ok(())
     }
 
-    /// Events in `scope`, newest first, older than the event `before` when given.
+    /// Events in `scope`, of `action` when given, that occurred within `[since, until)`
+    /// (Unix milliseconds, each bound optional), newest first, older than the event
+    /// `before` when given.
     #[tracing::instrument(skip_all)]
     pub async fn audit_events(
         &self,
         scope: &TenantScope,
+        action: Option<&str>,
+        (since, until): (Option<i64>, Option<i64>),
         before: Option<i64>,
         limit: u32,
     ) -> anyhow::Result<Vec<AuditRow>> {
@@ -84,11 +88,16 @@ impl Store {
                 "SELECT id, occurred_at, actor, action, target_id, tenant_id, request_id \
                  FROM audit_events \
                  WHERE ($1 IS NULL OR tenant_id = $1) AND ($2 IS NULL OR id < $2) \
+                   AND ($4 IS NULL OR action = $4) \
+                   AND ($5 IS NULL OR occurred_at >= $5) AND ($6 IS NULL OR occurred_at < $6) \
                  ORDER BY id DESC LIMIT $3",
             )
             .bind(tenant)
             .bind(before)
             .bind(i64::from(limit))
+            .bind(action)
+            .bind(since)
+            .bind(until)
             .fetch_all(pool)
             .await
         })?)

@@ -271,26 +271,33 @@ impl Store {
         })?)
     }
 
-    /// Clients in `scope` in order of creation, after the client `after` (its
-    /// `created_at` and id) when given.
+    /// Clients in `scope` whose name or id contains `search` (lower-cased text) ignoring
+    /// case, in order of creation, after the client `after` (its `created_at` and id)
+    /// when given. `LOWER` folds ASCII letters on both databases (others too on
+    /// PostgreSQL); `LIKE` with an escape character is portable, `ILIKE` is not.
     #[tracing::instrument(skip_all)]
     pub async fn clients(
         &self,
         scope: &TenantScope,
+        search: Option<&str>,
         after: Option<(i64, &ClientId)>,
         limit: u32,
     ) -> anyhow::Result<Vec<ClientRecord>> {
+        let pattern = search.map(|text| format!("%{}%", escape_like(text)));
         Ok(on_pool!(self, pool => {
             sqlx::query_as(concat!(
                 "SELECT ", columns!(), " FROM oauth_clients \
                  WHERE ($1 IS NULL OR tenant_id = $1) \
                    AND ($2 IS NULL OR created_at > $2 OR (created_at = $2 AND id > $3)) \
+                   AND ($5 IS NULL OR LOWER(name) LIKE $5 ESCAPE '\\' \
+                        OR LOWER(id) LIKE $5 ESCAPE '\\') \
                  ORDER BY created_at, id LIMIT $4"
             ))
             .bind(scope.tenant().map(TenantId::as_str))
             .bind(after.map(|(created_at, _)| created_at))
             .bind(after.map(|(_, id)| id.as_str()))
             .bind(i64::from(limit))
+            .bind(pattern.as_deref())
             .fetch_all(pool)
             .await
         })?)
@@ -368,5 +375,29 @@ impl Store {
             .fetch_optional(&mut *conn)
             .await
         })?)
+    }
+}
+
+/// `text` with `LIKE`'s wildcards (`%`, `_`) and its escape character (`\`) escaped, so
+/// it matches only itself.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_like;
+
+    #[test]
+    fn like_wildcards_match_only_themselves() {
+        assert_eq!(escape_like("demo"), "demo");
+        assert_eq!(escape_like("100%_a\\b"), "100\\%\\_a\\\\b");
     }
 }

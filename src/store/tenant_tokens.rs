@@ -1,6 +1,7 @@
-//! Tenant admin token rows: revoked chains and per-tenant cut-offs, each written with
-//! its audit event and its change on the feed in one transaction (which also deletes the
-//! unopened portal links they void); and the audit event of each issuance.
+//! Tenant admin token rows: revoked chains, per-tenant cut-offs and single revoked
+//! tokens (an ended portal session), each written with its audit event and its change on
+//! the feed in one transaction (which also deletes the unopened portal links they void);
+//! and the audit event of each issuance.
 
 use super::audit::{insert_audit_record, AuditRecord};
 use super::changes::record_change;
@@ -66,6 +67,45 @@ impl Store {
                 .await?;
             insert_audit_record!(tx, audit, now_millis)?;
             record_change!(tx, change, now_millis)?;
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
+    /// Denies the one tenant admin token `jti` (issued to `client_id`, Tessera itself)
+    /// until `expires_millis`, with its audit event, as a revoked access token: its chain
+    /// goes on. Denying it twice is harmless.
+    #[tracing::instrument(skip_all)]
+    pub async fn revoke_tenant_token(
+        &self,
+        jti: &str,
+        client_id: &str,
+        expires_millis: i64,
+        audit: &AuditRecord,
+        now_millis: i64,
+    ) -> anyhow::Result<()> {
+        let change = Change::RevokedToken {
+            jti: jti.to_owned(),
+            expires_at_millis: expires_millis,
+        };
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
+            )
+            .bind(jti)
+            .bind(client_id)
+            .bind(expires_millis)
+            .bind(now_millis)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                > 0;
+            if inserted {
+                insert_audit_record!(tx, audit, now_millis)?;
+                record_change!(tx, change, now_millis)?;
+            }
             tx.commit().await
         })?;
         Ok(())

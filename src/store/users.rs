@@ -190,6 +190,18 @@ impl Store {
         )
     }
 
+    /// The user whose username key is `username_key`, locked until `tx` ends.
+    pub async fn user_by_username_for_update(
+        tx: &mut WriteTx,
+        username_key: &str,
+    ) -> anyhow::Result<Option<UserRecord>> {
+        Ok(for_update!(tx,
+        concat!("SELECT ", user_columns!(), " FROM users WHERE username_key = $1"),
+        conn => |query| {
+            sqlx::query_as(query).bind(username_key).fetch_optional(conn).await
+        })?)
+    }
+
     /// Writes the profile of `user` (display name, email, default tenant, enabled) over
     /// the stored row, read with [`Store::user_for_update`] in the same `tx`.
     #[tracing::instrument(skip_all, fields(user_id = %user.id))]

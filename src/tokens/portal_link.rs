@@ -12,14 +12,57 @@
 //! Taking the link deletes its row, so of any number of concurrent openers, on any
 //! process, one gets the session; the issuance of the token it carries is an audit
 //! event written in that same transaction.
+//!
+//! The portal page calls the API with the cookie, which the browser would attach to a
+//! forged request too; the page proves it is the page with the session's CSRF token
+//! ([`csrf_token`]), which only a reader of the page (this origin) learns. Signing out
+//! ([`TenantTokenService::end_portal_session`]) denies the session's one token: not its
+//! chain, which may be the application's own.
 
 use chrono::{DateTime, Utc};
 
+use ring::digest::{Context, SHA256};
+
 use super::tenant_admin::{expiry_in_chain, issue, IssueError, TenantTokenService, TokenChain};
-use super::OpaqueToken;
+use super::{OpaqueToken, SELF_CLIENT_ID};
 use crate::audit::{Action, AuditContext};
+use crate::changes::Change;
 use crate::ids::TenantId;
 use crate::store::{PortalLinkRecord, Store};
+
+/// Keeps the CSRF token's digest apart from any other SHA-256 of the session token.
+const CSRF_LABEL: &[u8] = b"tessera portal csrf\0";
+
+fn csrf_digest(session_token: &str) -> [u8; 32] {
+    let mut context = Context::new(&SHA256);
+    context.update(CSRF_LABEL);
+    context.update(session_token.as_bytes());
+    context
+        .finish()
+        .as_ref()
+        .try_into()
+        .expect("SHA-256 is 32 bytes")
+}
+
+/// The CSRF token of the portal session `session_token` (the cookie's value):
+/// hex(SHA-256("tessera portal csrf\0" ‖ token)). It needs no storage, and tells
+/// nothing of the token it is derived from.
+pub fn csrf_token(session_token: &str) -> String {
+    hex::encode(csrf_digest(session_token))
+}
+
+/// Whether `presented` is the CSRF token of `session_token`, compared in constant time.
+pub fn csrf_matches(session_token: &str, presented: &str) -> bool {
+    let Ok(presented) = hex::decode(presented) else {
+        return false;
+    };
+    presented.len() == 32
+        && presented
+            .iter()
+            .zip(csrf_digest(session_token).iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
 
 /// A portal link in clear: shown once, to whoever asked for it. `Debug` never shows it.
 pub struct PortalLink(String);
@@ -166,9 +209,64 @@ impl TenantTokenService {
     }
 }
 
+impl TenantTokenService {
+    /// Ends the portal session whose cookie holds `token`: that token is denied until it
+    /// expires (an audit event names its chain). Its chain goes on: a link asked for with
+    /// a tenant admin token continues the asker's chain, which must outlive the portal.
+    /// Returns the change to apply here, or `None` when the token was no longer honoured
+    /// (nothing to end).
+    pub async fn end_portal_session(
+        &self,
+        token: &str,
+        request_id: Option<String>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<Change>> {
+        let Ok(verified) = self.verify(token, now).await else {
+            return Ok(None);
+        };
+        let expires_at_millis = verified.expires_at * 1000;
+        let audit = AuditContext::new(format!("tenant-admin:{}", verified.tenant), request_id);
+        let event = audit.record(
+            Action::PortalSessionEnded,
+            &verified.chain.id,
+            Some(&verified.tenant),
+        );
+        self.store
+            .revoke_tenant_token(
+                &verified.jti,
+                SELF_CLIENT_ID,
+                expires_at_millis,
+                &event,
+                now.timestamp_millis(),
+            )
+            .await?;
+        Ok(Some(Change::RevokedToken {
+            jti: verified.jti,
+            expires_at_millis,
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_csrf_token_belongs_to_one_session() {
+        let token = csrf_token("session-a");
+        assert_eq!(token.len(), 64);
+        assert!(csrf_matches("session-a", &token));
+        assert!(csrf_matches("session-a", &token.to_ascii_uppercase()));
+        assert!(!csrf_matches("session-b", &token));
+        assert!(!csrf_matches("session-a", ""));
+        assert!(!csrf_matches("session-a", &token[..62]));
+        assert!(!csrf_matches("session-a", "not hex at all"));
+        // The label keeps it apart from a plain digest of the token.
+        assert_ne!(
+            token,
+            hex::encode(ring::digest::digest(&SHA256, b"session-a").as_ref())
+        );
+    }
 
     #[test]
     fn a_link_never_shows_in_debug_output() {

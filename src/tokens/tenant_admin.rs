@@ -253,6 +253,8 @@ pub struct VerifiedTenantToken {
     pub issued_at: i64,
     /// Unix seconds: the token's `exp`.
     pub expires_at: i64,
+    /// The token's own id: what denies this one token and not its chain.
+    pub jti: String,
     pub chain: TokenChain,
 }
 
@@ -272,7 +274,7 @@ pub async fn verify(
         .claims;
     let tenant = TenantId::parse(&claims.tid).map_err(|_| TokenError::WrongPurpose)?;
     let chain = TokenChain {
-        id: claims.sid.unwrap_or(claims.jti),
+        id: claims.sid.unwrap_or_else(|| claims.jti.clone()),
         auth_time: claims.auth_time.unwrap_or(claims.iat),
     };
     if revocations.is_revoked(&tenant, &chain.id, claims.iat) {
@@ -282,6 +284,7 @@ pub async fn verify(
         tenant,
         issued_at: claims.iat,
         expires_at: claims.exp,
+        jti: claims.jti,
         chain,
     })
 }

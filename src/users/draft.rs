@@ -210,6 +210,41 @@ impl MemberDraft {
     }
 }
 
+/// The body of a membership added by username: `{"username": "...", "roles": [...]}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMemberDraft {
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
+}
+
+impl NewMemberDraft {
+    /// The username and roles, or every problem with them.
+    pub fn validate(&self) -> Result<(Username, Roles), Vec<String>> {
+        let username = match self.username.as_deref() {
+            None => Err(vec!["username: is required".to_owned()]),
+            Some(raw) => {
+                Username::parse(raw).map_err(|problem| vec![format!("username: {problem}")])
+            }
+        };
+        let roles = MemberDraft {
+            roles: self.roles.clone(),
+        }
+        .roles();
+        match (username, roles) {
+            (Ok(username), Ok(roles)) => Ok((username, roles)),
+            (username, roles) => Err(username
+                .err()
+                .unwrap_or_default()
+                .into_iter()
+                .chain(roles.err().unwrap_or_default())
+                .collect()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -295,5 +330,33 @@ mod tests {
         assert!(parse(json!({})).is_err());
         assert!(parse(json!({"roles": []})).is_err());
         assert!(parse(json!({"roles": ["member"]})).is_ok());
+    }
+
+    #[test]
+    fn a_member_added_by_username_needs_both_and_names_each_problem() {
+        use crate::users::Role;
+        let validate = |body| {
+            serde_json::from_value::<NewMemberDraft>(body)
+                .unwrap()
+                .validate()
+        };
+        let fields = |problems: Vec<String>| -> Vec<String> {
+            problems
+                .iter()
+                .map(|p| p.split(':').next().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(
+            fields(validate(json!({})).unwrap_err()),
+            ["username", "roles"]
+        );
+        assert_eq!(
+            fields(validate(json!({"username": "a b", "roles": ["owner"]})).unwrap_err()),
+            ["username", "roles[0]"]
+        );
+        let (username, roles) = validate(json!({"username": "Ada", "roles": ["admin"]})).unwrap();
+        assert_eq!(username.key(), "ada");
+        assert!(roles.contains(Role::Admin));
+        assert!(serde_json::from_value::<NewMemberDraft>(json!({"userId": "x"})).is_err());
     }
 }

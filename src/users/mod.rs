@@ -21,11 +21,12 @@ pub use crate::ids::UserId;
 use crate::store::{from_millis, MemberRecord, UserRecord};
 use crate::tenants::TenantId;
 
-pub use draft::{MemberDraft, NewUser, ProfileChanges, UserDraft};
+pub use draft::{MemberDraft, NewMemberDraft, NewUser, ProfileChanges, UserDraft};
 pub use service::{
-    create_user, delete_member, delete_user, get_user, list_members, list_users, membership,
-    put_member, revoke_sessions, set_password, update_user, verify_credentials, Authenticated,
-    CreateUserError, CredentialsError, MemberError, PutOutcome, UpdateUserError, UserError,
+    add_member, create_user, delete_member, delete_user, get_user, list_members, list_users,
+    membership, put_member, revoke_sessions, set_password, update_user, verify_credentials,
+    AddMemberError, Authenticated, CreateUserError, CredentialsError, MemberError, PutOutcome,
+    UpdateUserError, UserError,
 };
 
 pub const MAX_USERNAME_LEN: usize = 128;

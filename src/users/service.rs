@@ -303,6 +303,63 @@ pub async fn put_member(
     Ok((Membership::try_from(stored)?, outcome))
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum AddMemberError {
+    /// No such tenant, or not one the caller may reach.
+    #[error("no such tenant")]
+    TenantMissing,
+    #[error("no user has this username")]
+    UserMissing,
+    #[error("the user is a member already")]
+    AlreadyMember(UserId),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Makes the user named `username` (case-insensitively) a member of `tenant` with
+/// `roles`; a member already keeps its roles (changing them is [`put_member`]'s).
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
+pub async fn add_member(
+    store: &Store,
+    scope: &TenantScope,
+    tenant: &TenantId,
+    username: &Username,
+    roles: Roles,
+    audit: &AuditContext,
+    now: DateTime<Utc>,
+) -> Result<Membership, AddMemberError> {
+    if !scope.includes(tenant) {
+        return Err(AddMemberError::TenantMissing);
+    }
+    let now = millis(now);
+    let mut tx = store.begin_write().await?;
+    if !Store::lock_tenant(&mut tx, tenant.as_str()).await? {
+        return Err(AddMemberError::TenantMissing);
+    }
+    let user = Store::user_by_username_for_update(&mut tx, &username.key())
+        .await?
+        .ok_or(AddMemberError::UserMissing)?;
+    let user_id = UserId::parse(&user.id)
+        .map_err(|problem| anyhow::anyhow!("a stored user id is invalid: {problem}"))?;
+    if Store::member_for_update(&mut tx, tenant.as_str(), user_id.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(AddMemberError::AlreadyMember(user_id));
+    }
+    let membership = Membership {
+        tenant_id: tenant.clone(),
+        user_id: user_id.clone(),
+        roles,
+        created: now,
+        modified: now,
+    };
+    let record = audit.record(Action::MemberAdded, user_id.as_str(), Some(tenant));
+    let stored = Store::put_member(&mut tx, &membership.to_record(), &record).await?;
+    tx.commit().await?;
+    Ok(Membership::try_from(stored)?)
+}
+
 /// Ends the membership of `user_id` in `tenant`, and its sessions there.
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant, user_id = %user_id))]
 pub async fn delete_member(

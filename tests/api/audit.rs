@@ -1,5 +1,5 @@
 //! The audit trail: every change recorded with who, what, which request; listed newest
-//! first, paginated, filtered by tenant.
+//! first, paginated, filtered by tenant, action and time.
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -11,6 +11,7 @@ crate::on_both_backends!(
     rejected_requests_record_nothing,
     events_are_paginated_newest_first_and_filtered_by_tenant,
     client_and_secret_changes_are_recorded_without_secrets,
+    events_are_filtered_by_action_and_time_with_the_other_filters,
 );
 
 async fn tenant_changes_are_recorded_with_actor_and_request_id(backend: Backend) {
@@ -196,4 +197,139 @@ async fn client_and_secret_changes_are_recorded_without_secrets(backend: Backend
     assert!(events
         .iter()
         .all(|e| e["actor"] == "admin" && e["requestId"].is_string()));
+}
+
+async fn events_are_filtered_by_action_and_time_with_the_other_filters(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // Three rounds of changes, some milliseconds apart.
+    for round in 0..3 {
+        for tenant in ["a", "b"] {
+            app.put_tenant(tenant, json!({"name": format!("{tenant} {round}")}))
+                .await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    let everything = app.audit_events("limit=200").await;
+    let instant = |event: &Value| {
+        chrono::DateTime::parse_from_rfc3339(event["occurredAt"].as_str().unwrap()).unwrap()
+    };
+    let ids = |events: &[Value]| -> Vec<i64> {
+        events.iter().map(|e| e["id"].as_i64().unwrap()).collect()
+    };
+    let expected = |keep: &dyn Fn(&Value) -> bool| -> Vec<i64> {
+        ids(&everything
+            .iter()
+            .filter(|event| keep(event))
+            .cloned()
+            .collect::<Vec<_>>())
+    };
+
+    let updated = app.audit_events("action=tenant.updated").await;
+    assert_eq!(updated.len(), 4);
+    assert_eq!(
+        ids(&updated),
+        expected(&|e| e["action"] == "tenant.updated")
+    );
+    let updated_a = app.audit_events("action=tenant.updated&tenantId=a").await;
+    assert_eq!(
+        ids(&updated_a),
+        expected(&|e| e["action"] == "tenant.updated" && e["tenantId"] == "a")
+    );
+    assert_eq!(updated_a.len(), 2);
+    assert!(app
+        .audit_events("action=tenant.renamed_twice")
+        .await
+        .is_empty());
+
+    // [since, until): the events of the middle round (the list is newest first).
+    let middle = &everything[2..4];
+    let since = instant(&middle[1]);
+    let until = instant(&everything[1]);
+    assert!(since < until, "the rounds are apart");
+    let query = format!(
+        "since={}&until={}",
+        since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    );
+    let within = app.audit_events(&query).await;
+    let inside = |e: &Value| instant(e) >= since && instant(e) < until;
+    assert_eq!(ids(&within), expected(&inside));
+    assert!(ids(&within).contains(&middle[0]["id"].as_i64().unwrap()));
+    assert!(!ids(&within).contains(&everything[1]["id"].as_i64().unwrap()));
+    // The same instants in another offset ('+' sent as %2B).
+    let offset = chrono::FixedOffset::east_opt(3600).unwrap();
+    let query = format!(
+        "since={}&until={}",
+        since
+            .with_timezone(&offset)
+            .to_rfc3339()
+            .replace('+', "%2B"),
+        until
+            .with_timezone(&offset)
+            .to_rfc3339()
+            .replace('+', "%2B")
+    );
+    assert_eq!(ids(&app.audit_events(&query).await), expected(&inside));
+    let since_only = format!(
+        "since={}",
+        since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    );
+    assert_eq!(
+        ids(&app.audit_events(&since_only).await),
+        expected(&|e| instant(e) >= since)
+    );
+
+    // Every filter at once, a page at a time.
+    let query = format!("action=tenant.updated&tenantId=b&{since_only}");
+    let mut seen = Vec::new();
+    let mut path = format!("/api/v1/audit-events?{query}&limit=1");
+    loop {
+        let (status, page) = app.get_json(&path).await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(ids(page["items"].as_array().unwrap()));
+        match page["nextCursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/audit-events?{query}&limit=1&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        expected(&|e| e["action"] == "tenant.updated"
+            && e["tenantId"] == "b"
+            && instant(e) >= since)
+    );
+    assert_eq!(seen.len(), 2);
+
+    // A tenant admin filters its own events only, whatever tenant it names.
+    let token = crate::keys::tenant_token(&app, "a").await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/audit-events?action=tenant.updated&tenantId=b"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let page: Value = response.json().await.unwrap();
+    // (Getting the token put the tenant once more.)
+    let updated_a = app.audit_events("action=tenant.updated&tenantId=a").await;
+    assert_eq!(updated_a.len(), 3);
+    assert_eq!(ids(page["items"].as_array().unwrap()), ids(&updated_a));
+
+    for bad in [
+        "action=Tenant%20Updated",
+        "since=yesterday",
+        "until=2026-12-03",
+        // An unencoded '+' arrives as a space.
+        "since=2026-12-03T08:00:00+01:00",
+        "since=2026-12-03T08:00:00Z&until=2026-12-03T08:00:00Z",
+        "since=2026-12-03T09:00:00Z&until=2026-12-03T08:00:00Z",
+    ] {
+        let response = app
+            .admin(Method::GET, &format!("/api/v1/audit-events?{bad}"))
+            .send()
+            .await
+            .unwrap();
+        let body = assert_api_error(response, 400).await;
+        assert!(!crate::helpers::causes(&body).is_empty(), "{bad}: {body}");
+    }
 }

@@ -4,7 +4,8 @@
 //! port), signs in, approves, and the test exchanges the code with PKCE. Screenshots of
 //! the sign-in and consent pages — wide, narrow, and in dark mode — go to
 //! `target/login-screenshots/`. A second test follows a portal link from another
-//! site's page (issue 11) and sees the tenant's portal; its screenshots go to
+//! site's page (issue 11) and sees the tenant's portal, calls the API from the page
+//! with the session (issue 12) and signs out; its screenshots go to
 //! `target/portal-screenshots/`.
 //!
 //! Without chromedriver the test is skipped, unless `CI=true`: there it fails, so CI
@@ -47,7 +48,7 @@ fn free_port() -> u16 {
 }
 
 /// A chromedriver process, ended when dropped.
-struct Driver {
+pub(crate) struct Driver {
     process: tokio::process::Child,
     url: String,
 }
@@ -74,7 +75,7 @@ impl Driver {
     }
 
     /// A new headless browser; `dark` makes the page see `prefers-color-scheme: dark`.
-    async fn browser(&self, dark: bool) -> Client {
+    pub(crate) async fn browser(&self, dark: bool) -> Client {
         let mut args = vec![
             "--headless=new",
             "--no-sandbox",
@@ -141,7 +142,7 @@ fn screenshot_dir(folder: &str) -> PathBuf {
     dir
 }
 
-async fn save_screenshot(browser: &Client, folder: &str, name: &str) {
+pub(crate) async fn save_screenshot(browser: &Client, folder: &str, name: &str) {
     let png = browser.screenshot().await.expect("a screenshot");
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     std::fs::write(screenshot_dir(folder).join(format!("{name}.png")), png).unwrap();
@@ -149,7 +150,7 @@ async fn save_screenshot(browser: &Client, folder: &str, name: &str) {
 
 /// Screenshots of the page shown now, into `target/<folder>/`: wide, then narrow (a
 /// phone), then wide again.
-async fn screenshots_in(browser: &Client, folder: &str, name: &str) {
+pub(crate) async fn screenshots_in(browser: &Client, folder: &str, name: &str) {
     save_screenshot(browser, folder, name).await;
     browser.set_window_size(390, 844).await.unwrap();
     save_screenshot(browser, folder, &format!("{name}-narrow")).await;
@@ -211,7 +212,7 @@ async fn native_app(app: &TestApp) -> String {
 
 /// chromedriver, started; `None` (the test skips) where it is not installed, except
 /// under `CI=true`.
-async fn driver() -> Option<Driver> {
+pub(crate) async fn driver() -> Option<Driver> {
     let Some(path) = chromedriver() else {
         if std::env::var("CI").is_ok_and(|ci| ci == "true") {
             panic!("CI=true but chromedriver is missing: .ci/run installs chromium-driver");
@@ -333,7 +334,7 @@ async fn other_site(html: String) -> String {
     format!("http://127.0.0.1:{port}/")
 }
 
-async fn portal_link(app: &TestApp) -> String {
+pub(crate) async fn portal_link(app: &TestApp) -> String {
     app.admin_json("/api/v1/tenants/acme/portal").await["redirectUrl"]
         .as_str()
         .unwrap()
@@ -341,7 +342,7 @@ async fn portal_link(app: &TestApp) -> String {
 }
 
 /// The text of the element `id`, once it is there.
-async fn text_of(browser: &Client, id: &str) -> String {
+pub(crate) async fn text_of(browser: &Client, id: &str) -> String {
     let Ok(element) = browser
         .wait()
         .at_most(Duration::from_secs(10))
@@ -381,14 +382,63 @@ async fn a_browser_opens_a_portal_link_and_sees_its_tenant() {
         .unwrap();
     assert_eq!(text_of(&browser, "tenant-name").await, "Acme Solar");
     assert_eq!(text_of(&browser, "tenant-id").await, "acme");
-    assert_eq!(browser.current_url().await.unwrap().as_str(), portal);
+    // The page's script adds its route (`#/clients`): the address is `/portal` still.
+    let mut landed = browser.current_url().await.unwrap();
+    landed.set_fragment(None);
+    assert_eq!(landed.as_str(), portal);
     screenshots_in(&browser, "portal-screenshots", "portal").await;
+    // From the page, the session reaches the API: the browser sends the cookie, the page
+    // the CSRF token its <body> carries; without the token the call is refused.
+    let statuses = browser
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            const csrf = document.body.dataset.csrfToken;
+            const status = (headers) => fetch('api/v1/oauth-clients', {headers})
+                .then((response) => response.status);
+            Promise.all([status({'X-CSRF-Token': csrf}), status({})])
+                .then(done, (error) => done(String(error)));"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(statuses, json!([200, 403]));
 
     // The same link again: refused, with a page that says so.
     browser.goto(&link).await.unwrap();
     let page = browser.source().await.unwrap();
     assert!(page.contains("This portal link no longer works"), "{page}");
     screenshots_in(&browser, "portal-screenshots", "portal-link-used").await;
+
+    // Signing out: the page's form (built here, whatever the page looks like) posts the
+    // CSRF token from this origin; the browser lands on the signed-out page, without the
+    // cookie, and the portal asks for a link again.
+    browser.goto(&portal).await.unwrap();
+    browser
+        .execute(
+            r#"const form = document.createElement('form');
+            form.method = 'post';
+            form.action = 'portal/logout';
+            const csrf = document.createElement('input');
+            csrf.type = 'hidden';
+            csrf.name = 'csrf_token';
+            csrf.value = document.body.dataset.csrfToken;
+            form.append(csrf);
+            document.body.append(form);
+            form.submit();"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .for_url(&url::Url::parse(&format!("{portal}/signed-out")).unwrap())
+        .await
+        .unwrap();
+    let page = browser.source().await.unwrap();
+    assert!(page.contains("You have signed out of the portal"), "{page}");
+    browser.goto(&portal).await.unwrap();
+    let page = browser.source().await.unwrap();
+    assert!(page.contains("Open a portal link"), "{page}");
     browser.close().await.unwrap();
 
     // A browser without the session, and the portal in dark mode.

@@ -22,6 +22,7 @@ crate::on_both_backends!(
     patch_validates_the_merged_client,
     read_only_and_unknown_fields_are_refused,
     list_is_paginated_and_filtered_by_tenant,
+    search_matches_name_or_id_ignoring_case_with_the_other_filters,
     delete_removes_the_client_and_its_secrets,
     deleting_a_tenant_removes_its_clients,
     store_queries_are_scoped_to_a_tenant,
@@ -372,6 +373,99 @@ async fn list_is_paginated_and_filtered_by_tenant(backend: Backend) {
     }
 }
 
+async fn search_matches_name_or_id_ignoring_case_with_the_other_filters(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut id_of = std::collections::HashMap::new();
+    for (tenant, name) in [
+        ("a", "Billing Service"),
+        ("a", "payroll 100%_done"),
+        ("b", "BILLING for b"),
+        ("a", "billing-worker"),
+        ("a", "Shipping"),
+        ("a", "Café Ünïcode"),
+    ] {
+        let created = app.create_client(tenant, json!({"name": name})).await;
+        id_of.insert(name, created["id"].as_str().unwrap().to_owned());
+    }
+    let names = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let app = &app;
+    let search = |query: &str| {
+        let path = format!("/api/v1/oauth-clients?{query}");
+        async move {
+            let (status, page) = app.get_json(&path).await;
+            assert_eq!(status, 200, "{path}: {page}");
+            page
+        }
+    };
+    let billing = ["Billing Service", "BILLING for b", "billing-worker"];
+    assert_eq!(names(&search("search=billing").await), billing);
+    assert_eq!(names(&search("search=BiLLinG").await), billing);
+    assert_eq!(
+        names(&search("search=billing&tenantId=a").await),
+        ["Billing Service", "billing-worker"]
+    );
+    // LIKE's wildcards are plain text in a search.
+    for wildcard in ["%25", "_", "0%25_d"] {
+        assert_eq!(
+            names(&search(&format!("search={wildcard}")).await),
+            ["payroll 100%_done"],
+            "{wildcard}"
+        );
+    }
+    assert_eq!(names(&search("search=CAF%C3%89").await), ["Café Ünïcode"]);
+    assert!(names(&search("search=nothing-like-it").await).is_empty());
+    // Part of an id, in any case.
+    let shipping = &id_of["Shipping"];
+    let part = shipping[4..20].to_ascii_uppercase();
+    let found = search(&format!("search={part}")).await;
+    assert_eq!(names(&found), ["Shipping"]);
+    assert_eq!(found["items"][0]["id"], shipping.as_str());
+    // An empty search is no search.
+    assert_eq!(names(&search("search=").await).len(), 6);
+
+    // Paging goes through the matches only.
+    let mut seen = Vec::new();
+    let mut query = "search=billing&limit=2".to_owned();
+    loop {
+        let page = search(&query).await;
+        seen.extend(names(&page));
+        match page["nextCursor"].as_str() {
+            Some(cursor) => query = format!("search=billing&limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, billing);
+
+    // A tenant admin searches its own tenant only, whatever it names.
+    let token = crate::keys::tenant_token(app, "b").await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/oauth-clients?search=billing&tenantId=a"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(names(&response.json().await.unwrap()), ["BILLING for b"]);
+
+    let too_long = "x".repeat(201);
+    for bad in [format!("search={too_long}"), "search=a%00b".to_owned()] {
+        let response = app
+            .admin(Method::GET, &format!("/api/v1/oauth-clients?{bad}"))
+            .send()
+            .await
+            .unwrap();
+        assert_api_error(response, 400).await;
+    }
+}
+
 async fn delete_removes_the_client_and_its_secrets(backend: Backend) {
     let app = spawn_app(backend).await;
     let created = app.create_client("acme", json!({})).await;
@@ -438,8 +532,11 @@ async fn store_queries_are_scoped_to_a_tenant(backend: Backend) {
     let other = TenantScope::Only(TenantId::parse("globex").unwrap());
     assert!(app.store.client(&id, &own).await.unwrap().is_some());
     assert_eq!(app.store.client(&id, &other).await.unwrap(), None);
-    assert_eq!(app.store.clients(&other, None, 10).await.unwrap(), []);
-    assert_eq!(app.store.clients(&own, None, 10).await.unwrap().len(), 1);
+    assert_eq!(app.store.clients(&other, None, None, 10).await.unwrap(), []);
+    assert_eq!(
+        app.store.clients(&own, None, None, 10).await.unwrap().len(),
+        1
+    );
     let mut tx = app.store.begin_write().await.unwrap();
     assert_eq!(
         Store::delete_client(&mut tx, &id, &other).await.unwrap(),

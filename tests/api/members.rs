@@ -1,4 +1,5 @@
-//! Tenant memberships (issue 10): put (add, change roles), list, remove; cascades from a
+//! Tenant memberships (issue 10): put (add, change roles), add by username (issue 12),
+//! list, remove; cascades from a
 //! tenant's or a user's deletion; the audit trail; and what a tenant admin may do with
 //! members and users — its own tenant only, no user creation, no passwords.
 
@@ -19,6 +20,8 @@ crate::on_both_backends!(
     membership_changes_are_audited_in_their_tenant,
     a_tenant_admin_manages_its_own_members_only,
     a_tenant_admin_reads_only_its_members_and_writes_no_user,
+    members_are_added_by_username,
+    adding_by_username_is_checked_and_refusals_store_nothing,
 );
 
 fn member_path(tenant: &str, user: &str) -> String {
@@ -463,4 +466,153 @@ async fn a_tenant_admin_reads_only_its_members_and_writes_no_user(backend: Backe
         app.database_text().await,
         "no refusal changed anything"
     );
+}
+
+async fn post_member(app: &TestApp, tenant: &str, body: Value) -> reqwest::Response {
+    app.admin(Method::POST, &format!("/api/v1/tenants/{tenant}/members"))
+        .json(&body)
+        .send()
+        .await
+        .expect("request")
+}
+
+async fn members_are_added_by_username(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.put_tenant("acme", json!({})).await;
+    let alice = user_id(&app, "Alice.Smith").await;
+    let bob = user_id(&app, "bob").await;
+
+    // Whatever the case of the name.
+    let added = post_member(
+        &app,
+        "acme",
+        json!({"username": "alice.SMITH", "roles": ["member"]}),
+    )
+    .await;
+    assert_eq!(added.status(), 201);
+    let added: Value = added.json().await.unwrap();
+    assert_eq!(added["tenantId"], "acme");
+    assert_eq!(added["userId"], alice.as_str());
+    assert_eq!(added["roles"], json!(["member"]));
+    assert_eq!(added["createdAt"], added["updatedAt"]);
+    let (_, page) = app.get_json("/api/v1/tenants/acme/members").await;
+    assert_eq!(page["items"][0], added, "what PUT and the list show");
+
+    // A member already: 409, its roles unchanged.
+    let again = post_member(
+        &app,
+        "acme",
+        json!({"username": "Alice.Smith", "roles": ["admin"]}),
+    )
+    .await;
+    let body = assert_api_error(again, 409).await;
+    let text = body["messages"][0]["text"].as_str().unwrap();
+    assert!(text.contains("already"), "{text}");
+    let (_, page) = app.get_json("/api/v1/tenants/acme/members").await;
+    assert_eq!(page["items"][0]["roles"], json!(["member"]));
+
+    let events = app.audit_events("tenantId=acme").await;
+    let added_events: Vec<&Value> = events
+        .iter()
+        .filter(|event| event["action"] == "tenant_member.added")
+        .collect();
+    assert_eq!(added_events.len(), 1, "{events:?}");
+    assert_eq!(added_events[0]["targetId"], alice.as_str());
+    assert_eq!(added_events[0]["actor"], "admin");
+
+    // A tenant admin adds to its own tenant, under its own name in the trail.
+    let acme = AsTenant {
+        app: &app,
+        token: tenant_token(&app, "acme").await,
+    };
+    let by_admin = acme
+        .send(
+            Method::POST,
+            "/api/v1/tenants/acme/members",
+            Some(json!({"username": "BOB", "roles": ["admin", "member"]})),
+        )
+        .await;
+    assert_eq!(by_admin.status(), 201);
+    let by_admin: Value = by_admin.json().await.unwrap();
+    assert_eq!(by_admin["userId"], bob.as_str());
+    assert_eq!(by_admin["roles"], json!(["admin", "member"]));
+    let events = app.audit_events("tenantId=acme").await;
+    assert_eq!(events[0]["action"], "tenant_member.added");
+    assert_eq!(events[0]["actor"], "tenant-admin:acme");
+    let (_, page) = app.get_json("/api/v1/tenants/acme/members").await;
+    assert_eq!(user_ids(&page), [alice.as_str(), bob.as_str()]);
+}
+
+async fn adding_by_username_is_checked_and_refusals_store_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.put_tenant("acme", json!({})).await;
+    app.put_tenant("other", json!({})).await;
+    user_id(&app, "alice").await;
+    let acme = AsTenant {
+        app: &app,
+        token: tenant_token(&app, "acme").await,
+    };
+    let before = app.database_text().await;
+
+    let unknown = post_member(
+        &app,
+        "acme",
+        json!({"username": "nobody", "roles": ["member"]}),
+    );
+    let body = assert_api_error(unknown.await, 404).await;
+    let text = body["messages"][0]["text"].as_str().unwrap();
+    assert!(text.contains("nobody"), "{text}");
+    let no_tenant = post_member(
+        &app,
+        "nowhere",
+        json!({"username": "alice", "roles": ["member"]}),
+    );
+    assert_api_error(no_tenant.await, 404).await;
+    for (body, problems) in [
+        (json!({}), vec!["username", "roles"]),
+        (json!({"username": "alice"}), vec!["roles"]),
+        (
+            json!({"username": "a b", "roles": ["member"]}),
+            vec!["username"],
+        ),
+        (json!({"username": "alice", "roles": []}), vec!["roles"]),
+        (
+            json!({"username": "alice", "roles": ["owner"]}),
+            vec!["roles[0]"],
+        ),
+        (
+            json!({"username": 7, "roles": ["member"]}),
+            vec!["username"],
+        ),
+        (
+            json!({"username": "alice", "roles": ["member"], "userId": "x"}),
+            vec![],
+        ),
+    ] {
+        let response = post_member(&app, "acme", body.clone()).await;
+        let error = assert_api_error(response, 400).await;
+        let fields: Vec<String> = causes(&error)
+            .iter()
+            .map(|cause| cause.split(':').next().unwrap().to_owned())
+            .collect();
+        if !problems.is_empty() {
+            assert_eq!(fields, problems, "{body}");
+        }
+    }
+    let bad_tenant = post_member(
+        &app,
+        "Not%20An%20Id",
+        json!({"username": "alice", "roles": ["member"]}),
+    );
+    assert_api_error(bad_tenant.await, 400).await;
+    // Another tenant does not exist for a tenant admin.
+    let elsewhere = acme
+        .send(
+            Method::POST,
+            "/api/v1/tenants/other/members",
+            Some(json!({"username": "alice", "roles": ["admin"]})),
+        )
+        .await;
+    assert_api_error(elsewhere, 404).await;
+    assert_eq!(before, app.database_text().await, "nothing was stored");
 }

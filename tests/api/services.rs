@@ -44,12 +44,12 @@ async fn client_services_see_only_the_callers_tenant(backend: Backend) {
         Err(ClientError::NotFound)
     ));
     assert_eq!(
-        clients::list_clients(&app.store, &other, None, 10)
+        clients::list_clients(&app.store, &other, None, None, 10)
             .await
             .unwrap(),
         []
     );
-    let listed = clients::list_clients(&app.store, &own, None, 10)
+    let listed = clients::list_clients(&app.store, &own, None, None, 10)
         .await
         .unwrap();
     assert_eq!(listed.len(), 1);
@@ -138,7 +138,7 @@ async fn audit_listing_is_scoped(backend: Backend) {
     let app = spawn_app(backend).await;
     app.create_client("acme", json!({})).await;
     app.put_tenant("globex", json!({})).await;
-    let acme = audit::list_events(&app.store, &only("acme"), None, 10)
+    let acme = audit::list_events(&app.store, &only("acme"), &Default::default(), None, 10)
         .await
         .unwrap();
     assert_eq!(acme.len(), 2, "{acme:?}");
@@ -146,13 +146,20 @@ async fn audit_listing_is_scoped(backend: Backend) {
         .iter()
         .all(|event| event.tenant_id == Some(TenantId::parse("acme").unwrap())));
     assert_eq!(acme[0].action, "oauth_client.created", "newest first");
-    let older = audit::list_events(&app.store, &only("acme"), Some(acme[0].id), 10)
-        .await
-        .unwrap();
+    let older = audit::list_events(
+        &app.store,
+        &only("acme"),
+        &Default::default(),
+        Some(acme[0].id),
+        10,
+    )
+    .await
+    .unwrap();
     assert_eq!(older, acme[1..]);
-    let everything = audit::list_events(&app.store, &TenantScope::All, None, 10)
-        .await
-        .unwrap();
+    let everything =
+        audit::list_events(&app.store, &TenantScope::All, &Default::default(), None, 10)
+            .await
+            .unwrap();
     let globex = Some(TenantId::parse("globex").unwrap());
     assert!(everything.iter().any(|event| event.tenant_id == globex));
     assert!(acme.iter().all(|event| everything.contains(event)));
