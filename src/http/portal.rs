@@ -29,6 +29,7 @@ use super::authorize::{is_https, secured, stylesheet};
 use super::request_context::current_request_id;
 use super::AppState;
 use crate::auth::AuthError;
+use crate::metrics::TokenGrant;
 use crate::tokens::portal_link::{OpenError, PortalSession};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -55,10 +56,13 @@ async fn open(state: &AppState, token: &str) -> HttpResponse {
         .open_portal_link(token, current_request_id(), Utc::now())
         .await;
     match opened {
-        Ok(session) => secured(HttpResponse::SeeOther(), None)
-            .insert_header((header::LOCATION, "portal"))
-            .cookie(session_cookie(state, &session, Utc::now()))
-            .finish(),
+        Ok(session) => {
+            state.metrics.token_issued(TokenGrant::TenantAdmin);
+            secured(HttpResponse::SeeOther(), None)
+                .insert_header((header::LOCATION, "portal"))
+                .cookie(session_cookie(state, &session, Utc::now()))
+                .finish()
+        }
         Err(OpenError::Malformed) => not_a_link(),
         Err(OpenError::Unusable) => message_page(
             StatusCode::GONE,

@@ -24,6 +24,7 @@ mod introspection;
 mod keys;
 mod members;
 mod metadata;
+mod metrics;
 mod portal_links;
 mod rate_limits;
 mod refresh;
