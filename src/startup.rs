@@ -81,7 +81,7 @@ impl Application {
         let use_flush = clients::spawn_use_flush(clients.clone(), LAST_USED_FLUSH_INTERVAL);
         let deny_list = Arc::new(DenyList::default());
         let ended_sessions = Arc::new(DenyList::default());
-        let session_states = Arc::new(SessionStates::new(store.clone()));
+        let session_states = Arc::new(SessionStates::new(store.clone(), &metrics));
         let activity_flush = spawn_activity_flush(
             session_states.clone(),
             Duration::from_millis(settings.oauth.sync_interval_millis),

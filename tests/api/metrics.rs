@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::address_limits::client_from;
 use crate::helpers::{eventually, spawn_app, spawn_app_with, Backend, TestApp};
 use crate::token_client::{Credentials, OAuthEndpoints};
+use crate::users::{create_user, PASSWORD};
 
 crate::on_both_backends!(
     a_token_a_failed_authentication_and_a_refusal_are_counted,
@@ -360,6 +361,11 @@ async fn the_state_gauges_are_read_when_scraped(backend: Backend) {
     assert!((0.0..5.0).contains(&lag), "{lag}");
     let sequence = gauge("tessera_change_feed_last_sequence");
     assert!(sequence >= 1.0, "{sequence}");
+    // No user token was checked: the session cache was never asked.
+    assert_eq!(
+        gauge("tessera_cache_requests_total{cache=\"sessions\",result=\"miss\"}"),
+        0.0
+    );
     // Other tests in this process may be hashing: only that the gauges are there.
     assert!(gauge("tessera_password_hash_queue") >= 0.0);
     assert!(gauge("tessera_password_hash_running") >= 0.0);
@@ -382,4 +388,68 @@ async fn the_state_gauges_are_read_when_scraped(backend: Backend) {
     })
     .await;
     assert!(read.is_some(), "the feed never moved past {sequence}");
+}
+
+/// A password sign-in is a `password` token; checking its token twice asks the session
+/// cache twice: one miss (the database read), then a hit.
+#[tokio::test]
+async fn a_password_sign_in_and_its_session_checks_are_counted() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.put_tenant("acme", json!({})).await;
+    let user = create_user(&app, "alice", json!({"defaultTenantId": "acme"})).await;
+    let member = app
+        .admin(
+            Method::PUT,
+            &format!(
+                "/api/v1/tenants/acme/members/{}",
+                user["id"].as_str().unwrap()
+            ),
+        )
+        .json(&json!({"roles": ["member"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(member.status(), 201);
+    let signed_in: serde_json::Value = app
+        .client
+        .post(app.url("/api/v1/tokens"))
+        .json(&json!({"username": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = signed_in["accessToken"].as_str().expect("an access token");
+    for _ in 0..2 {
+        let me = app
+            .client
+            .get(app.url("/api/v1/tokens/me"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.status(), 200);
+    }
+
+    let text = scrape(&app).await;
+    assert_eq!(
+        value(&text, "tessera_tokens_issued_total{grant=\"password\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    let sessions = |result: &str| {
+        value(
+            &text,
+            &format!("tessera_cache_requests_total{{cache=\"sessions\",result=\"{result}\"}}"),
+        )
+    };
+    assert_eq!(sessions("miss"), Some(1.0), "{text}");
+    assert_eq!(sessions("hit"), Some(1.0));
+    assert_eq!(requests(&text, "/api/v1/tokens/me", "GET", 200), Some(2.0));
+    assert!(
+        !text.contains(user["id"].as_str().unwrap()),
+        "a user id is never a label"
+    );
+    assert!(!text.contains("alice"));
 }
