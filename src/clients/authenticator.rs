@@ -416,10 +416,11 @@ impl ClientAuthenticator {
             self.absent_lookups.hit();
             return Ok(None);
         }
-        self.absent_lookups.miss();
+        // An id that cannot be one is answered without a lookup.
         let Ok(id) = ClientId::parse(client_id) else {
             return Ok(None);
         };
+        self.absent_lookups.miss();
         let forgets_before = *self.forgets.lock().expect("not poisoned");
         let client = read_client(&self.store, &id, &TenantScope::All).await?;
         // Read for an unknown id too, so a first lookup costs the same round trips
