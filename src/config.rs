@@ -48,6 +48,8 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub listen: String,
+    /// Empty: `/metrics` is served on `listen`, to the admin API key.
+    pub metrics_listen: String,
     pub issuer: String,
     pub body_limit_bytes: usize,
     pub workers: usize,
@@ -137,7 +139,12 @@ impl Settings {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        self.listen_addr()?;
+        let listen = self.listen_addr()?;
+        if let Some(metrics) = self.metrics_listen_addr()? {
+            if metrics == listen && listen.port() != 0 {
+                bail!("server.metrics_listen: must differ from server.listen");
+            }
+        }
         if !self.server.issuer.is_empty() {
             parse_issuer(&self.server.issuer).with_context(|| {
                 format!("server.issuer: invalid value {:?}", self.server.issuer)
@@ -345,6 +352,20 @@ impl Settings {
             .listen
             .parse()
             .with_context(|| format!("server.listen: invalid address {:?}", self.server.listen))
+    }
+
+    /// Where `/metrics` has a listener of its own, if anywhere.
+    pub fn metrics_listen_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        let address = self.server.metrics_listen.trim();
+        if address.is_empty() {
+            return Ok(None);
+        }
+        address.parse().map(Some).with_context(|| {
+            format!(
+                "server.metrics_listen: invalid address {:?}",
+                self.server.metrics_listen
+            )
+        })
     }
 
     /// The configured issuer exactly as written, or one derived from the address bound.
@@ -566,6 +587,30 @@ mod tests {
             format!("{error:#}").contains("admin.tenant_token_max_lifetime_seconds"),
             "{error:#}"
         );
+    }
+
+    #[test]
+    fn the_metrics_listener_is_off_by_default_and_checked_when_set() {
+        let settings = Settings::load_from(None, &[]).unwrap();
+        assert_eq!(settings.metrics_listen_addr().unwrap(), None);
+        let settings = Settings::load_from(
+            None,
+            &env(&[("TESSERA_SERVER__METRICS_LISTEN", "127.0.0.1:9090")]),
+        )
+        .unwrap();
+        assert_eq!(
+            settings.metrics_listen_addr().unwrap(),
+            Some("127.0.0.1:9090".parse().unwrap())
+        );
+        for value in ["localhost:9090", "9090", "127.0.0.1:8080"] {
+            let error =
+                Settings::load_from(None, &env(&[("TESSERA_SERVER__METRICS_LISTEN", value)]))
+                    .unwrap_err();
+            assert!(
+                format!("{error:#}").contains("server.metrics_listen"),
+                "{value}: {error:#}"
+            );
+        }
     }
 
     #[test]

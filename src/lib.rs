@@ -12,6 +12,7 @@ pub mod http;
 pub mod ids;
 pub mod keys;
 pub mod login;
+pub mod metrics;
 pub mod oauth;
 pub mod password;
 pub mod patch;

@@ -6,6 +6,7 @@
 //! Every computation runs on the blocking pool, at most one per core at a time, in
 //! working memory that is reused rather than allocated per check.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{LazyLock, Mutex};
 
 use anyhow::Context;
@@ -18,10 +19,15 @@ use tokio::sync::Semaphore;
 /// How every argon2id PHC string starts, to tell it from other stored forms.
 pub const ARGON2ID_PREFIX: &str = "$argon2id$";
 
+/// How many argon2 computations run at once: one per core.
+static ARGON2_SLOT_COUNT: LazyLock<usize> =
+    LazyLock::new(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get));
+
 /// One argon2 computation per core at a time; the rest wait here, off the workers.
-static ARGON2_SLOTS: LazyLock<Semaphore> = LazyLock::new(|| {
-    Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
-});
+static ARGON2_SLOTS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(*ARGON2_SLOT_COUNT));
+
+/// Computations waiting for a slot (the queue the metrics show).
+static ARGON2_WAITING: AtomicUsize = AtomicUsize::new(0);
 
 /// Argon2's working memory (19 MiB each), one per slot, reused. Allocated per check,
 /// freed blocks of that size stay with the allocator's per-thread arenas, and a flood
@@ -57,10 +63,43 @@ pub async fn verify_password(password: &SecretString, hash: Option<&str>) -> any
     .await?
 }
 
+/// The argon2 pool now: computations waiting for a slot, and running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub waiting: usize,
+    pub running: usize,
+}
+
+pub fn pool_usage() -> PoolUsage {
+    PoolUsage {
+        waiting: ARGON2_WAITING.load(Ordering::Relaxed),
+        running: ARGON2_SLOT_COUNT.saturating_sub(ARGON2_SLOTS.available_permits()),
+    }
+}
+
+/// Counts one computation as waiting while it lives: dropped when the slot is had, or
+/// when the request waiting for it goes away.
+struct Waiting;
+
+impl Waiting {
+    fn start() -> Self {
+        ARGON2_WAITING.fetch_add(1, Ordering::Relaxed);
+        Waiting
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        ARGON2_WAITING.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 async fn on_argon2_pool<T: Send + 'static>(
     work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
 ) -> anyhow::Result<T> {
+    let waiting = Waiting::start();
     let _slot = ARGON2_SLOTS.acquire().await.context("argon2 pool closed")?;
+    drop(waiting);
     tokio::task::spawn_blocking(move || {
         let spare = ARGON2_MEMORY.lock().expect("not poisoned").pop();
         let mut memory = spare.unwrap_or_default();
@@ -156,6 +195,34 @@ mod tests {
         assert!(verify_password(&secret("x"), Some("not a hash"))
             .await
             .is_err());
+    }
+
+    #[tokio::test]
+    async fn hashes_past_the_slots_wait_in_the_queue_the_metrics_show() {
+        let slots = *ARGON2_SLOT_COUNT;
+        let hashes: Vec<_> = (0..2 * slots + 1)
+            .map(|_| tokio::spawn(async { hash_password(&secret("queued")).await }))
+            .collect();
+        let mut seen = PoolUsage {
+            waiting: 0,
+            running: 0,
+        };
+        let started = std::time::Instant::now();
+        while seen.waiting == 0 && started.elapsed() < std::time::Duration::from_secs(10) {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            seen = pool_usage();
+        }
+        assert!(seen.waiting >= 1, "{seen:?}");
+        assert!((1..=slots).contains(&seen.running), "{seen:?}");
+        for hash in hashes {
+            hash.await.unwrap().unwrap();
+        }
+        // Other tests of this binary may still be hashing: wait for them too.
+        let started = std::time::Instant::now();
+        while pool_usage().waiting > 0 && started.elapsed() < std::time::Duration::from_secs(30) {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(pool_usage().waiting, 0);
     }
 
     #[test]

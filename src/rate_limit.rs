@@ -99,6 +99,13 @@ impl RequestLimiter {
     }
 }
 
+/// The bucket of [`AddressLimiter`] that refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressLimit {
+    Address,
+    Global,
+}
+
 /// Requests per source address and requests in total, checked before a request costs
 /// a database read or a secret check (`rate_limit.address_*`, `rate_limit.global_*`).
 pub struct AddressLimiter {
@@ -126,10 +133,20 @@ impl AddressLimiter {
 
     /// The address's bucket first, so one noisy address does not drain the shared one.
     pub fn check(&self, source: IpAddr) -> Result<(), RetryAfter> {
+        self.admit(source).map_err(|(_, retry)| retry)
+    }
+
+    /// Like [`Self::check`], saying which bucket refused.
+    pub fn admit(&self, source: IpAddr) -> Result<(), (AddressLimit, RetryAfter)> {
+        let wait = |not_until: governor::NotUntil<_>| {
+            RetryAfter::from_wait(not_until.wait_time_from(self.clock.now()))
+        };
         self.per_address
             .check_key(&address_key(source))
-            .and_then(|()| self.global.check())
-            .map_err(|not_until| RetryAfter::from_wait(not_until.wait_time_from(self.clock.now())))
+            .map_err(|not_until| (AddressLimit::Address, wait(not_until)))?;
+        self.global
+            .check()
+            .map_err(|not_until| (AddressLimit::Global, wait(not_until)))
     }
 
     /// Forgets addresses whose buckets are full again, so memory follows active callers.

@@ -1,8 +1,10 @@
 //! Application: opens storage, resolves the admin key, loads the signing keys (and the
 //! master key, from which the client secret hasher is derived), wires the OAuth server
 //! with its caches, the change-feed poller and the lastUsedAt flush, binds the listener
-//! and builds the HTTP server (request context, then the limits before work, then the
-//! routes), with the background jobs stopped when it stops (and the last uses written).
+//! and builds the HTTP server (request metrics, request context, then the limits before
+//! work, then the routes), with the background jobs stopped when it stops (and the last
+//! uses written). Its metrics recorder is its own (see [`crate::metrics`]); with
+//! `server.metrics_listen` set, a second server on that address serves `/metrics` alone.
 //! Tests build it on port 0 exactly as `tessera serve` does.
 
 use std::net::TcpListener;
@@ -24,6 +26,7 @@ use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::keys::{self, KeyService};
 use crate::login::LoginService;
+use crate::metrics::{self, Metrics};
 use crate::oauth::{OAuthParts, OAuthServer};
 use crate::rate_limit::{AddressLimiter, FailureLimiter, RequestLimiter};
 use crate::store::Store;
@@ -32,6 +35,8 @@ use crate::tokens::{DenyList, SessionStates, TokenVerifier};
 
 pub struct Application {
     port: u16,
+    /// The port of `server.metrics_listen`'s listener, when it is set.
+    metrics_port: Option<u16>,
     issuer: String,
     store: Store,
     keys: Arc<KeyService>,
@@ -40,6 +45,8 @@ pub struct Application {
     sessions: Arc<SessionStates>,
     background: Vec<tokio::task::JoinHandle<()>>,
     server: Server,
+    /// Serves `/metrics` alone on `server.metrics_listen`; stopped with `server`.
+    metrics_server: Option<Server>,
 }
 
 impl Application {
@@ -59,6 +66,7 @@ impl Application {
             keys.clone(),
             Duration::from_secs(settings.signing.refresh_seconds),
         );
+        let metrics = Metrics::new();
         let client_policy = ClientPolicy {
             hasher: SecretHasher::from_keys(&keys),
             limits: settings.limits,
@@ -68,11 +76,12 @@ impl Application {
             client_policy.hasher.clone(),
             FailureLimiter::new(&settings.rate_limit),
             settings.oauth.client_cache_entries as u64,
+            &metrics,
         ));
         let use_flush = clients::spawn_use_flush(clients.clone(), LAST_USED_FLUSH_INTERVAL);
         let deny_list = Arc::new(DenyList::default());
         let ended_sessions = Arc::new(DenyList::default());
-        let session_states = Arc::new(SessionStates::new(store.clone()));
+        let session_states = Arc::new(SessionStates::new(store.clone(), &metrics));
         let activity_flush = spawn_activity_flush(
             session_states.clone(),
             Duration::from_millis(settings.oauth.sync_interval_millis),
@@ -131,6 +140,20 @@ impl Application {
         let bound = listener.local_addr()?;
         let issuer = settings.issuer_for(bound);
         tracing::info!(%bound, %issuer, database = store.backend(), "tessera listening");
+        let metrics_listener = match settings.metrics_listen_addr()? {
+            Some(address) => {
+                let listener = TcpListener::bind(address).with_context(|| {
+                    format!("cannot listen on {address} (server.metrics_listen)")
+                })?;
+                tracing::info!(bound = %listener.local_addr()?, "metrics listening");
+                Some(listener)
+            }
+            None => None,
+        };
+        let metrics_port = match &metrics_listener {
+            Some(listener) => Some(listener.local_addr()?.port()),
+            None => None,
+        };
 
         let verifier = Arc::new(TokenVerifier::new(
             keys.clone(),
@@ -157,6 +180,7 @@ impl Application {
                 tokens: settings.tokens.clone(),
                 ended_sessions,
                 session_token_horizon,
+                metrics: metrics.clone(),
             },
         ));
         let feed_task = changes::spawn(
@@ -208,14 +232,30 @@ impl Application {
                 store.clone(),
                 clients.clone(),
             ),
+            metrics: metrics.clone(),
         });
+        let metrics_here = metrics_listener.is_none();
+        let metrics_server = match metrics_listener {
+            Some(listener) => Some(metrics_server(
+                state.clone(),
+                listener,
+                settings.server.shutdown_timeout_seconds,
+            )?),
+            None => None,
+        };
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(http::limit_before_work))
                 .wrap(from_fn(http::request_context))
+                .wrap(from_fn(http::record_request))
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .configure(http::routes)
+                .configure(|cfg| {
+                    if metrics_here {
+                        http::metrics_routes(cfg);
+                    }
+                })
                 .default_service(http::not_found_service())
         })
         .shutdown_timeout(settings.server.shutdown_timeout_seconds);
@@ -225,6 +265,7 @@ impl Application {
         let server = server.listen(listener)?.run();
         Ok(Self {
             port: bound.port(),
+            metrics_port,
             issuer,
             store,
             keys,
@@ -237,13 +278,20 @@ impl Application {
                 use_flush,
                 forget_idle_addresses,
                 activity_flush,
+                metrics::spawn_upkeep(metrics),
             ],
             server,
+            metrics_server,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port `/metrics` is served on when `server.metrics_listen` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     pub fn issuer(&self) -> &str {
@@ -276,7 +324,16 @@ impl Application {
     /// Serves until SIGTERM/SIGINT (or [`Application::handle`]) stops the server and
     /// in-flight requests have finished.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let metrics_server = self
+            .metrics_server
+            .map(|server| (server.handle(), tokio::spawn(server)));
         let served = self.server.await.context("HTTP server failed");
+        if let Some((handle, serving)) = metrics_server {
+            handle.stop(true).await;
+            if let Ok(Err(error)) = serving.await {
+                tracing::warn!(error = %error, "metrics listener failed");
+            }
+        }
         for task in &self.background {
             task.abort();
         }
@@ -296,6 +353,27 @@ impl Application {
         tracing::info!("tessera stopped");
         Ok(())
     }
+}
+
+/// `/metrics` alone, open, on a listener of its own (`server.metrics_listen`): one
+/// worker, no signal handling of its own (it stops when the main server does).
+fn metrics_server(
+    state: web::Data<AppState>,
+    listener: TcpListener,
+    shutdown_timeout_seconds: u64,
+) -> anyhow::Result<Server> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(http::open_metrics_routes)
+            .default_service(http::not_found_service())
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(shutdown_timeout_seconds)
+    .listen(listener)?
+    .run();
+    Ok(server)
 }
 
 /// How long a start waits for the client cache to warm before it listens.

@@ -80,6 +80,17 @@ pub struct ChangeFeed {
     store: Store,
     targets: FeedTargets,
     state: Mutex<FeedState>,
+    /// A copy of where the feed stands, readable without waiting for a poll.
+    progress: std::sync::Mutex<Progress>,
+}
+
+/// Where this process stands in the feed (for the metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// The sequence number of the last row applied.
+    pub last_seen: i64,
+    /// When a poll last succeeded (or the feed started).
+    pub last_success: DateTime<Utc>,
 }
 
 struct FeedState {
@@ -103,6 +114,10 @@ impl ChangeFeed {
             state: Mutex::new(FeedState {
                 last_seen,
                 last_housekeeping: now,
+            }),
+            progress: std::sync::Mutex::new(Progress {
+                last_seen,
+                last_success: now,
             }),
         };
         feed.targets.keys.reload(now).await?;
@@ -180,6 +195,11 @@ impl ChangeFeed {
         }
     }
 
+    /// Where this process stands in the feed.
+    pub fn progress(&self) -> Progress {
+        *self.progress.lock().expect("not poisoned")
+    }
+
     /// Applies every change committed since the last poll.
     pub async fn poll(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
         let mut state = self.state.lock().await;
@@ -209,6 +229,10 @@ impl ChangeFeed {
                 tracing::warn!("fell behind the change feed; caches rebuilt");
             }
         }
+        *self.progress.lock().expect("not poisoned") = Progress {
+            last_seen: state.last_seen,
+            last_success: now,
+        };
         Ok(())
     }
 

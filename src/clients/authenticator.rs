@@ -27,6 +27,7 @@ use super::record::{read_client, read_secrets};
 use super::secrets::{ClientSecret, SecretCheck, SecretHasher, StoredSecret};
 use super::{Client, ClientId, ClientType};
 use crate::ids::TenantScope;
+use crate::metrics::{CacheCounters, Metrics};
 use crate::rate_limit::{FailureLimiter, RetryAfter};
 use crate::store::Store;
 
@@ -83,6 +84,10 @@ pub struct ClientAuthenticator {
     /// Ids looked up and found not to exist.
     absent: Cache<String, ()>,
     failures: FailureLimiter,
+    /// Lookups of `clients`, and of `absent` after a miss there: one miss of each is
+    /// one database read.
+    client_lookups: CacheCounters,
+    absent_lookups: CacheCounters,
     /// The latest successful use of each secret since the last flush.
     uses: Mutex<HashMap<i64, DateTime<Utc>>>,
     /// Counts the forgets: a client read from the database before a forget may predate
@@ -97,6 +102,7 @@ impl ClientAuthenticator {
         hasher: SecretHasher,
         failures: FailureLimiter,
         max_clients: u64,
+        metrics: &Metrics,
     ) -> Self {
         ClientAuthenticator {
             store,
@@ -110,6 +116,8 @@ impl ClientAuthenticator {
                 .time_to_live(RELOAD_AFTER)
                 .build(),
             failures,
+            client_lookups: metrics.cache("clients"),
+            absent_lookups: metrics.cache("unknown_clients"),
             uses: Mutex::new(HashMap::new()),
             forgets: Mutex::new(0),
         }
@@ -400,14 +408,19 @@ impl ClientAuthenticator {
 
     async fn known_client(&self, client_id: &str) -> anyhow::Result<Option<Arc<KnownClient>>> {
         if let Some(known) = self.clients.get(client_id) {
+            self.client_lookups.hit();
             return Ok(Some(known));
         }
+        self.client_lookups.miss();
         if self.absent.contains_key(client_id) {
+            self.absent_lookups.hit();
             return Ok(None);
         }
+        // An id that cannot be one is answered without a lookup.
         let Ok(id) = ClientId::parse(client_id) else {
             return Ok(None);
         };
+        self.absent_lookups.miss();
         let forgets_before = *self.forgets.lock().expect("not poisoned");
         let client = read_client(&self.store, &id, &TenantScope::All).await?;
         // Read for an unknown id too, so a first lookup costs the same round trips

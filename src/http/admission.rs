@@ -15,7 +15,9 @@ use actix_web::{web, Error, ResponseError};
 
 use super::error::ApiError;
 use super::AppState;
+use crate::metrics::Limit;
 use crate::oauth::OAuthError;
+use crate::rate_limit::AddressLimit;
 
 /// Paths that are answered from memory, whoever asks.
 const EXEMPT: &[&str] = &["/healthz", "/readyz"];
@@ -37,9 +39,13 @@ pub async fn limit_before_work(
         return Ok(next.call(req).await?.map_into_left_body());
     };
     let source = state.caller_address(req.request());
-    let Err(retry) = state.address_limiter.check(source) else {
+    let Err((limit, retry)) = state.address_limiter.admit(source) else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
+    state.metrics.rate_limited(match limit {
+        AddressLimit::Address => Limit::Address,
+        AddressLimit::Global => Limit::Global,
+    });
     let refusal = match surface {
         Surface::OAuth => OAuthError::RateLimited {
             retry_after_seconds: retry.0,

@@ -19,6 +19,7 @@ use super::error::{from_store, ApiError};
 use super::AppState;
 use crate::auth::AuthError;
 pub use crate::auth::Caller;
+use crate::metrics::AuthFailure;
 
 type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
@@ -243,9 +244,12 @@ impl FromRequest for Caller {
             };
             match authenticated {
                 Ok(caller) => Ok(caller),
-                Err(AuthError::Invalid) => Err(ApiError::Unauthorized {
-                    token_presented: true,
-                }),
+                Err(AuthError::Invalid) => {
+                    state.metrics.authentication_failed(AuthFailure::Admin);
+                    Err(ApiError::Unauthorized {
+                        token_presented: true,
+                    })
+                }
                 Err(AuthError::CsrfRefused) => Err(ApiError::CsrfRefused),
                 Err(AuthError::Unavailable) => Err(ApiError::Unavailable),
                 Err(AuthError::Unexpected(error)) => Err(from_store(error)),

@@ -11,6 +11,7 @@ mod first_party_tokens;
 mod health;
 mod keys;
 mod members;
+mod metrics;
 mod oauth;
 mod page;
 mod portal;
@@ -35,6 +36,7 @@ use crate::changes::{Change, ChangeFeed};
 use crate::clients::ClientPolicy;
 use crate::keys::KeyService;
 use crate::login::LoginService;
+use crate::metrics::Metrics;
 use crate::oauth::OAuthServer;
 use crate::rate_limit::AddressLimiter;
 use crate::store::Store;
@@ -51,6 +53,7 @@ pub mod views {
 pub use admission::limit_before_work;
 pub use client_address::{ForwardedHeader, TrustedProxies};
 pub use error::ApiError;
+pub use metrics::{open_routes as open_metrics_routes, record_request, routes as metrics_routes};
 pub use request_context::{request_context, REQUEST_ID_HEADER};
 
 /// What every handler may reach.
@@ -67,6 +70,7 @@ pub struct AppState {
     pub address_limiter: Arc<AddressLimiter>,
     pub changes: Arc<ChangeFeed>,
     pub auth: Authenticator,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -82,6 +86,7 @@ impl AppState {
     }
 }
 
+/// Every route but `/metrics`, which [`metrics_routes`] adds where it is served.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::routes)
         .configure(keys::routes)

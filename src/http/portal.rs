@@ -36,6 +36,7 @@ use super::authorize::{is_https, stylesheet};
 use super::request_context::current_request_id;
 use super::{rfc3339, AppState};
 use crate::auth::AuthError;
+use crate::metrics::TokenGrant;
 use crate::oauth::Form;
 use crate::tokens::portal_link::{self, OpenError, PortalSession};
 
@@ -91,10 +92,13 @@ async fn open(state: &AppState, token: &str) -> HttpResponse {
         .open_portal_link(token, current_request_id(), now)
         .await;
     match opened {
-        Ok(session) => secured(HttpResponse::SeeOther())
-            .insert_header((header::LOCATION, "portal"))
-            .cookie(session_cookie(state, &session, now))
-            .finish(),
+        Ok(session) => {
+            state.metrics.token_issued(TokenGrant::TenantAdmin);
+            secured(HttpResponse::SeeOther())
+                .insert_header((header::LOCATION, "portal"))
+                .cookie(session_cookie(state, &session, now))
+                .finish()
+        }
         Err(OpenError::Malformed) => not_a_link(),
         Err(OpenError::Unusable) => message_page(
             AT_PORTAL,

@@ -12,6 +12,7 @@ use super::error::{from_store, ApiError};
 use super::extract::{bearer_token, ApiPath, Caller};
 use super::tenants::{tenant_id, tenant_not_found};
 use super::{audit_context, AppState};
+use crate::metrics::TokenGrant;
 use crate::tenants::TenantId;
 use crate::tokens::portal_link::PortalLink;
 use crate::tokens::tenant_admin::IssueError;
@@ -88,6 +89,7 @@ async fn for_tenant(
         .issue(&id, &audit_context(&caller), Utc::now())
         .await
         .map_err(issue_error)?;
+    state.metrics.token_issued(TokenGrant::TenantAdmin);
     Ok(token_response(&id, token))
 }
 
@@ -106,6 +108,7 @@ async fn renew(
         .renew(token, &audit_context(&caller), Utc::now())
         .await
         .map_err(issue_error)?;
+    state.metrics.token_issued(TokenGrant::TenantAdmin);
     Ok(token_response(&tenant, renewed))
 }
 

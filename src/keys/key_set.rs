@@ -64,6 +64,11 @@ impl KeySet {
         self.keys.iter().map(|k| k.kid.clone()).collect()
     }
 
+    /// The schedules of the published keys.
+    pub fn schedules(&self) -> Vec<KeySchedule> {
+        self.keys.iter().map(|k| k.schedule.clone()).collect()
+    }
+
     pub fn len(&self) -> usize {
         self.keys.len()
     }

@@ -140,6 +140,22 @@ impl RotationPolicy {
         }
     }
 
+    /// When a key next begins signing: the earliest pending key of the chain, or else
+    /// the end of the active key's interval (when a scheduled rotation would make its
+    /// successor sign). `None` while no key signs.
+    pub fn next_rotation(&self, keys: &[KeySchedule], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let pending = keys
+            .iter()
+            .filter(|k| k.in_chain(now) && k.state(now) == KeyState::Pending)
+            .map(|k| k.activates_at)
+            .min();
+        pending.or_else(|| {
+            keys.iter()
+                .find(|k| k.in_chain(now) && k.state(now) == KeyState::Active)
+                .map(|active| active.activates_at + self.rotation_interval)
+        })
+    }
+
     /// Forced rotation: `immediate` for a compromised key, else after `prepublish`.
     pub fn forced(&self, now: DateTime<Utc>, immediate: bool) -> Plan {
         Plan::NewKey {
@@ -206,6 +222,24 @@ mod tests {
             .filter(|k| k.state(now) == KeyState::Active)
             .map(|k| k.kid.clone())
             .collect()
+    }
+
+    #[test]
+    fn the_next_rotation_is_the_pending_key_or_the_end_of_the_interval() {
+        let policy = policy();
+        assert_eq!(policy.next_rotation(&[], at(0)), None);
+        let mut keys = vec![key("a", 0)];
+        assert_eq!(policy.next_rotation(&keys, at(10)), Some(at(100)));
+        keys[0].retires_at = Some(at(90));
+        keys.push(key("b", 90));
+        assert_eq!(policy.next_rotation(&keys, at(75)), Some(at(90)));
+        // Revoked and imported keys never sign.
+        let mut revoked = key("c", 50);
+        revoked.revoked_at = Some(at(40));
+        let mut imported = key("d", 60);
+        imported.origin = Origin::Imported;
+        keys.extend([revoked, imported]);
+        assert_eq!(policy.next_rotation(&keys, at(75)), Some(at(90)));
     }
 
     #[test]

@@ -82,6 +82,13 @@ pub enum ImportOutcome {
     KidTaken(String),
 }
 
+/// See [`KeyService::rotation_times`]; `None` while no key signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotationTimes {
+    pub active_since: Option<DateTime<Utc>>,
+    pub next_rotation: Option<DateTime<Utc>>,
+}
+
 pub struct KeyService {
     store: Store,
     master: MasterKey,
@@ -154,6 +161,17 @@ impl KeyService {
     /// The keys this process knows now.
     pub fn key_set(&self) -> Arc<KeySet> {
         self.current.load_full()
+    }
+
+    /// When the active key began signing and when the next one will, from the keys
+    /// this process knows (for the metrics).
+    pub fn rotation_times(&self, now: DateTime<Utc>) -> RotationTimes {
+        let set = self.key_set();
+        let schedules = set.schedules();
+        RotationTimes {
+            active_since: set.active(now).map(|key| key.schedule.activates_at),
+            next_rotation: self.policy.next_rotation(&schedules, now),
+        }
     }
 
     /// Scheduled work: rotate when due, delete expired keys, reload.

@@ -29,6 +29,7 @@ use secrecy::SecretString;
 use super::LoginService;
 use crate::audit::AuditContext;
 use crate::clients::{self, Client, ClientId};
+use crate::metrics::{AuthFailure, Limit, TokenGrant};
 use crate::rate_limit::RetryAfter;
 use crate::sessions::{self, StartSession};
 use crate::store::Store;
@@ -79,7 +80,10 @@ impl LoginService {
         let attempt = self
             .limiter
             .admit(&request.username, source, std::time::Instant::now())
-            .map_err(PasswordSignInError::TooManyAttempts)?;
+            .map_err(|retry| {
+                self.oauth.metrics().rate_limited(Limit::Login);
+                PasswordSignInError::TooManyAttempts(retry)
+            })?;
         let verified =
             users::verify_credentials(&self.store, &request.username, &request.password, now).await;
         let authenticated = match verified {
@@ -89,6 +93,9 @@ impl LoginService {
             }
             Err(CredentialsError::Refused) => {
                 attempt.failed();
+                self.oauth
+                    .metrics()
+                    .authentication_failed(AuthFailure::User);
                 tracing::info!("password sign-in refused");
                 return Err(PasswordSignInError::Refused);
             }
@@ -157,6 +164,7 @@ impl LoginService {
             .oauth
             .issue_session_token(&client, &session, &scope, now)?;
         tracing::info!(user_id = %session.user_id, tenant_id = %session.tenant_id, client_id = %client.id, "user signed in through the token API");
+        self.oauth.metrics().token_issued(TokenGrant::Password);
         Ok(UserTokens {
             access,
             refresh_token: started.refresh_token,

@@ -37,6 +37,7 @@ pub use state::{LoginState, Sealer, SignedIn};
 
 use crate::ids::UserId;
 use crate::keys::KeyService;
+use crate::metrics::{AuthFailure, Limit};
 use crate::oauth::authorize::AuthorizationRequest;
 use crate::oauth::{OAuthError, OAuthServer};
 use crate::rate_limit::RetryAfter;
@@ -301,7 +302,10 @@ impl LoginService {
         let attempt = self
             .limiter
             .admit(username, source, std::time::Instant::now())
-            .map_err(LoginError::TooManyAttempts)?;
+            .map_err(|retry| {
+                self.oauth.metrics().rate_limited(Limit::Login);
+                LoginError::TooManyAttempts(retry)
+            })?;
         let signed_in = match users::verify_credentials(&self.store, username, password, now).await
         {
             Ok(authenticated) => {
@@ -332,6 +336,9 @@ impl LoginService {
             }
             None => {
                 attempt.failed();
+                self.oauth
+                    .metrics()
+                    .authentication_failed(AuthFailure::User);
                 tracing::info!(client_id = %request.client.id, "sign-in refused on the login page");
                 state.failed = true;
                 Ok(state)

@@ -18,6 +18,7 @@ use crate::clients::ScopeToken;
 use crate::clients::{AuthenticatedClient, Client, ClientAuthError, ClientAuthenticator};
 use crate::ids::SessionId;
 use crate::keys::KeyService;
+use crate::metrics::{AuthFailure, Limit, Metrics};
 use crate::rate_limit::RequestLimiter;
 use crate::store::{PresentedRows, Store};
 use crate::telemetry::untrusted;
@@ -48,6 +49,7 @@ pub struct OAuthServer {
     pub(super) ended_sessions: Arc<DenyList>,
     /// How long after a session ends one of its access tokens could be unexpired.
     pub(super) session_token_horizon: chrono::Duration,
+    pub(super) metrics: Arc<Metrics>,
 }
 
 pub struct OAuthParts {
@@ -63,6 +65,7 @@ pub struct OAuthParts {
     pub tokens: TokenSettings,
     pub ended_sessions: Arc<DenyList>,
     pub session_token_horizon: chrono::Duration,
+    pub metrics: Arc<Metrics>,
 }
 
 impl OAuthServer {
@@ -84,7 +87,13 @@ impl OAuthServer {
             tokens: parts.tokens,
             ended_sessions: parts.ended_sessions,
             session_token_horizon: parts.session_token_horizon,
+            metrics: parts.metrics,
         }
+    }
+
+    /// The metrics the OAuth endpoints and the sign-ins count into.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     pub fn metadata(&self) -> Value {
@@ -205,18 +214,23 @@ impl OAuthServer {
         let client = authenticated.map_err(|error| match error {
             ClientAuthError::InvalidClient => {
                 tracing::info!("client authentication failed");
+                self.metrics.authentication_failed(AuthFailure::Client);
                 OAuthError::InvalidClient { used_basic }
             }
-            ClientAuthError::RateLimited(retry) => OAuthError::RateLimited {
-                retry_after_seconds: retry.0,
-            },
+            ClientAuthError::RateLimited(retry) => {
+                self.metrics.rate_limited(Limit::FailedClientAuth);
+                OAuthError::RateLimited {
+                    retry_after_seconds: retry.0,
+                }
+            }
             ClientAuthError::Unexpected(error) => unavailable_or_server_error(error),
         })?;
-        limiter
-            .check(client.client.id.as_str())
-            .map_err(|retry| OAuthError::RateLimited {
+        limiter.check(client.client.id.as_str()).map_err(|retry| {
+            self.metrics.rate_limited(Limit::Client);
+            OAuthError::RateLimited {
                 retry_after_seconds: retry.0,
-            })?;
+            }
+        })?;
         Ok(client)
     }
 }

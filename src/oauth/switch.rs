@@ -11,6 +11,7 @@ use crate::audit::AuditContext;
 use crate::auth::UserCaller;
 use crate::clients;
 use crate::ids::SessionId;
+use crate::metrics::TokenGrant;
 use crate::sessions::switch::{switch, Switch, SwitchError};
 use crate::tenants::TenantId;
 use crate::tokens::access::{issue_for_user, Issue, UserSession};
@@ -107,6 +108,7 @@ impl OAuthServer {
             },
             now,
         )?;
+        self.metrics.token_issued(TokenGrant::Switch);
         Ok(SwitchedTokens {
             access_token: issued.access_token,
             expires_in: issued.expires_in,

@@ -159,6 +159,23 @@ impl Store {
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)
     }
+
+    /// The pool's connections now (for the metrics).
+    pub fn pool_usage(&self) -> PoolUsage {
+        on_pool!(self, pool => PoolUsage {
+            open: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        })
+    }
+}
+
+/// Connections of the pool: open ones (idle or lent out), of at most `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 /// A write transaction that services compose: several store steps ("read the current

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use chrono::{DateTime, Duration, Utc};
 
 use super::AccessClaims;
+use crate::metrics::{CacheCounters, Metrics};
 use crate::store::{from_millis, IdleTimeoutRecord, SessionFilter, SessionRecord, Store};
 
 /// The longest gap between writes of one session's activity.
@@ -131,6 +132,8 @@ impl SessionView {
 pub struct SessionStates {
     store: Store,
     sessions: moka::sync::Cache<String, Arc<SessionView>>,
+    /// Lookups of `sessions`: a miss is a database read.
+    lookups: CacheCounters,
     policies: RwLock<HashMap<String, Option<IdlePolicy>>>,
     pending: Mutex<HashMap<String, i64>>,
     /// Bumped by every forget: a read that started before one is not cached, so a
@@ -139,10 +142,11 @@ pub struct SessionStates {
 }
 
 impl SessionStates {
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: Store, metrics: &Metrics) -> Self {
         SessionStates {
             store,
             sessions: moka::sync::Cache::new(CACHED_SESSIONS),
+            lookups: metrics.cache("sessions"),
             policies: RwLock::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
             epoch: AtomicU64::new(0),
@@ -200,8 +204,10 @@ impl SessionStates {
 
     async fn view(&self, sid: &str) -> anyhow::Result<Option<Arc<SessionView>>> {
         if let Some(view) = self.sessions.get(sid) {
+            self.lookups.hit();
             return Ok(Some(view));
         }
+        self.lookups.miss();
         let epoch = self.epoch.load(Ordering::Acquire);
         let Some(row) = self.store.session(sid).await? else {
             return Ok(None);

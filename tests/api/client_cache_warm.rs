@@ -23,6 +23,7 @@ fn fresh_authenticator(app: &TestApp, capacity: u64) -> Arc<ClientAuthenticator>
         SecretHasher::from_keys(&app.keys),
         FailureLimiter::new(&app.settings.rate_limit),
         capacity,
+        &tessera::metrics::Metrics::new(),
     ))
 }
 

@@ -134,6 +134,8 @@ impl Drop for TestDatabase {
 
 pub struct TestApp {
     pub address: String,
+    /// `http://127.0.0.1:PORT` of `server.metrics_listen`'s listener, when it is set.
+    pub metrics_address: Option<String>,
     pub admin_key: String,
     pub client: reqwest::Client,
     pub settings: Settings,
@@ -200,6 +202,9 @@ async fn start(settings: Settings, admin_key: String, database: TestDatabase) ->
         .await
         .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let store = app.store();
     let keys = app.keys();
     let clients = app.clients();
@@ -209,6 +214,7 @@ async fn start(settings: Settings, admin_key: String, database: TestDatabase) ->
     let running = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        metrics_address,
         admin_key,
         client: reqwest::Client::new(),
         settings,

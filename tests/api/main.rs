@@ -25,6 +25,7 @@ mod introspection;
 mod keys;
 mod members;
 mod metadata;
+mod metrics;
 mod portal_browser;
 mod portal_links;
 mod portal_session;

@@ -16,6 +16,7 @@ use super::server::OAuthServer;
 use super::{Form, OAuthError};
 use crate::clients::AuthenticatedClient;
 use crate::clients::GrantType;
+use crate::metrics::TokenGrant;
 use crate::telemetry::untrusted;
 use tracing::field::display;
 
@@ -111,8 +112,16 @@ impl OAuthServer {
                 now,
             )
             .await?;
-        let response = self.grant(&caller, request?, now).await;
-        self.succeeded(&caller, response, now).await
+        let request = request?;
+        let grant = match request.grant_type() {
+            GrantType::ClientCredentials => TokenGrant::ClientCredentials,
+            GrantType::AuthorizationCode => TokenGrant::AuthorizationCode,
+            GrantType::RefreshToken => TokenGrant::RefreshToken,
+        };
+        let response = self.grant(&caller, request, now).await;
+        let response = self.succeeded(&caller, response, now).await?;
+        self.metrics.token_issued(grant);
+        Ok(response)
     }
 
     async fn grant(

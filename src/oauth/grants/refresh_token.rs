@@ -11,6 +11,7 @@ use super::TokenResponse;
 use crate::clients::AccessType;
 use crate::clients::AuthenticatedClient;
 use crate::clients::ScopeToken;
+use crate::metrics::TokenGrant;
 use crate::oauth::resource::audiences;
 use crate::oauth::server::{server_error, unavailable_or_server_error, OAuthServer};
 use crate::oauth::{Form, OAuthError};
@@ -125,7 +126,9 @@ impl OAuthServer {
             scope: None,
         };
         let audiences = std::slice::from_ref(&self.default_audience);
-        refresh_and_issue(self, presented, audiences, now).await
+        let tokens = refresh_and_issue(self, presented, audiences, now).await?;
+        self.metrics.token_issued(TokenGrant::FirstPartyRefresh);
+        Ok(tokens)
     }
 }
 
