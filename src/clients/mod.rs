@@ -200,7 +200,9 @@ impl std::str::FromStr for ClientPosition {
 }
 
 /// What a listing of clients is narrowed to: those whose name or id contains this text,
-/// ignoring case. Held lower-cased; the longest is [`ClientSearch::MAX_LEN`] characters.
+/// ignoring case. Held as typed: the database folds the case of both sides with the same
+/// `LOWER`, so text and names compare alike whatever letters that folds (ASCII only on
+/// SQLite). The longest is [`ClientSearch::MAX_LEN`] characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientSearch(String);
 
@@ -212,7 +214,7 @@ impl ClientSearch {
         if raw.chars().count() > Self::MAX_LEN {
             return Err(format!("at most {} characters", Self::MAX_LEN));
         }
-        Ok((!raw.is_empty()).then(|| ClientSearch(raw.to_lowercase())))
+        Ok((!raw.is_empty()).then(|| ClientSearch(raw.to_owned())))
     }
 
     pub fn as_str(&self) -> &str {
@@ -232,10 +234,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_search_is_lower_cased_and_bounded() {
+    fn a_search_is_kept_as_typed_and_bounded() {
         assert_eq!(ClientSearch::parse(""), Ok(None));
         let search = ClientSearch::parse("Demo ÄPI").unwrap().unwrap();
-        assert_eq!(search.as_str(), "demo äpi");
+        assert_eq!(search.as_str(), "Demo ÄPI");
         assert!(ClientSearch::parse(&"é".repeat(ClientSearch::MAX_LEN)).is_ok());
         assert!(ClientSearch::parse(&"a".repeat(ClientSearch::MAX_LEN + 1)).is_err());
     }

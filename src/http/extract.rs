@@ -228,6 +228,9 @@ impl FromRequest for Caller {
         };
         Box::pin(async move {
             let now = Utc::now();
+            // An ended portal session (a tab left open) is no failed admin credential:
+            // only a bearer one counts, for the alert on guessed keys.
+            let bearer = matches!(credential, Some(Credential::Bearer(_)));
             let authenticated = match credential {
                 None => {
                     return Err(ApiError::Unauthorized {
@@ -245,7 +248,9 @@ impl FromRequest for Caller {
             match authenticated {
                 Ok(caller) => Ok(caller),
                 Err(AuthError::Invalid) => {
-                    state.metrics.authentication_failed(AuthFailure::Admin);
+                    if bearer {
+                        state.metrics.authentication_failed(AuthFailure::Admin);
+                    }
                     Err(ApiError::Unauthorized {
                         token_presented: true,
                     })

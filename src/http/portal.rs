@@ -135,6 +135,7 @@ struct MessagePage<'a> {
     base: &'a str,
     title: &'a str,
     message: &'a str,
+    is_error: bool,
 }
 
 /// [`MessagePage::base`] at `/portal`, and at a path under `/portal/`.
@@ -373,6 +374,8 @@ fn message_page(base: &str, status: StatusCode, title: &str, message: &str) -> H
         base,
         title,
         message,
+        // A page that reports what went well (signed out) is no alert.
+        is_error: status.is_client_error() || status.is_server_error(),
     }
     .render()
     .unwrap_or_else(|_| title.to_owned());

@@ -45,6 +45,20 @@ pub struct UserResponse {
     updated_at: String,
 }
 
+impl UserResponse {
+    /// The user as `caller` may see it: a tenant admin sees its members, but not which
+    /// other tenant a member signs in to by default (that would name a tenant it has no
+    /// business knowing of), so a foreign `defaultTenantId` shows as `null`.
+    pub fn for_caller(mut user: User, caller: &Caller) -> Self {
+        if let Caller::TenantAdmin(own) = caller {
+            if user.profile.default_tenant_id.as_ref() != Some(own) {
+                user.profile.default_tenant_id = None;
+            }
+        }
+        Self::from(user)
+    }
+}
+
 impl From<User> for UserResponse {
     fn from(user: User) -> Self {
         Self {
@@ -125,7 +139,7 @@ async fn list(
         users,
         limit,
         |user| UserPosition::of_user(user).to_string(),
-        UserResponse::from,
+        |user| UserResponse::for_caller(user, &caller),
     );
     Ok(HttpResponse::Ok().json(page))
 }
@@ -138,7 +152,7 @@ async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&path)?;
     match users::get_user(&state.store, &caller.scope(None), &id).await {
-        Ok(user) => Ok(HttpResponse::Ok().json(UserResponse::from(user))),
+        Ok(user) => Ok(HttpResponse::Ok().json(UserResponse::for_caller(user, &caller))),
         Err(error) => Err(user_error(error, &id)),
     }
 }

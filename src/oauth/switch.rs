@@ -17,13 +17,23 @@ use crate::tenants::TenantId;
 use crate::tokens::access::{issue_for_user, Issue, UserSession};
 
 /// The new pair.
-#[derive(Debug)]
 pub struct SwitchedTokens {
     pub access_token: String,
     pub expires_in: i64,
     pub refresh_token: Option<String>,
     pub tenant_id: TenantId,
     pub session_id: SessionId,
+}
+
+/// Without the tokens: a `Debug` print must never carry a credential.
+impl std::fmt::Debug for SwitchedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SwitchedTokens")
+            .field("expires_in", &self.expires_in)
+            .field("tenant_id", &self.tenant_id)
+            .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -271,10 +271,10 @@ impl Store {
         })?)
     }
 
-    /// Clients in `scope` whose name or id contains `search` (lower-cased text) ignoring
-    /// case, in order of creation, after the client `after` (its `created_at` and id)
-    /// when given. `LOWER` folds ASCII letters on both databases (others too on
-    /// PostgreSQL); `LIKE` with an escape character is portable, `ILIKE` is not.
+    /// Clients in `scope` whose name or id contains `search` ignoring case, in order of
+    /// creation, after the client `after` (its `created_at` and id) when given. `LOWER`
+    /// folds both sides alike: ASCII letters on SQLite, others too on PostgreSQL (as its
+    /// collation says); `LIKE` with an escape character is portable, `ILIKE` is not.
     #[tracing::instrument(skip_all)]
     pub async fn clients(
         &self,
@@ -284,13 +284,17 @@ impl Store {
         limit: u32,
     ) -> anyhow::Result<Vec<ClientRecord>> {
         let pattern = search.map(|text| format!("%{}%", escape_like(text)));
+        // The text folded by Rust too (all of Unicode): SQLite's LOWER leaves `É` as it
+        // is, so "CAFÉ" finds "Café" only this way, and "Äpi" finds "Äpi" only the other.
+        let folded = search.map(|text| format!("%{}%", escape_like(&text.to_lowercase())));
         Ok(on_pool!(self, pool => {
             sqlx::query_as(concat!(
                 "SELECT ", columns!(), " FROM oauth_clients \
                  WHERE ($1 IS NULL OR tenant_id = $1) \
                    AND ($2 IS NULL OR created_at > $2 OR (created_at = $2 AND id > $3)) \
-                   AND ($5 IS NULL OR LOWER(name) LIKE $5 ESCAPE '\\' \
-                        OR LOWER(id) LIKE $5 ESCAPE '\\') \
+                   AND ($5 IS NULL OR LOWER(name) LIKE LOWER($5) ESCAPE '\\' \
+                        OR LOWER(name) LIKE $6 ESCAPE '\\' \
+                        OR LOWER(id) LIKE LOWER($5) ESCAPE '\\') \
                  ORDER BY created_at, id LIMIT $4"
             ))
             .bind(scope.tenant().map(TenantId::as_str))
@@ -298,6 +302,7 @@ impl Store {
             .bind(after.map(|(_, id)| id.as_str()))
             .bind(i64::from(limit))
             .bind(pattern.as_deref())
+            .bind(folded.as_deref())
             .fetch_all(pool)
             .await
         })?)

@@ -80,12 +80,21 @@ impl std::fmt::Debug for PortalLink {
 }
 
 /// What opening a link starts: a tenant admin token for the portal's cookie.
-#[derive(Debug)]
 pub struct PortalSession {
     pub tenant: TenantId,
     pub token: String,
     /// Unix seconds: the token's `exp`.
     pub expires_at: i64,
+}
+
+/// Without the token: a `Debug` print must never carry a credential.
+impl std::fmt::Debug for PortalSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PortalSession")
+            .field("tenant", &self.tenant)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

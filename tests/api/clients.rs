@@ -420,6 +420,11 @@ async fn search_matches_name_or_id_ignoring_case_with_the_other_filters(backend:
         );
     }
     assert_eq!(names(&search("search=CAF%C3%89").await), ["Café Ünïcode"]);
+    // Capitals beyond ASCII, as typed (SQLite's LOWER leaves them).
+    assert_eq!(
+        names(&search("search=%C3%9Cn%C3%AF").await),
+        ["Café Ünïcode"]
+    );
     assert!(names(&search("search=nothing-like-it").await).is_empty());
     // Part of an id, in any case.
     let shipping = &id_of["Shipping"];

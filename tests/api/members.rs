@@ -420,6 +420,37 @@ async fn a_tenant_admin_reads_only_its_members_and_writes_no_user(backend: Backe
         .send(Method::GET, &format!("/api/v1/users/{alice}"), None)
         .await;
     assert_eq!(own.status(), 200);
+    // A member whose default tenant is another: the tenant admin does not learn which.
+    let dave = create_user(&app, "dave", json!({"defaultTenantId": "other"})).await;
+    let dave = dave["id"].as_str().unwrap();
+    put_member(&app, "acme", dave, json!(["member"])).await;
+    put_member(&app, "other", dave, json!(["member"])).await;
+    let seen: Value = acme
+        .send(Method::GET, &format!("/api/v1/users/{dave}"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["defaultTenantId"], Value::Null, "{seen}");
+    let page: Value = acme
+        .send(Method::GET, "/api/v1/users", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!page.to_string().contains("other"), "{page}");
+    let (_, full) = app.get_json(&format!("/api/v1/users/{dave}")).await;
+    assert_eq!(full["defaultTenantId"], "other", "the global admin sees it");
+    let erin = create_user(&app, "erin", json!({"defaultTenantId": "acme"})).await;
+    let erin = erin["id"].as_str().unwrap();
+    put_member(&app, "acme", erin, json!(["member"])).await;
+    let seen: Value = acme
+        .send(Method::GET, &format!("/api/v1/users/{erin}"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["defaultTenantId"], "acme", "its own tenant shows");
     // A user of another tenant, or of none, looks exactly like one that does not exist.
     let unknown = UserId::generate().to_string();
     for id in [&bob, &carol, &unknown] {
