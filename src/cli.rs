@@ -262,25 +262,16 @@ impl Admin {
         match command {
             ClientsCommand::Create(create) => self.create_client(create).await,
             ClientsCommand::List { tenant } => {
-                let scope = match tenant {
-                    Some(tenant) => {
-                        TenantScope::Only(parse_id(TenantId::parse(&tenant), "tenant id")?)
-                    }
-                    None => TenantScope::All,
-                };
-                let mut all = Vec::new();
-                let mut after: Option<ClientPosition> = None;
-                loop {
-                    let page =
-                        clients::list_clients(&self.store, &scope, None, after.as_ref(), PAGE)
-                            .await?;
-                    after = page.last().map(ClientPosition::of);
-                    let full = page.len() == PAGE as usize;
-                    all.extend(page.into_iter().map(ClientResponse::from));
-                    if !full {
-                        break;
-                    }
-                }
+                let scope = tenant_scope(tenant)?;
+                let all =
+                    every_page(ClientPosition::of, |after| {
+                        let (store, scope) = (&self.store, &scope);
+                        async move {
+                            clients::list_clients(store, scope, None, after.as_ref(), PAGE).await
+                        }
+                    })
+                    .await?;
+                let all: Vec<ClientResponse> = all.into_iter().map(ClientResponse::from).collect();
                 self.table(
                     &all,
                     &["id", "tenantId", "name", "type", "enabled", "grantTypes"],
@@ -452,23 +443,13 @@ impl Admin {
                 self.show(&UserResponse::from(user))
             }
             UsersCommand::List { tenant } => {
-                let scope = match tenant {
-                    Some(tenant) => {
-                        TenantScope::Only(parse_id(TenantId::parse(&tenant), "tenant id")?)
-                    }
-                    None => TenantScope::All,
-                };
-                let mut all = Vec::new();
-                let mut after: Option<UserPosition> = None;
-                loop {
-                    let page = users::list_users(&self.store, &scope, after.as_ref(), PAGE).await?;
-                    after = page.last().map(UserPosition::of_user);
-                    let full = page.len() == PAGE as usize;
-                    all.extend(page.into_iter().map(UserResponse::from));
-                    if !full {
-                        break;
-                    }
-                }
+                let scope = tenant_scope(tenant)?;
+                let all = every_page(UserPosition::of_user, |after| {
+                    let (store, scope) = (&self.store, &scope);
+                    async move { users::list_users(store, scope, after.as_ref(), PAGE).await }
+                })
+                .await?;
+                let all: Vec<UserResponse> = all.into_iter().map(UserResponse::from).collect();
                 self.table(
                     &all,
                     &[
@@ -628,6 +609,34 @@ impl Admin {
         }
         Ok(())
     }
+}
+
+/// Every row of a listing read [`PAGE`] at a time, each page after the last row of the
+/// one before, until a page comes back short.
+async fn every_page<R, P, F, Fut>(position: impl Fn(&R) -> P, mut page: F) -> anyhow::Result<Vec<R>>
+where
+    F: FnMut(Option<P>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Vec<R>>>,
+{
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let rows = page(after).await?;
+        let full = rows.len() == PAGE as usize;
+        after = rows.last().map(&position);
+        all.extend(rows);
+        if !full {
+            return Ok(all);
+        }
+    }
+}
+
+/// Every tenant, or the one named.
+fn tenant_scope(tenant: Option<String>) -> anyhow::Result<TenantScope> {
+    Ok(match tenant {
+        Some(tenant) => TenantScope::Only(parse_id(TenantId::parse(&tenant), "tenant id")?),
+        None => TenantScope::All,
+    })
 }
 
 /// A JSON value as one table cell.

@@ -53,12 +53,7 @@ impl AdminKeyVerifier {
     }
 
     pub fn verify(&self, presented: &str) -> bool {
-        let presented = sha256(presented);
-        presented
-            .iter()
-            .zip(self.digest.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+        crate::tokens::constant_time_eq(&sha256(presented), &self.digest)
     }
 
     /// The configured key, else the stored hash, else a new key (stored as a hash).

@@ -18,7 +18,7 @@ pub use claims::{
     api_audience, AccessClaims, Audience, ACCESS_TOKEN_TYPE, SELF_CLIENT_ID, TENANT_ADMIN_SCOPE,
 };
 pub use deny_list::DenyList;
-pub use opaque::{OpaqueToken, TokenHash};
+pub use opaque::{constant_time_eq, OpaqueToken, TokenHash};
 pub use session_state::{Activity, IdlePolicy, SessionStates};
 pub use settings::{
     TokenSettings, MAX_AUTHORIZATION_CODE_TTL_SECONDS, MAX_IDLE_TIMEOUT_SECONDS,

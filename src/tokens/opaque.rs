@@ -9,6 +9,12 @@ use base64::Engine;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 
+/// Whether two secret values (digests, tokens) are equal, in time that depends on their
+/// lengths only, never on where they first differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// An opaque token in clear. `Debug` never shows it.
 #[derive(Clone)]
 pub struct OpaqueToken(SecretString);

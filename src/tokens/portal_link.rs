@@ -56,12 +56,7 @@ pub fn csrf_matches(session_token: &str, presented: &str) -> bool {
     let Ok(presented) = hex::decode(presented) else {
         return false;
     };
-    presented.len() == 32
-        && presented
-            .iter()
-            .zip(csrf_digest(session_token).iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    super::constant_time_eq(&presented, &csrf_digest(session_token))
 }
 
 /// A portal link in clear: shown once, to whoever asked for it. `Debug` never shows it.
