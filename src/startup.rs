@@ -233,6 +233,7 @@ impl Application {
                 clients.clone(),
             ),
             metrics: metrics.clone(),
+            usernames: crate::users::UsernameCache::default(),
         });
         let metrics_here = metrics_listener.is_none();
         let metrics_server = match metrics_listener {

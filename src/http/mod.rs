@@ -71,6 +71,8 @@ pub struct AppState {
     pub changes: Arc<ChangeFeed>,
     pub auth: Authenticator,
     pub metrics: Arc<Metrics>,
+    /// For the token API's token info.
+    pub usernames: crate::users::UsernameCache,
 }
 
 impl AppState {

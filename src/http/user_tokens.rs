@@ -18,7 +18,7 @@ use super::{audit_context, rfc3339, AppState};
 use crate::audit::AuditContext;
 use crate::auth::{AuthError, UserCaller};
 use crate::changes::Change;
-use crate::ids::{SessionId, TenantScope};
+use crate::ids::SessionId;
 use crate::oauth::switch::SwitchTenantError;
 use crate::sessions::idle_timeout::{self, IdleTimeout, IdleTimeoutError, SetIdleTimeout};
 use crate::tenants::TenantId;
@@ -99,14 +99,14 @@ async fn me(
     ApiQuery(query): ApiQuery<MeQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let user = user_caller(&state, &req, query.activity()).await?;
-    let username = match users::get_user(&state.store, &TenantScope::All, &user.user_id).await {
-        Ok(found) => found.username,
-        Err(UserError::NotFound) => {
+    let username = match state.usernames.username(&state.store, &user.user_id).await {
+        Ok(Some(username)) => username,
+        Ok(None) => {
             return Err(ApiError::Unauthorized {
                 token_presented: true,
             })
         }
-        Err(UserError::Unexpected(error)) => return Err(from_store(error)),
+        Err(error) => return Err(from_store(error)),
     };
     let mut info = json!({
         "userId": user.user_id,

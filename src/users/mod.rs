@@ -10,6 +10,7 @@
 
 mod draft;
 mod service;
+mod usernames;
 
 use std::fmt;
 
@@ -28,6 +29,7 @@ pub use service::{
     AddMemberError, Authenticated, CreateUserError, CredentialsError, MemberError, PutOutcome,
     UpdateUserError, UserError,
 };
+pub use usernames::UsernameCache;
 
 pub const MAX_USERNAME_LEN: usize = 128;
 pub const MIN_PASSWORD_LEN: usize = 8;
