@@ -264,18 +264,25 @@ fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
 /// The headers of every answer of the login page. `form_target`: the origin its forms
 /// may be redirected to.
 pub(super) fn secured(
-    mut response: HttpResponseBuilder,
+    response: HttpResponseBuilder,
     form_target: Option<&str>,
 ) -> HttpResponseBuilder {
     let form_action = match form_target {
         Some(origin) => format!("form-action 'self' {origin}"),
         None => "form-action 'self'".to_owned(),
     };
+    page_headers(
+        response,
+        &format!("default-src 'self'; base-uri 'none'; frame-ancestors 'none'; {form_action}"),
+    )
+}
+
+/// The headers of every page Tessera serves (the login page's, the portal's): `csp`,
+/// no framing (for browsers that predate `frame-ancestors` too), no sniffing, no
+/// `Referer`, no caching.
+pub(super) fn page_headers(mut response: HttpResponseBuilder, csp: &str) -> HttpResponseBuilder {
     response
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            format!("default-src 'self'; base-uri 'none'; frame-ancestors 'none'; {form_action}"),
-        ))
+        .insert_header((header::CONTENT_SECURITY_POLICY, csp))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))

@@ -32,7 +32,7 @@ use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use askama::Template;
 use chrono::{DateTime, Utc};
 
-use super::authorize::{is_https, stylesheet};
+use super::authorize::{is_https, page_headers, stylesheet};
 use super::request_context::current_request_id;
 use super::{rfc3339, AppState};
 use crate::auth::AuthError;
@@ -58,16 +58,10 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
      style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; \
      frame-ancestors 'none'; base-uri 'none'";
 
-/// A portal page's headers: [`CONTENT_SECURITY_POLICY`], no framing (for browsers that
-/// predate `frame-ancestors` too), no sniffing, no `Referer`, no caching.
-fn secured(mut response: HttpResponseBuilder) -> HttpResponseBuilder {
-    response
-        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
-        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .insert_header((header::CACHE_CONTROL, "no-store"));
-    response
+/// A portal page's headers: the pages' own ([`page_headers`]) with
+/// [`CONTENT_SECURITY_POLICY`].
+fn secured(response: HttpResponseBuilder) -> HttpResponseBuilder {
+    page_headers(response, CONTENT_SECURITY_POLICY)
 }
 
 async fn portal(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {

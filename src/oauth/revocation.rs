@@ -85,7 +85,7 @@ impl OAuthServer {
             ));
         }
         self.store
-            .revoke_token(jti, client_id, exp * 1000, now.timestamp_millis())
+            .revoke_token(jti, client_id, exp * 1000, None, now.timestamp_millis())
             .await
             .map_err(server_error)?;
         self.deny_list.deny(jti, *exp);

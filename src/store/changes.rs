@@ -6,6 +6,7 @@
 //! commit (on PostgreSQL the insert takes the feed lock, held until the commit).
 //! Client and secret changes are recorded by triggers instead (migration 0005).
 
+use super::audit::{insert_audit_record, AuditRecord};
 use super::{on_pool, BeginWrite, Change, Store};
 
 /// Records `change` inside the open transaction `$tx`:
@@ -92,12 +93,15 @@ impl Store {
         Ok(())
     }
 
-    /// Denies the token `jti` until `expires_millis`. Revoking twice is harmless.
+    /// Denies the token `jti` until `expires_millis`, with `audit`'s event when given
+    /// (a portal session's end; RFC 7009 revocations are not audited). Revoking twice is
+    /// harmless, and records nothing the second time.
     pub async fn revoke_token(
         &self,
         jti: &str,
         client_id: &str,
         expires_millis: i64,
+        audit: Option<&AuditRecord>,
         now_millis: i64,
     ) -> anyhow::Result<()> {
         let change = Change::RevokedToken {
@@ -119,6 +123,9 @@ impl Store {
             .rows_affected()
                 > 0;
             if inserted {
+                if let Some(audit) = audit {
+                    insert_audit_record!(tx, audit, now_millis)?;
+                }
                 record_change!(tx, change, now_millis)?;
             }
             tx.commit().await

@@ -72,45 +72,6 @@ impl Store {
         Ok(())
     }
 
-    /// Denies the one tenant admin token `jti` (issued to `client_id`, Tessera itself)
-    /// until `expires_millis`, with its audit event, as a revoked access token: its chain
-    /// goes on. Denying it twice is harmless.
-    #[tracing::instrument(skip_all)]
-    pub async fn revoke_tenant_token(
-        &self,
-        jti: &str,
-        client_id: &str,
-        expires_millis: i64,
-        audit: &AuditRecord,
-        now_millis: i64,
-    ) -> anyhow::Result<()> {
-        let change = Change::RevokedToken {
-            jti: jti.to_owned(),
-            expires_at_millis: expires_millis,
-        };
-        on_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let inserted = sqlx::query(
-                "INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
-            )
-            .bind(jti)
-            .bind(client_id)
-            .bind(expires_millis)
-            .bind(now_millis)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                > 0;
-            if inserted {
-                insert_audit_record!(tx, audit, now_millis)?;
-                record_change!(tx, change, now_millis)?;
-            }
-            tx.commit().await
-        })?;
-        Ok(())
-    }
-
     /// Voids every tenant admin token of `tenant` issued before `not_before_millis`, and
     /// its unopened portal links; the cut-off is kept until `expires_millis`. Returns
     /// whether the tenant exists.

@@ -236,11 +236,11 @@ impl TenantTokenService {
             Some(&verified.tenant),
         );
         self.store
-            .revoke_tenant_token(
+            .revoke_token(
                 &verified.jti,
                 SELF_CLIENT_ID,
                 expires_at_millis,
-                &event,
+                Some(&event),
                 now.timestamp_millis(),
             )
             .await?;
