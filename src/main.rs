@@ -7,9 +7,11 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
+use serde_json::json;
 use tessera::audit::AuditContext;
 use tessera::cli::{AdminCommand, Output};
 use tessera::config::Settings;
+use tessera::http::views::KeyResponse;
 use tessera::keys::{Algorithm, ImportOutcome, KeyService, RotateOutcome};
 use tessera::startup::Application;
 use tessera::store::Store;
@@ -24,7 +26,7 @@ struct Cli {
     /// A TOML file layered over config/default.toml (environment variables still win).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Print the API's JSON instead of text (admin commands).
+    /// Print the API's JSON instead of text (admin and key commands).
     #[arg(long, global = true)]
     json: bool,
     #[command(subcommand)]
@@ -67,6 +69,12 @@ enum KeysCommand {
         /// PEM file: PKCS#8 "PRIVATE KEY", or PKCS#1 "RSA PRIVATE KEY" for RS256.
         file: PathBuf,
     },
+    /// Revoke a key: it stops verifying at once (its tokens are refused) and, when it
+    /// signed, the next key takes over.
+    Revoke {
+        /// The key's kid, as `tessera keys list` shows it.
+        kid: String,
+    },
 }
 
 #[tokio::main]
@@ -80,8 +88,15 @@ async fn main() -> ExitCode {
         }
     };
     let command = cli.command.unwrap_or(Command::Serve);
-    let is_admin = matches!(command, Command::Admin(_));
-    if is_admin {
+    // A one-shot command's standard output is its result (`--json` parses it): its
+    // logs go to standard error.
+    let is_command = matches!(command, Command::Admin(_) | Command::Keys(_));
+    let output = if cli.json {
+        Output::Json
+    } else {
+        Output::Human
+    };
+    if is_command {
         tessera::telemetry::init_for_command();
     } else {
         tessera::telemetry::init(&settings.log);
@@ -89,20 +104,13 @@ async fn main() -> ExitCode {
     let outcome = match command {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(settings).await,
-        Command::Keys(command) => keys(settings, command).await,
-        Command::Admin(command) => {
-            let output = if cli.json {
-                Output::Json
-            } else {
-                Output::Human
-            };
-            tessera::cli::run(settings, command, output).await
-        }
+        Command::Keys(command) => keys(settings, command, output).await,
+        Command::Admin(command) => tessera::cli::run(settings, command, output).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            if !is_admin {
+            if !is_command {
                 tracing::error!(error = format!("{error:#}"), "tessera failed");
             }
             eprintln!("tessera: {error:#}");
@@ -125,23 +133,27 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn keys(settings: Settings, command: KeysCommand) -> anyhow::Result<()> {
+/// The key commands. `--json` prints what the API answers for the same operation: the
+/// key list as `GET /api/v1/keys` does, a rotated, imported or revoked key as one
+/// key object; text output shows the whole key table after a change.
+async fn keys(settings: Settings, command: KeysCommand, output: Output) -> anyhow::Result<()> {
     let store = Store::connect(&settings.database).await?;
     if settings.database.migrate_on_start {
         store.migrate().await?;
     }
     let now = Utc::now();
-    match command {
-        KeysCommand::List => print_keys(&store).await,
+    let changed = match command {
+        KeysCommand::List => None,
         KeysCommand::Rotate { immediate } => {
             let service = KeyService::start(store.clone(), &settings.signing, now).await?;
             match service.rotate(now, immediate, &AuditContext::cli()).await? {
-                RotateOutcome::Started(kid) => println!("rotation started: new key {kid}"),
+                RotateOutcome::Started(kid) => {
+                    Some((format!("rotation started: new key {kid}"), kid))
+                }
                 RotateOutcome::AlreadyPending(kid) => {
                     bail!("a rotation is already under way: key {kid} is pending (use --immediate)")
                 }
             }
-            print_keys(&store).await
         }
         KeysCommand::Import { alg, kid, file } => {
             let der = read_private_key_pem(&file, alg)?;
@@ -150,16 +162,47 @@ async fn keys(settings: Settings, command: KeysCommand) -> anyhow::Result<()> {
                 .import(alg, der, kid, now, &AuditContext::cli())
                 .await?
             {
-                ImportOutcome::Imported(kid) => println!("imported key {kid} (verification only)"),
+                ImportOutcome::Imported(kid) => {
+                    Some((format!("imported key {kid} (verification only)"), kid))
+                }
                 ImportOutcome::KidTaken(kid) => bail!("a key with kid {kid} already exists"),
             }
-            print_keys(&store).await
+        }
+        KeysCommand::Revoke { kid } => {
+            let service = KeyService::start(store.clone(), &settings.signing, now).await?;
+            if !service.revoke(&kid, now, &AuditContext::cli()).await? {
+                bail!("no unrevoked signing key has kid {kid}");
+            }
+            Some((format!("revoked key {kid}"), kid))
+        }
+    };
+    let keys = tessera::keys::list_keys(&store, Utc::now()).await?;
+    match (output, changed) {
+        (Output::Json, None) => {
+            let keys: Vec<KeyResponse> = keys.into_iter().map(KeyResponse::from).collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({ "keys": keys }))?
+            );
+        }
+        (Output::Json, Some((_, kid))) => {
+            let key = keys
+                .into_iter()
+                .find(|key| key.kid == kid)
+                .with_context(|| format!("key {kid} is not in the key list"))?;
+            println!("{}", serde_json::to_string_pretty(&KeyResponse::from(key))?);
+        }
+        (Output::Human, changed) => {
+            if let Some((message, _)) = changed {
+                println!("{message}");
+            }
+            print_key_table(keys)?;
         }
     }
+    Ok(())
 }
 
-async fn print_keys(store: &Store) -> anyhow::Result<()> {
-    let keys = tessera::keys::list_keys(store, Utc::now()).await?;
+fn print_key_table(keys: Vec<tessera::keys::KeyView>) -> anyhow::Result<()> {
     let time = |at: Option<chrono::DateTime<Utc>>| {
         at.map_or("-".to_owned(), |at| {
             at.format("%Y-%m-%dT%H:%M:%SZ").to_string()

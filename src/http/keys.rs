@@ -47,7 +47,7 @@ async fn jwks(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct KeyResponse {
+pub struct KeyResponse {
     kid: String,
     alg: &'static str,
     state: crate::keys::KeyState,

@@ -44,6 +44,7 @@ use crate::store::Store;
 /// The API's JSON views of its resources, for the CLI's `--json`: one shape everywhere.
 pub mod views {
     pub use super::clients::{ClientResponse, CreatedResponse};
+    pub use super::keys::KeyResponse;
     pub use super::members::MemberResponse;
     pub use super::secrets::SecretResponse;
     pub use super::tenants::TenantResponse;

@@ -195,6 +195,57 @@ fn keys_commands_list_rotate_and_import() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("openssl pkcs8"));
 }
 
+fn json_of(output: &std::process::Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the command prints one JSON document")
+}
+
+#[test]
+fn keys_commands_print_the_api_json_and_revoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let listed = json_of(&run(dir.path(), &["--json", "keys", "list"]));
+    assert_eq!(listed, serde_json::json!({"keys": []}));
+
+    let rotated = json_of(&run(
+        dir.path(),
+        &["--json", "keys", "rotate", "--immediate"],
+    ));
+    let kid = rotated["kid"]
+        .as_str()
+        .expect("the new key's kid")
+        .to_owned();
+    assert_eq!(rotated["state"], "active", "{rotated}");
+    assert!(rotated["createdAt"].is_string() && rotated["revokedAt"].is_null());
+
+    let listed = json_of(&run(dir.path(), &["--json", "keys", "list"]));
+    let keys = listed["keys"].as_array().unwrap();
+    assert!(
+        keys.iter().any(|key| key["kid"] == kid.as_str()),
+        "{listed}"
+    );
+
+    let revoked = json_of(&run(dir.path(), &["--json", "keys", "revoke", &kid]));
+    assert_eq!(revoked["kid"], kid.as_str());
+    assert_eq!(revoked["state"], "revoked", "{revoked}");
+    assert!(revoked["revokedAt"].is_string());
+    let listed = json_of(&run(dir.path(), &["--json", "keys", "list"]));
+    let active: Vec<_> = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|key| key["state"] == "active")
+        .collect();
+    assert_eq!(active.len(), 1, "a new key took over: {listed}");
+
+    let again = run(dir.path(), &["keys", "revoke", &kid]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no unrevoked signing key"));
+}
+
 #[tokio::test]
 async fn caller_chosen_strings_reach_the_log_bounded_and_escaped() {
     let dir = tempfile::tempdir().unwrap();
