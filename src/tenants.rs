@@ -49,13 +49,36 @@ impl TryFrom<TenantRecord> for Tenant {
 /// What an upsert sets, as its body says it (unknown fields are refused). An absent
 /// field leaves the stored value as it is (a new tenant gets no name and empty
 /// metadata); `null` clears it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"name": "Acme Corporation", "metadata": {"plan": "enterprise"}}))]
 pub struct TenantChanges {
+    /// The tenant's name: 1 to 256 characters, not blank; `null` clears it.
     #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 256, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
     pub name: Patch<String>,
+    /// Free-form string pairs: at most 64, keys of 1 to 128 characters, values of at
+    /// most 2048; `null` clears them all.
     #[serde(default)]
+    #[schema(schema_with = metadata_schema)]
     pub metadata: Patch<Metadata>,
+}
+
+/// [`TenantChanges::metadata`]'s schema, from the limits [`TenantChanges::problems`]
+/// checks.
+fn metadata_schema() -> utoipa::openapi::schema::ObjectBuilder {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let text = |min: usize, max: usize| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(min))
+            .max_length(Some(max))
+    };
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .max_properties(Some(MAX_METADATA_ENTRIES))
+        .property_names(Some(text(1, MAX_METADATA_KEY_LEN)))
+        .additional_properties(Some(text(0, MAX_METADATA_VALUE_LEN)))
 }
 
 impl TenantChanges {

@@ -19,8 +19,16 @@ macro_rules! client_draft {
         /// Every writable field of a client, unvalidated, as the API spells them. In a
         /// creation `null` and absent both mean "not given"; in an update absent keeps
         /// the stored value and `null` clears it.
-        #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+        ///
+        /// As a schema it is an update's body (every field optional); a creation's is
+        /// the same with [`REQUIRED_ON_CREATION`] required and `tenantId`.
+        #[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
         #[serde(deny_unknown_fields, rename_all = "camelCase")]
+        #[schema(as = OAuthClientChanges, example = json!({
+            "name": "Demo API Client",
+            "description": "An API client used for the authorization_code and refresh_token flows",
+            "enabled": false
+        }))]
         pub struct ClientDraft {
             $($(#[$attr])* #[serde(default)] pub $field: Patch<$type>,)+
         }
@@ -34,26 +42,113 @@ macro_rules! client_draft {
     };
 }
 
+// The schemas below state what `validate` checks field by field; `null` is allowed where
+// it is not a missing required field. The rules across fields are in the descriptions.
 client_draft! {
+    /// A human-readable name: 1 to 256 characters, not blank.
+    #[schema(value_type = String, min_length = 1, max_length = 256, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
+        example = "Demo API Client")]
     name: String,
+    /// 1 to 2048 characters, not blank.
+    #[schema(value_type = String, min_length = 1, max_length = 2048, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
+        example = "An API client used for the authorization_code, refresh_token, and client_credentials flows")]
     description: String,
+    /// The business the client belongs to: 1 to 256 characters, not blank.
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 256, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
+        example = "Acme-Solar")]
     business_name: String,
+    /// An absolute http or https URL of at most 2048 characters.
+    #[schema(value_type = Option<String>, format = "uri", max_length = 2048, pattern = r"^https?://[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~!$&'()+,;=:@/-]*)?$",
+        example = "http://localhost:12345")]
     homepage_url: String,
-    /// A JSON number or a numeric string (seed 002 shows both).
+    /// Seconds an access token lives: 1 to 86400 (a numeric string is accepted too).
+    #[schema(value_type = u32, minimum = 1, maximum = 86400, example = 750)]
     access_token_validity_seconds: Value,
+    /// Seconds a refresh token lives: 1 to 31536000 (a numeric string is accepted
+    /// too); 86400 when not given.
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 31536000, example = 86400)]
     refresh_token_validity_seconds: Value,
+    /// Where the authorization endpoint may send the user back: at most 32, each an
+    /// https URI (http only for 127.0.0.1, [::1] or localhost) of at most 2048
+    /// characters without fragment, user information or wildcard. At least one is
+    /// required with `AUTHORIZATION_CODE`.
+    #[schema(schema_with = redirect_uris_schema, example = json!(["http://localhost:12345"]))]
     redirect_uris: Vec<String>,
+    /// The grants the client may use, each once. `REFRESH_TOKEN` needs
+    /// `AUTHORIZATION_CODE`; a `PUBLIC` client cannot use `CLIENT_CREDENTIALS`; only an
+    /// `internal` client may name none.
+    #[schema(schema_with = grant_types_schema,
+        example = json!(["AUTHORIZATION_CODE", "CLIENT_CREDENTIALS", "REFRESH_TOKEN"]))]
     grant_types: Vec<String>,
+    #[schema(value_type = AccessType)]
     access_type: String,
+    /// Fixed when the client is created; `CONFIDENTIAL` when not given.
     #[serde(rename = "type")]
+    #[schema(value_type = Option<ClientType>)]
     client_type: String,
+    /// Whether the client may serve the token API alone (`false` when not given).
+    #[schema(value_type = Option<bool>, example = false)]
     internal: bool,
+    #[schema(value_type = bool, example = true)]
     enabled: bool,
+    #[schema(value_type = Option<bool>, example = false)]
     strong_auth_supported: bool,
+    #[schema(value_type = Option<bool>, example = false)]
     claims_supported: bool,
+    /// The scope tokens the client may be granted: at most 64, each once.
+    #[schema(schema_with = allowed_scopes_schema, example = json!(["hubster-portal-api"]))]
     allowed_scopes: Vec<String>,
+    /// Claims put into every token of the client: at most 64, each `type` once and
+    /// none of the claims Tessera sets itself (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`,
+    /// `jti`, `client_id`, `scope`, `tid`, `sid`, `auth_time`).
+    #[schema(value_type = Option<Vec<Claim>>, max_items = 64,
+        example = json!([{"type": "role", "value": "admin"}]))]
     claims: Vec<Claim>,
 }
+
+/// A list of `T`s, each once: the lists `validate` reads with `Problems::list`. Items
+/// are inlined, the list types being the draft's own.
+fn unique_list<T: utoipa::PartialSchema>(
+    min: usize,
+    max: usize,
+    nullable: bool,
+) -> utoipa::openapi::schema::ArrayBuilder {
+    use utoipa::openapi::schema::{ArrayBuilder, SchemaType, Type};
+    let types = if nullable {
+        SchemaType::from_iter([Type::Array, Type::Null])
+    } else {
+        SchemaType::new(Type::Array)
+    };
+    ArrayBuilder::new()
+        .schema_type(types)
+        .items(T::schema())
+        .min_items(Some(min))
+        .max_items(Some(max))
+        .unique_items(true)
+}
+
+fn redirect_uris_schema() -> utoipa::openapi::schema::ArrayBuilder {
+    unique_list::<RedirectUri>(0, MAX_REDIRECT_URIS, true)
+}
+
+fn grant_types_schema() -> utoipa::openapi::schema::ArrayBuilder {
+    unique_list::<GrantType>(1, GrantType::ALL.len(), false)
+}
+
+fn allowed_scopes_schema() -> utoipa::openapi::schema::ArrayBuilder {
+    unique_list::<ScopeToken>(0, MAX_SCOPES, true)
+}
+
+/// The fields a creation must give (a missing one is a problem of `validate`); an
+/// update may leave any out.
+pub const REQUIRED_ON_CREATION: [&str; 6] = [
+    "name",
+    "description",
+    "accessTokenValiditySeconds",
+    "grantTypes",
+    "accessType",
+    "enabled",
+];
 
 impl From<&ClientSettings> for ClientDraft {
     /// The stored client as a draft: its API form read back, so what `GET` shows is
@@ -410,6 +505,16 @@ mod tests {
         assert_eq!(merged.business_name, Patch::Null);
         assert_eq!(merged.description, base.description);
         assert_eq!(merged.validate().unwrap().business_name, None);
+    }
+
+    #[test]
+    fn the_fields_required_on_creation_are_those_validate_requires() {
+        let problems = ClientDraft::default().validate().unwrap_err();
+        let required: Vec<&str> = problems
+            .iter()
+            .filter_map(|problem| problem.strip_suffix(": is required"))
+            .collect();
+        assert_eq!(required, REQUIRED_ON_CREATION);
     }
 
     #[test]

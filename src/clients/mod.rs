@@ -25,7 +25,7 @@ pub use authenticator::{
     spawn_use_flush, AuthenticatedClient, ClientAuthError, ClientAuthenticator,
     LAST_USED_FLUSH_INTERVAL,
 };
-pub use draft::ClientDraft;
+pub use draft::{ClientDraft, REQUIRED_ON_CREATION};
 pub use metadata::{
     scope_string, GrantType, RedirectUri, ScopeToken, MAX_REDIRECT_URI_LEN, MAX_SCOPE_TOKEN_LEN,
 };
@@ -74,7 +74,8 @@ pub const RESERVED_CLAIMS: &[&str] = &[
 
 /// Seed 002's `accessType`: whether the client may act while the user is away
 /// (`OFFLINE`, refresh tokens) or not (`ONLINE`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "UPPERCASE")]
 pub enum AccessType {
     Online,
     Offline,
@@ -98,7 +99,8 @@ impl AccessType {
 }
 
 /// RFC 6749 §2.1. A `PUBLIC` client has no secret and must use PKCE.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "UPPERCASE")]
 pub enum ClientType {
     Confidential,
     Public,
@@ -122,17 +124,26 @@ impl ClientType {
 }
 
 /// A claim put into every token of the client (seed 004): `{"type", "value"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"type": "role", "value": "admin"}))]
 pub struct Claim {
+    /// The claim's name: 1 to 128 characters, not blank.
     #[serde(rename = "type")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    )]
     pub claim_type: String,
+    /// At most 2048 characters.
+    #[schema(max_length = 2048)]
     pub value: String,
 }
 
 /// Everything about a client that its admin writes, validated. Serialised, it is the
 /// client's API form (seed 002's field names).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientSettings {
     pub name: String,
@@ -141,6 +152,8 @@ pub struct ClientSettings {
     pub homepage_url: Option<String>,
     pub access_token_validity_seconds: u32,
     pub refresh_token_validity_seconds: u32,
+    /// As registered (a creation's schema says which URIs may be).
+    #[schema(value_type = Vec<String>)]
     pub redirect_uris: Vec<RedirectUri>,
     pub grant_types: Vec<GrantType>,
     pub access_type: AccessType,

@@ -17,12 +17,66 @@ use askama::Template;
 use chrono::Utc;
 use secrecy::SecretString;
 
+use super::openapi as doc;
 use super::AppState;
 use crate::login::{LoginError, Page, Stage, Submission, REFUSED_MESSAGE};
 use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError};
 use crate::oauth::{Form, OAuthError};
 
 const STYLESHEET: &str = include_str!("../../assets/login.css");
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(show, submit))]
+pub(super) struct Api;
+
+/// The authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3), in the query of both
+/// the page and its form's POST; read by [`crate::oauth::authorize`], described here.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct AuthorizationQuery {
+    /// `code`.
+    #[param(pattern = "^code$")]
+    response_type: String,
+    /// The client asking.
+    client_id: String,
+    /// One of the client's redirect URIs; required when it has several.
+    #[param(nullable = false, format = "uri")]
+    redirect_uri: Option<String>,
+    /// Space-separated scope tokens, each allowed to the client.
+    #[param(nullable = false)]
+    scope: Option<String>,
+    /// Handed back unchanged in the redirect.
+    #[param(nullable = false)]
+    state: Option<String>,
+    /// The PKCE challenge (required for a `PUBLIC` client).
+    #[param(nullable = false, pattern = "^[A-Za-z0-9_-]{43}$")]
+    code_challenge: Option<String>,
+    /// `S256`.
+    #[param(nullable = false, pattern = "^S256$")]
+    code_challenge_method: Option<String>,
+    /// The client's own tenant, if sent (it can only repeat it).
+    #[param(nullable = false)]
+    tenant: Option<String>,
+}
+
+/// The page's form.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(as = SignInForm)]
+struct SubmissionForm {
+    /// `sign-in` (with `username` and `password`), `approve` or `deny`.
+    #[schema(pattern = "^(sign-in|approve|deny)$")]
+    action: String,
+    /// The page's CSRF token.
+    csrf_token: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    #[schema(format = Password)]
+    password: String,
+}
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -33,6 +87,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/oauth/assets/login.css").route(web::get().to(stylesheet)));
 }
 
+/// The authorization endpoint (RFC 6749 §3.1)
+///
+/// The sign-in page (or, once signed in, the consent page) for an authorization
+/// request; a request that cannot be answered at its redirect URI gets an error page.
+#[utoipa::path(
+    get,
+    path = "/oauth/authorize",
+    tag = "oauth",
+    operation_id = "oauthAuthorize",
+    params(AuthorizationQuery),
+    responses(
+        (status = 200, description = "The sign-in or consent page.", content_type = "text/html",
+            body = String),
+        (status = 303, description = "To the redirect URI, with an error (RFC 6749 §4.1.2.1).",
+            headers(("Location" = String, description = "The redirect URI with `error`, `state` and `iss`."))),
+        (status = 400, description = "The request cannot be answered at a redirect URI.",
+            content_type = "text/html", body = String),
+        (status = 429, response = doc::OAuthTooManyRequests),
+        (status = 500, description = "A fault of the server.", content_type = "text/html", body = String),
+        (status = 503, description = "The database cannot be reached.", content_type = "text/html", body = String),
+    ),
+    security(()),
+)]
 async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let request = match state.oauth.authorization_request(req.query_string()).await {
         Ok(request) => request,
@@ -44,6 +121,31 @@ async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     render_page(&req, &state, &request, page)
 }
 
+/// The authorization endpoint's form
+///
+/// The page's form: sign in, approve or deny. Every answer but an error page is a 303:
+/// back to the page, or to the redirect URI with the code or the error.
+#[utoipa::path(
+    post,
+    path = "/oauth/authorize",
+    tag = "oauth",
+    operation_id = "oauthAuthorizeSubmit",
+    params(AuthorizationQuery),
+    request_body(content = SubmissionForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Back to the page, or to the redirect URI with `code` or `error`.",
+            headers(("Location" = String, description = "Where to go next."))),
+        (status = 400, description = "The request or the form cannot be used.",
+            content_type = "text/html", body = String),
+        (status = 403, description = "The form has expired or was not sent from the page.",
+            content_type = "text/html", body = String),
+        (status = 429, description = "Too many failed sign-ins (the page), or a rate limit.",
+            content_type = "text/html", body = String),
+        (status = 500, description = "A fault of the server.", content_type = "text/html", body = String),
+        (status = 503, description = "The database cannot be reached.", content_type = "text/html", body = String),
+    ),
+    security(()),
+)]
 async fn submit(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
     let request = match state.oauth.authorization_request(req.query_string()).await {
         Ok(request) => request,

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::error::{from_store, ApiError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use super::openapi::{self as doc, Success};
 use super::page::{ListQuery, Page};
 use super::{audit_context, rfc3339, AppState};
 use crate::auth::TenantScope;
@@ -19,6 +20,11 @@ use crate::clients::{
 };
 use crate::patch::Patch;
 use crate::tenants::TenantId;
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, list, get, update, delete))]
+pub(super) struct Api;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -94,14 +100,42 @@ impl ClientBody {
 }
 
 /// A client as the API shows it (never with its secret).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = OAuthClient, example = json!({
+    "id": "2c9180835d2e5168015d32f890ca1581",
+    "tenantId": "acme",
+    "name": "Demo API Client",
+    "description": "An API client used for the authorization_code, refresh_token, and client_credentials flows",
+    "businessName": "Acme-Solar",
+    "homepageUrl": "http://localhost:12345",
+    "accessTokenValiditySeconds": 750,
+    "refreshTokenValiditySeconds": 86400,
+    "redirectUris": ["http://localhost:12345"],
+    "grantTypes": ["AUTHORIZATION_CODE", "CLIENT_CREDENTIALS", "REFRESH_TOKEN"],
+    "accessType": "OFFLINE",
+    "type": "CONFIDENTIAL",
+    "internal": false,
+    "enabled": true,
+    "strongAuthSupported": false,
+    "claimsSupported": false,
+    "allowedScopes": [],
+    "claims": [],
+    "created": "2017-07-11T18:45:37.098Z",
+    "modified": "2018-06-25T20:22:28.104Z"
+}))]
 pub struct ClientResponse {
+    #[schema(value_type = String, example = "2c9180835d2e5168015d32f890ca1581")]
     id: ClientId,
+    #[schema(value_type = String, example = "acme")]
     tenant_id: TenantId,
     #[serde(flatten)]
     settings: ClientSettings,
+    /// When the client was created, to the millisecond.
+    #[schema(format = DateTime)]
     created: String,
+    /// When the client was last updated, to the millisecond.
+    #[schema(format = DateTime)]
     modified: String,
 }
 
@@ -118,8 +152,11 @@ impl From<Client> for ClientResponse {
 }
 
 /// The creation response: the client and its secret (`null` for a PUBLIC client).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = CreatedOAuthClient)]
 pub struct CreatedResponse {
+    /// The client's first secret, shown only here; `null` for a `PUBLIC` client.
+    #[schema(example = "5c32dd9b21adb51c77794d46e71de117a1d0ddb36a7ff941fa28014ab7de2cf3")]
     secret: Option<String>,
     #[serde(flatten)]
     client: ClientResponse,
@@ -150,6 +187,31 @@ pub(crate) fn client_error(error: ClientError, id: &ClientId) -> ApiError {
     }
 }
 
+/// Create an OAuth client
+///
+/// Creates a client in the caller's tenant (the admin API key names one with
+/// `tenantId`). Its first secret is in this response only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/oauth-clients",
+    tag = "oauth-clients",
+    operation_id = "createOauthClient",
+    request_body(content = doc::NewOAuthClient, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The client, with its secret.", body = CreatedResponse,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+    ),
+    security(("adminApiKey" = []), ("tenantAdminToken" = [])),
+)]
 #[tracing::instrument(skip_all)]
 async fn create(
     caller: Caller,
@@ -206,16 +268,49 @@ async fn create(
 }
 
 /// The query of the list: paging, the `tenantId` filter, and `search`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct ClientListQuery {
+    /// Only this tenant's clients (a tenant admin's are its own tenant's anyway).
+    #[param(
+        nullable = false,
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$"
+    )]
     tenant_id: Option<String>,
+    /// Clients a page holds: 1 to 200, 50 when not given.
+    #[param(nullable = false, minimum = 1, maximum = 200)]
     limit: Option<u32>,
+    /// Where the page starts: the previous page's `nextCursor`, as it was.
+    #[param(nullable = false, pattern = "^[A-Za-z0-9_-]+$")]
     cursor: Option<String>,
-    /// Case-insensitive text the client's name or id contains.
+    /// Case-insensitive text the client's name or id contains: at most 200 characters.
+    #[param(nullable = false, max_length = 200)]
     search: Option<String>,
 }
 
+/// List OAuth clients
+///
+/// The clients the caller may see, oldest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/oauth-clients",
+    tag = "oauth-clients",
+    operation_id = "listOauthClients",
+    params(ClientListQuery),
+    responses(
+        (status = 200, description = "A page of clients.", body = Page<ClientResponse>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+    ),
+    security(("adminApiKey" = []), ("tenantAdminToken" = [])),
+)]
 #[tracing::instrument(skip_all)]
 async fn list(
     caller: Caller,
@@ -251,6 +346,25 @@ async fn list(
     Ok(HttpResponse::Ok().json(page))
 }
 
+/// Get an OAuth client
+#[utoipa::path(
+    get,
+    path = "/api/v1/oauth-clients/{id}",
+    tag = "oauth-clients",
+    operation_id = "getOauthClient",
+    params(doc::OAuthClientIdParam),
+    responses(
+        (status = 200, description = "The client.", body = ClientResponse),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("adminApiKey" = []), ("tenantAdminToken" = [])),
+)]
 #[tracing::instrument(skip_all, fields(client_id = %crate::telemetry::untrusted(&path)))]
 async fn get(
     caller: Caller,
@@ -264,6 +378,32 @@ async fn get(
     }
 }
 
+/// Update an OAuth client
+///
+/// A partial update (JSON Merge Patch, RFC 7396): a field left out keeps its value,
+/// `null` clears it; the result must be a valid client. `type` and `tenantId` never
+/// change.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/oauth-clients/{id}",
+    tag = "oauth-clients",
+    operation_id = "updateOauthClient",
+    params(doc::OAuthClientIdParam),
+    request_body(content = ClientDraft, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The client, updated.", body = ClientResponse),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+    ),
+    security(("adminApiKey" = []), ("tenantAdminToken" = [])),
+)]
 #[tracing::instrument(skip_all, fields(client_id = %crate::telemetry::untrusted(&path)))]
 async fn update(
     caller: Caller,
@@ -292,6 +432,25 @@ async fn update(
     }
 }
 
+/// Delete an OAuth client
+#[utoipa::path(
+    delete,
+    path = "/api/v1/oauth-clients/{id}",
+    tag = "oauth-clients",
+    operation_id = "deleteOauthClient",
+    params(doc::OAuthClientIdParam),
+    responses(
+        (status = 200, description = "Deleted.", body = Success),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("adminApiKey" = []), ("tenantAdminToken" = [])),
+)]
 #[tracing::instrument(skip_all, fields(client_id = %crate::telemetry::untrusted(&path)))]
 async fn delete(
     caller: Caller,
@@ -303,7 +462,7 @@ async fn delete(
     match clients::delete_client(&state.store, &caller.scope(None), &id, &audit, Utc::now()).await {
         Ok(()) => {
             state.applied(Change::Client(id)).await;
-            Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
+            Ok(HttpResponse::Ok().json(Success::TRUE))
         }
         Err(error) => Err(client_error(error, &id)),
     }

@@ -7,6 +7,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::request_context::current_request_id;
 
@@ -100,28 +101,52 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
+/// The body of every error of the API (seed 002).
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ErrorBody {
+#[schema(example = json!({
+    "detailCode": "400 Bad Request",
+    "trackingId": "e7eab60924f64aa284175b9fa3309599",
+    "messages": [{"locale": "en-US", "localeOrigin": "DEFAULT", "text": "The client is invalid."}],
+    "causes": [{"locale": "en-US", "localeOrigin": "DEFAULT", "text": "name: is required"}]
+}))]
+pub(super) struct ErrorBody {
+    /// The HTTP status and its reason, e.g. `404 Not Found`; `500.0 Internal Fault` for
+    /// a fault of the server.
+    #[schema(example = "400 Bad Request")]
     detail_code: String,
+    /// The request id (`X-Request-Id`) under which the server logged the request.
+    #[schema(example = "e7eab60924f64aa284175b9fa3309599")]
     tracking_id: String,
+    /// What went wrong: one message.
     messages: Vec<LocalizedText>,
+    /// Each problem of a 400, prefixed with the field it concerns; empty otherwise.
     causes: Vec<LocalizedText>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct LocalizedText {
+pub(super) struct LocalizedText {
+    /// A BCP 47 language tag.
+    #[schema(example = "en-US")]
     locale: &'static str,
-    locale_origin: &'static str,
+    locale_origin: LocaleOrigin,
     text: String,
+}
+
+/// Seed 002's `localeOrigin`, how the locale was chosen: Tessera always answers in its
+/// own, `DEFAULT` (seed 002's other value, `REQUEST`, would follow `Accept-Language`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(super) enum LocaleOrigin {
+    Default,
 }
 
 impl LocalizedText {
     fn new(text: String) -> Self {
         Self {
             locale: "en-US",
-            locale_origin: "DEFAULT",
+            locale_origin: LocaleOrigin::Default,
             text,
         }
     }

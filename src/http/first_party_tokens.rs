@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::error::{from_store, ApiError};
+use super::openapi as doc;
 use super::token_body::{token_reply, TokenBody};
 use super::AppState;
 use crate::audit::AuditContext;
@@ -20,36 +21,74 @@ use crate::oauth::OAuthError;
 use crate::tenants::TenantId;
 use crate::tokens::access::UserTokens;
 
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(obtain, refresh))]
+pub(super) struct Api;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/api/v1/tokens").route(web::post().to(obtain)))
         .service(super::resource("/api/v1/tokens/refresh").route(web::post().to(refresh)));
 }
 
-/// Seed 001's `TokenRequest`.
-#[derive(Deserialize)]
+/// Seed 001's `TokenRequest`: a sign-in with a password.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"username": "ada@example.com", "password": "correct horse battery staple", "tenantId": "acme"}))]
 struct TokenRequest {
+    #[schema(example = "ada@example.com")]
     username: String,
+    #[schema(value_type = String, format = Password, write_only)]
     password: SecretString,
+    /// The tenant to sign in to (the user's default tenant when not given); the user
+    /// must be a member.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$",
+        example = "acme"
+    )]
     tenant_id: Option<String>,
+    /// The internal client of the tenant to issue the tokens (the tenant's built-in one
+    /// when not given).
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[A-Za-z0-9._~-]*[A-Za-z0-9_~-][A-Za-z0-9._~-]*$"
+    )]
     client_id: Option<String>,
 }
 
 /// Seed 001's `TokenRefreshRequest`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"refreshToken": "rt_5Zb0s0oJ2QmQyq3o3QbL3w..."}))]
 struct TokenRefreshRequest {
+    /// The session's refresh token; it is rotated (the next one is in the answer).
+    #[schema(value_type = String, write_only)]
     refresh_token: SecretString,
 }
 
 /// Seed 001's token responses: a session's tokens.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = SessionTokens, example = json!({
+    "accessToken": "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9...",
+    "refreshToken": "rt_5Zb0s0oJ2QmQyq3o3QbL3w...",
+    "tokenType": "Bearer",
+    "expiresIn": 750,
+    "tenantId": "acme",
+    "sessionId": "9b2f6f0cb5a34c1f8d3c2a1b0e9d8c7f"
+}))]
 pub(crate) struct TokenResponse {
+    /// A JWT: `Authorization: Bearer` for the token API and the application's APIs.
     access_token: String,
+    /// Present when the client gets refresh tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
+    #[schema(value_type = String, pattern = "^Bearer$")]
     token_type: &'static str,
+    /// Seconds the access token lives.
     expires_in: i64,
     tenant_id: String,
     session_id: String,
@@ -99,6 +138,36 @@ fn optional<T>(
         .transpose()
 }
 
+/// Obtain a token
+///
+/// Signs a user in with a password and starts a session (seed 001): in the user's
+/// default tenant, or the one named.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    tag = "tokens",
+    operation_id = "tokensCreate",
+    request_body(content(
+        (TokenRequest = "application/json"),
+        (TokenRequest = "application/vnd.api+json"),
+        (TokenRequest = "application/x-www-form-urlencoded"),
+        (TokenRequest = "multipart/form-data"),
+    )),
+    responses(
+        (status = 200, description = "The session's tokens: JSON, or JSON:API's media type when `Accept` names it.",
+            content((TokenResponse = "application/json"), (TokenResponse = "application/vnd.api+json")),
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+    ),
+    security(()),
+)]
 async fn obtain(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -134,6 +203,34 @@ async fn obtain(
     Ok(token_reply(&req, &TokenResponse::from(tokens)))
 }
 
+/// Refresh a token
+///
+/// Rotates the session's refresh token: the former one stops working (seed 001).
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens/refresh",
+    tag = "tokens",
+    operation_id = "tokensRefreshCreate",
+    request_body(content(
+        (TokenRefreshRequest = "application/json"),
+        (TokenRefreshRequest = "application/vnd.api+json"),
+        (TokenRefreshRequest = "application/x-www-form-urlencoded"),
+        (TokenRefreshRequest = "multipart/form-data"),
+    )),
+    responses(
+        (status = 200, description = "The session's tokens: JSON, or JSON:API's media type when `Accept` names it.",
+            content((TokenResponse = "application/json"), (TokenResponse = "application/vnd.api+json")),
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+    ),
+    security(()),
+)]
 async fn refresh(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::error::{from_store, ApiError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use super::openapi::{self as doc, Success};
 use super::page::{ListQuery, Page};
 use super::tenants::{tenant_error, tenant_id, tenant_not_found};
 use super::users::{user_id, user_not_found};
@@ -19,6 +20,11 @@ use crate::users::{
     self, AddMemberError, MemberDraft, MemberError, Membership, NewMemberDraft, PutOutcome, Roles,
     UserId, UserPosition,
 };
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, add, put, delete))]
+pub(super) struct Api;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -33,13 +39,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Serialize)]
+/// A user's membership of a tenant.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Member, example = json!({
+    "tenantId": "acme",
+    "userId": "0f8fad5bd9cb469fa16570867728950e",
+    "roles": ["admin"],
+    "createdAt": "2026-01-31T09:15:00.000Z",
+    "updatedAt": "2026-02-01T10:00:00.000Z"
+}))]
 pub struct MemberResponse {
+    #[schema(value_type = String)]
     tenant_id: TenantId,
+    #[schema(value_type = String)]
     user_id: UserId,
+    #[schema(value_type = Vec<crate::users::Role>)]
     roles: Roles,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
 }
 
@@ -70,6 +89,25 @@ fn member_error(error: MemberError, tenant: &TenantId, user: &UserId) -> ApiErro
     }
 }
 
+/// List a tenant's members
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenantId}/members",
+    tag = "members",
+    operation_id = "listMembers",
+    params(doc::TenantIdParam, ListQuery),
+    responses(
+        (status = 200, description = "A page of members.", body = Page<MemberResponse>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("adminApiKey" = []), ("tenantAdminToken" = [])),
+)]
 #[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path)))]
 async fn list(
     caller: Caller,
@@ -98,6 +136,29 @@ async fn list(
     Ok(HttpResponse::Ok().json(page))
 }
 
+/// Add a member by username
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenantId}/members",
+    tag = "members",
+    operation_id = "addMember",
+    params(doc::TenantIdParam),
+    request_body(content = NewMemberDraft, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The membership.", body = MemberResponse),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+    ),
+    security(("adminApiKey" = []), ("tenantAdminToken" = [])),
+)]
 #[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path)))]
 async fn add(
     caller: Caller,
@@ -129,6 +190,29 @@ async fn add(
     Ok(HttpResponse::Created().json(MemberResponse::from(member)))
 }
 
+/// Add a member, or set its roles
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{tenantId}/members/{userId}",
+    tag = "members",
+    operation_id = "putMember",
+    params(doc::TenantIdParam, doc::UserIdParam),
+    request_body(content = MemberDraft, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The membership, with its new roles.", body = MemberResponse),
+        (status = 201, description = "The membership, added.", body = MemberResponse),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+    ),
+    security(("adminApiKey" = []), ("tenantAdminToken" = [])),
+)]
 #[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path.0)))]
 async fn put(
     caller: Caller,
@@ -160,6 +244,25 @@ async fn put(
     Ok(response.json(MemberResponse::from(member)))
 }
 
+/// Remove a member
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/{tenantId}/members/{userId}",
+    tag = "members",
+    operation_id = "removeMember",
+    params(doc::TenantIdParam, doc::UserIdParam),
+    responses(
+        (status = 200, description = "Removed.", body = Success),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("adminApiKey" = []), ("tenantAdminToken" = [])),
+)]
 #[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path.0)))]
 async fn delete(
     caller: Caller,
@@ -172,5 +275,5 @@ async fn delete(
         .await
         .map_err(|error| member_error(error, &tenant, &user))?;
     state.applied(Change::User(user)).await;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
+    Ok(HttpResponse::Ok().json(Success::TRUE))
 }

@@ -13,6 +13,7 @@ mod keys;
 mod members;
 mod metrics;
 mod oauth;
+mod openapi;
 mod page;
 mod portal;
 mod request_context;
@@ -94,6 +95,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::routes)
         .configure(keys::routes)
         .configure(oauth::routes)
+        .configure(openapi::routes)
         .configure(authorize::routes)
         .configure(portal::routes)
         .configure(secrets::routes)

@@ -6,10 +6,18 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use chrono::Utc;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::ToSchema;
 
+use super::openapi as doc;
 use super::AppState;
-use crate::oauth::OAuthError;
+use crate::oauth::{OAuthError, SUPPORTED_GRANTS};
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(token, introspect, revoke, metadata, openid_configuration))]
+pub(super) struct Api;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for (path, handler) in [
@@ -23,12 +31,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(post_only)),
         );
     }
-    for path in [
-        "/.well-known/oauth-authorization-server",
-        "/.well-known/openid-configuration",
-    ] {
-        cfg.service(super::resource(path).route(web::get().to(metadata)));
-    }
+    cfg.service(
+        super::resource("/.well-known/oauth-authorization-server").route(web::get().to(metadata)),
+    )
+    .service(
+        super::resource("/.well-known/openid-configuration")
+            .route(web::get().to(openid_configuration)),
+    );
     // RFC 8414 §3.1: an issuer with a path has its metadata at the well-known prefix
     // followed by that path.
     cfg.service(
@@ -85,6 +94,109 @@ fn no_store(mut response: HttpResponse) -> HttpResponse {
     response
 }
 
+/// The form of `POST /oauth/token` (RFC 6749 §4.1.3, §4.4.2, §6): read by
+/// [`crate::oauth::Form`] and each grant's parser; this type only describes it. A
+/// parameter sent empty counts as omitted; none may be repeated but `resource`.
+/// Parameters that are not `Option`s but have `serde(default)` are optional, never
+/// `null` (a form has no `null`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(example = json!({"grant_type": "client_credentials", "scope": "read"}))]
+struct TokenForm {
+    #[schema(schema_with = grant_type_schema)]
+    grant_type: String,
+    /// Space-separated scope tokens: those asked for (client credentials), or a subset of
+    /// the session's (refresh). Each must be allowed to the client.
+    #[serde(default)]
+    #[schema(pattern = r"^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$")]
+    scope: String,
+    /// `authorization_code`: the code the authorization endpoint issued.
+    #[serde(default)]
+    code: String,
+    /// `authorization_code`: the `redirect_uri` of the authorization request, if it named one.
+    #[serde(default)]
+    #[schema(format = "uri")]
+    redirect_uri: String,
+    /// `authorization_code`: the PKCE verifier (RFC 7636 §4.1) of the request's challenge.
+    #[serde(default)]
+    #[schema(
+        min_length = 43,
+        max_length = 128,
+        pattern = r"^[A-Za-z0-9._~-]{43,128}$"
+    )]
+    code_verifier: String,
+    /// `refresh_token`: the refresh token to use (it is rotated).
+    #[serde(default)]
+    refresh_token: String,
+    /// RFC 8707: the resources (audiences) the token is for, each one this server
+    /// serves; may be repeated.
+    #[serde(default)]
+    resource: Vec<String>,
+    /// `client_secret_post`, or a public client: the client's id.
+    #[serde(default)]
+    client_id: String,
+    /// `client_secret_post`: the client's secret (never with HTTP Basic).
+    #[serde(default)]
+    client_secret: String,
+}
+
+/// The grants `/oauth/token` serves ([`SUPPORTED_GRANTS`]).
+fn grant_type_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(
+            SUPPORTED_GRANTS.iter().map(|grant| grant.grant_type()),
+        ))
+}
+
+/// The form of `POST /oauth/introspect` (RFC 7662 §2.1) and `POST /oauth/revoke`
+/// (RFC 7009 §2.1); described here, read by [`crate::oauth::Form`].
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(example = json!({"token": "eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiJ9...", "token_type_hint": "access_token"}))]
+struct TokenOperationForm {
+    /// The access token or refresh token.
+    #[schema(min_length = 1)]
+    token: String,
+    /// Which kind `token` is, to look there first (RFC 7009 §2.1's two values).
+    #[serde(default)]
+    #[schema(schema_with = token_type_hint_schema)]
+    token_type_hint: String,
+    /// `client_secret_post`, or (revocation) a public client: the client's id.
+    #[serde(default)]
+    client_id: String,
+    /// `client_secret_post`: the client's secret (never with HTTP Basic).
+    #[serde(default)]
+    client_secret: String,
+}
+
+fn token_type_hint_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["access_token", "refresh_token"]))
+}
+
+/// The token (RFC 6749 §4.1.4, §4.4.3, §5.1)
+///
+/// Issues a token for the grant named: `client_credentials` (a confidential client's
+/// own), `authorization_code` (a user's, with PKCE) or `refresh_token` (rotating it).
+#[utoipa::path(
+    post,
+    path = "/oauth/token",
+    tag = "oauth",
+    operation_id = "oauthToken",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The token.", body = crate::oauth::grants::TokenResponse,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = doc::OAuthBadRequest),
+        (status = 401, response = doc::OAuthUnauthorized),
+        (status = 429, response = doc::OAuthTooManyRequests),
+        (status = 500, response = doc::OAuthServerError),
+        (status = 503, response = doc::OAuthUnavailable),
+    ),
+    security((), ("clientBasic" = [])),
+)]
 async fn token(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -102,6 +214,26 @@ async fn token(
     Ok(no_store(HttpResponse::Ok().json(response)))
 }
 
+/// Token introspection (RFC 7662)
+///
+/// Whether a token of the caller's own tenant is active, and its claims. A confidential
+/// client authenticates; any token it may not see is `{"active": false}`.
+#[utoipa::path(
+    post,
+    path = "/oauth/introspect",
+    tag = "oauth",
+    operation_id = "oauthIntrospect",
+    request_body(content = TokenOperationForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The token's state.", body = crate::oauth::Introspection),
+        (status = 400, response = doc::OAuthBadRequest),
+        (status = 401, response = doc::OAuthUnauthorized),
+        (status = 429, response = doc::OAuthTooManyRequests),
+        (status = 500, response = doc::OAuthServerError),
+        (status = 503, response = doc::OAuthUnavailable),
+    ),
+    security(("clientBasic" = []), ()),
+)]
 async fn introspect(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -119,6 +251,26 @@ async fn introspect(
     Ok(no_store(HttpResponse::Ok().json(response)))
 }
 
+/// Token revocation (RFC 7009)
+///
+/// Revokes one of the client's tokens: an access token, or a refresh token with its
+/// whole session. An unknown or invalid token is no error (RFC 7009 §2.2).
+#[utoipa::path(
+    post,
+    path = "/oauth/revoke",
+    tag = "oauth",
+    operation_id = "oauthRevoke",
+    request_body(content = TokenOperationForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke."),
+        (status = 400, response = doc::OAuthBadRequest),
+        (status = 401, response = doc::OAuthUnauthorized),
+        (status = 429, response = doc::OAuthTooManyRequests),
+        (status = 500, response = doc::OAuthServerError),
+        (status = 503, response = doc::OAuthUnavailable),
+    ),
+    security((), ("clientBasic" = [])),
+)]
 async fn revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -142,10 +294,41 @@ async fn post_only(_: web::Payload) -> Result<HttpResponse, OAuthError> {
     ))
 }
 
+/// Authorization server metadata (RFC 8414)
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    tag = "metadata",
+    operation_id = "getServerMetadata",
+    responses(
+        (status = 200, description = "What this server serves.",
+            body = crate::oauth::ServerMetadata),
+    ),
+    security(()),
+)]
 async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .json(state.oauth.metadata())
+}
+
+/// Authorization server metadata, at OpenID Connect's well-known path
+///
+/// The same document as `/.well-known/oauth-authorization-server`, for clients that look
+/// here (RFC 8414 §5).
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-configuration",
+    tag = "metadata",
+    operation_id = "getOpenIdConfiguration",
+    responses(
+        (status = 200, description = "What this server serves.",
+            body = crate::oauth::ServerMetadata),
+    ),
+    security(()),
+)]
+async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
+    metadata(state).await
 }
 
 /// The metadata at `/.well-known/oauth-authorization-server/{path}`, where `path` is
@@ -194,9 +377,46 @@ impl ResponseError for OAuthError {
             }
             _ => {}
         }
-        no_store(response.json(json!({
-            "error": self.to_string(),
-            "error_description": self.description(),
-        })))
+        no_store(response.json(OAuthErrorBody {
+            error: self.to_string(),
+            error_description: self.description(),
+        }))
     }
+}
+
+/// RFC 6749 §5.2's error response, the body of every error of `/oauth/*`.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "error": "invalid_grant",
+    "error_description": "The refresh token is invalid, expired or revoked."
+}))]
+pub(super) struct OAuthErrorBody {
+    /// The error code.
+    #[schema(schema_with = error_code_schema)]
+    error: String,
+    /// For people: what was wrong, in RFC 6749 §5.2's character set.
+    #[schema(pattern = r"^[\x20-\x21\x23-\x5B\x5D-\x7E]*$")]
+    error_description: String,
+}
+
+/// The codes `/oauth/token`, `/oauth/introspect` and `/oauth/revoke` answer with: RFC 6749
+/// §5.2's, RFC 8707's `invalid_target`, and the registry's `temporarily_unavailable` and
+/// `server_error` for a 503 and a 500.
+pub(super) const ERROR_CODES: &[&str] = &[
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "invalid_target",
+    "temporarily_unavailable",
+    "server_error",
+];
+
+fn error_code_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(ERROR_CODES.iter().copied()))
+        .examples([serde_json::json!("invalid_grant")])
 }

@@ -14,11 +14,23 @@ use crate::tenants::TenantId;
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 200;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only this tenant's (a tenant admin sees only its own tenant's anyway).
+    #[param(
+        nullable = false,
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$"
+    )]
     tenant_id: Option<String>,
+    /// Items a page holds: 1 to 200, 50 when not given.
+    #[param(nullable = false, minimum = 1, maximum = 200)]
     limit: Option<u32>,
+    /// Where the page starts: the previous page's `nextCursor`, as it was.
+    #[param(nullable = false, pattern = "^[A-Za-z0-9_-]+$")]
     cursor: Option<String>,
 }
 
@@ -69,10 +81,12 @@ impl ListQuery {
 }
 
 /// One page of a list: `{"items": [...], "nextCursor": "…" | null}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     items: Vec<T>,
+    /// Where the next page starts (pass it as `cursor`); `null` on the last page.
+    #[schema(example = "MTcwMDAwMDAwMDEyMyAyYzkxODA4MzVkMmU1MTY4MDE1ZDMyZjg5MGNhMTU4MQ")]
     next_cursor: Option<String>,
 }
 

@@ -8,10 +8,16 @@ use serde::{Deserialize, Serialize};
 use super::clients::{client_error, client_id, client_not_found};
 use super::error::{from_store, ApiError};
 use super::extract::{ApiJson, ApiPath, Caller};
+use super::openapi::{self as doc, Success};
 use super::{audit_context, rfc3339, AppState};
 use crate::changes::Change;
 use crate::clients::secrets::{masked, parse_expiration, ClientSecret, SecretName, StoredSecret};
 use crate::clients::{self, AddSecretError, Claim, DeleteSecretError, RequestedSecret};
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(get, add, delete))]
+pub(super) struct Api;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/api/v1/tenants/clients/{clientId}").route(web::get().to(get)))
@@ -24,16 +30,33 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-#[derive(Serialize)]
+/// A client secret (seed 004): never stored in full, shown in full once.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ClientSecret, example = json!({
+    "id": 16,
+    "name": "my secret 3",
+    "token": "7AQNCUKAXdCg1M...",
+    "expiration": "2030-01-31T00:00:00.000Z",
+    "createdAt": "2026-01-31T09:15:00.000Z",
+    "lastUsedAt": null
+}))]
 pub struct SecretResponse {
+    #[schema(example = 16)]
     id: i64,
+    #[schema(example = "my secret 3")]
     name: String,
     /// The display prefix and `...`; the whole secret only in the response that made it.
+    #[schema(example = "7AQNCUKAXdCg1M...")]
     token: String,
+    /// When the secret stops working; absent when it lives until deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     expiration: Option<String>,
+    #[schema(format = DateTime)]
     created_at: String,
+    /// When a request last authenticated with it; `null` before.
+    #[schema(format = DateTime)]
     last_used_at: Option<String>,
 }
 
@@ -59,8 +82,24 @@ impl From<StoredSecret> for SecretResponse {
     }
 }
 
-#[derive(Serialize)]
+/// Seed 004's client: its scopes, claims and masked secrets.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ClientWithSecrets, example = json!({
+    "tenantId": "acme",
+    "clientId": "hubster.portal.api",
+    "name": "Hubster Portal API Client (Public)",
+    "enabled": true,
+    "allowedScopes": ["hubster-portal-api"],
+    "claims": [{"type": "role", "value": "admin"}, {"type": "tenant", "value": "acme"}],
+    "secrets": [{
+        "id": 9,
+        "name": "my secret 1",
+        "token": "SMWvD7WUAn8bkdl...",
+        "createdAt": "2026-01-31T09:15:00.000Z",
+        "lastUsedAt": "2026-02-01T10:00:00.000Z"
+    }]
+}))]
 struct ClientSecretsResponse {
     tenant_id: String,
     client_id: String,
@@ -71,13 +110,51 @@ struct ClientSecretsResponse {
     secrets: Vec<SecretResponse>,
 }
 
-#[derive(Deserialize)]
+/// Seed 004's body of a new secret.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewClientSecret, example = json!({
+    "name": "my secret 3",
+    "expiration": "2030-01-31T00:00:00"
+}))]
 struct AddBody {
+    /// The secret's name, unique in the client: 1 to 128 characters, not blank.
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    )]
     name: Option<String>,
+    /// When it stops working, in the future: RFC 3339, or `YYYY-MM-DDTHH:MM:SS` read
+    /// as UTC. Without it the secret lives until deleted.
+    #[schema(format = DateTime,
+        pattern = r"^(20[3-9][0-9]|2[1-9][0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?$")]
     expiration: Option<String>,
 }
 
+/// Get a client with its secrets
+///
+/// The client's scopes and claims, and its secrets masked (seed 004).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/clients/{clientId}",
+    tag = "client-secrets",
+    operation_id = "getClientWithSecrets",
+    params(doc::ClientIdParam),
+    responses(
+        (status = 200, description = "The client.", body = ClientSecretsResponse),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("adminApiKey" = []), ("tenantAdminToken" = [])),
+)]
 #[tracing::instrument(skip_all, fields(client_id = %crate::telemetry::untrusted(&path)))]
 async fn get(
     caller: Caller,
@@ -125,6 +202,32 @@ fn parse_add(body: &AddBody, now: DateTime<Utc>) -> Result<RequestedSecret, ApiE
     }
 }
 
+/// Add a client secret
+///
+/// A new named secret for a `CONFIDENTIAL` client, shown in full in this response only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/clients/{clientId}/tokens",
+    tag = "client-secrets",
+    operation_id = "addClientSecret",
+    params(doc::ClientIdParam),
+    request_body(content = AddBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The secret, in full.", body = SecretResponse,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+    ),
+    security(("adminApiKey" = []), ("tenantAdminToken" = [])),
+)]
 #[tracing::instrument(skip_all, fields(client_id = %crate::telemetry::untrusted(&path)))]
 async fn add(
     caller: Caller,
@@ -166,6 +269,28 @@ async fn add(
         .json(SecretResponse::created(stored, &secret)))
 }
 
+/// Delete a client secret
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/clients/{clientId}/tokens/{tokenId}",
+    tag = "client-secrets",
+    operation_id = "deleteClientSecret",
+    params(
+        doc::ClientIdParam,
+        ("tokenId" = i64, Path, description = "The secret's `id`.", minimum = 1, example = 16),
+    ),
+    responses(
+        (status = 200, description = "Deleted.", body = Success),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("adminApiKey" = []), ("tenantAdminToken" = [])),
+)]
 #[tracing::instrument(skip_all, fields(client_id = %crate::telemetry::untrusted(&path.0)))]
 async fn delete(
     caller: Caller,
@@ -182,7 +307,7 @@ async fn delete(
     match clients::delete_secret(&state.store, &scope, &id, secret_id, &audit, Utc::now()).await {
         Ok(()) => {
             state.applied(Change::Client(id.clone())).await;
-            Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
+            Ok(HttpResponse::Ok().json(Success::TRUE))
         }
         Err(DeleteSecretError::ClientMissing) => Err(client_not_found(&id)),
         Err(DeleteSecretError::SecretMissing) => Err(secret_not_found()),

@@ -6,16 +6,29 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
-use serde_json::json;
+use serde::Serialize;
 
 use super::error::{from_store, ApiError};
 use super::extract::{bearer_token, ApiPath, Caller};
+use super::openapi::{self as doc, Success};
 use super::tenants::{tenant_id, tenant_not_found};
 use super::{audit_context, AppState};
 use crate::metrics::TokenGrant;
 use crate::tenants::TenantId;
 use crate::tokens::portal_link::PortalLink;
 use crate::tokens::tenant_admin::IssueError;
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    for_tenant,
+    revoke_for_tenant,
+    renew,
+    revoke_own,
+    portal_for_tenant,
+    own_portal
+))]
+pub(super) struct Api;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -35,16 +48,46 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(super::resource("/api/v1/tenant/portal").route(web::get().to(own_portal)));
 }
 
+/// Seed 000's `PortalRedirect`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "redirectUrl": "https://auth.example.com/portal?token=eyJhbGciOiJFUzI1NiJ9...",
+    "tenantId": "acme"
+}))]
+struct PortalRedirect<'a> {
+    /// Opens a tenant admin session in the portal; for one use, soon.
+    #[schema(format = "uri")]
+    redirect_url: &'a str,
+    tenant_id: &'a str,
+}
+
+/// Seed 000's `TenantToken`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"token": "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9...", "tenantId": "acme"}))]
+struct TenantToken<'a> {
+    /// A tenant admin token (a JWT): `Authorization: Bearer` for the tenant's API.
+    token: String,
+    tenant_id: &'a str,
+}
+
 fn portal_response(tenant: &TenantId, link: &PortalLink) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({ "redirectUrl": link.url(), "tenantId": tenant.as_str() }))
+        .json(PortalRedirect {
+            redirect_url: link.url(),
+            tenant_id: tenant.as_str(),
+        })
 }
 
 fn token_response(tenant: &TenantId, token: String) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({ "token": token, "tenantId": tenant.as_str() }))
+        .json(TenantToken {
+            token,
+            tenant_id: tenant.as_str(),
+        })
 }
 
 fn issue_error(error: IssueError) -> ApiError {
@@ -75,6 +118,27 @@ fn tenant_token_only(caller: &Caller, instead: &str) -> ApiError {
     }
 }
 
+/// Get a tenant admin token
+///
+/// A JWT scoped to the tenant, starting a new token chain. The admin API key's only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenantId}/token",
+    tag = "tenant-tokens",
+    operation_id = "getTenantToken",
+    params(doc::TenantIdParam),
+    responses(
+        (status = 200, description = "A tenant admin token.", body = TenantToken, headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("adminApiKey" = [])),
+)]
 #[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path)))]
 async fn for_tenant(
     caller: Caller,
@@ -93,6 +157,27 @@ async fn for_tenant(
     Ok(token_response(&id, token))
 }
 
+/// Renew one's tenant admin token
+///
+/// The next token of the chain of the bearer tenant admin token (the tenant is the
+/// token's).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenant/token",
+    tag = "tenant-tokens",
+    operation_id = "renewTenantToken",
+    responses(
+        (status = 200, description = "A tenant admin token.", body = TenantToken, headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("tenantAdminToken" = [])),
+)]
 #[tracing::instrument(skip_all)]
 async fn renew(
     caller: Caller,
@@ -112,6 +197,26 @@ async fn renew(
     Ok(token_response(&tenant, renewed))
 }
 
+/// Revoke one's tenant admin token
+///
+/// Ends the chain of the bearer tenant admin token.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenant/token",
+    tag = "tenant-tokens",
+    operation_id = "revokeOwnTenantToken",
+    responses(
+        (status = 200, description = "Revoked.", body = Success),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("tenantAdminToken" = [])),
+)]
 #[tracing::instrument(skip_all)]
 async fn revoke_own(
     caller: Caller,
@@ -127,9 +232,30 @@ async fn revoke_own(
         .revoke_chain(token, &audit_context(&caller), Utc::now())
         .await
         .map_err(issue_error)?;
-    Ok(HttpResponse::Ok().json(json!({ "success": true })))
+    Ok(HttpResponse::Ok().json(Success::TRUE))
 }
 
+/// Revoke every tenant admin token of a tenant
+///
+/// The admin API key's only.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/{tenantId}/token",
+    tag = "tenant-tokens",
+    operation_id = "revokeTenantTokens",
+    params(doc::TenantIdParam),
+    responses(
+        (status = 200, description = "Revoked.", body = Success),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("adminApiKey" = [])),
+)]
 #[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path)))]
 async fn revoke_for_tenant(
     caller: Caller,
@@ -144,9 +270,30 @@ async fn revoke_for_tenant(
         .revoke_all(&id, &audit_context(&caller), Utc::now())
         .await
         .map_err(issue_error)?;
-    Ok(HttpResponse::Ok().json(json!({ "success": true })))
+    Ok(HttpResponse::Ok().json(Success::TRUE))
 }
 
+/// Get a portal redirect URL
+///
+/// A link that opens a tenant admin session in the portal. The admin API key's only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenantId}/portal",
+    tag = "tenant-tokens",
+    operation_id = "getPortalUrl",
+    params(doc::TenantIdParam),
+    responses(
+        (status = 200, description = "The portal link.", body = PortalRedirect, headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("adminApiKey" = [])),
+)]
 #[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path)))]
 async fn portal_for_tenant(
     caller: Caller,
@@ -164,6 +311,26 @@ async fn portal_for_tenant(
     Ok(portal_response(&id, &link))
 }
 
+/// Get a portal redirect URL (tenant admin token)
+///
+/// A portal link in the chain of the bearer tenant admin token.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenant/portal",
+    tag = "tenant-tokens",
+    operation_id = "getPortalUrlJwtContext",
+    responses(
+        (status = 200, description = "The portal link.", body = PortalRedirect, headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("tenantAdminToken" = [])),
+)]
 #[tracing::instrument(skip_all)]
 async fn own_portal(
     caller: Caller,

@@ -7,11 +7,17 @@ use serde::Serialize;
 
 use super::error::{from_store, ApiError};
 use super::extract::{ApiPath, Caller, OptionalJson};
+use super::openapi::{self as doc, Success};
 use super::{audit_context, rfc3339, AppState};
 use crate::store::UpsertOutcome;
 use crate::tenants::{
     self, Metadata, Tenant, TenantChanges, TenantError, TenantId, UpsertTenantError,
 };
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(upsert, get, delete))]
+pub(super) struct Api;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -22,13 +28,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Serialize)]
+/// Seed 000's `Tenant`.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Tenant, example = json!({
+    "id": "acme",
+    "name": "Acme Corporation",
+    "metadata": {"plan": "enterprise"},
+    "createdAt": "2026-01-31T09:15:00.000Z",
+    "updatedAt": "2026-02-01T10:00:00.000Z"
+}))]
 pub struct TenantResponse {
+    #[schema(example = "acme")]
     id: String,
+    /// `null` until an upsert names it.
     name: Option<String>,
+    /// Free-form string pairs the API stores for the caller.
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     metadata: Metadata,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
 }
 
@@ -49,6 +69,33 @@ pub(crate) fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
         .map_err(|problem| ApiError::invalid("The tenant id is invalid.", vec![problem]))
 }
 
+/// Create or update a tenant
+///
+/// Idempotently creates the tenant or changes it (seed 000's upsert): a field left out
+/// keeps its value, `null` clears it. The body may be empty. The admin API key's only.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{tenantId}",
+    tag = "tenants",
+    operation_id = "upsertTenant",
+    params(doc::TenantIdParam),
+    request_body(content = TenantChanges, content_type = "application/json",
+        description = "What to set. The server also takes an empty body (no change), \
+            which an OpenAPI body of `application/json` cannot say."),
+    responses(
+        (status = 200, description = "The tenant, updated.", body = TenantResponse),
+        (status = 201, description = "The tenant, created.", body = TenantResponse),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+    ),
+    security(("adminApiKey" = [])),
+)]
 #[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path)))]
 async fn upsert(
     caller: Caller,
@@ -75,6 +122,27 @@ async fn upsert(
     Ok(response.json(TenantResponse::from(tenant)))
 }
 
+/// Get a tenant
+///
+/// A tenant admin may read its own tenant only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenantId}",
+    tag = "tenants",
+    operation_id = "getTenant",
+    params(doc::TenantIdParam),
+    responses(
+        (status = 200, description = "The tenant.", body = TenantResponse),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+    ),
+    security(("adminApiKey" = []), ("tenantAdminToken" = [])),
+)]
 #[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path)))]
 async fn get(
     caller: Caller,
@@ -88,6 +156,27 @@ async fn get(
     }
 }
 
+/// Delete a tenant
+///
+/// The admin API key's only.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/{tenantId}",
+    tag = "tenants",
+    operation_id = "deleteTenant",
+    params(doc::TenantIdParam),
+    responses(
+        (status = 200, description = "Deleted.", body = Success),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+    ),
+    security(("adminApiKey" = [])),
+)]
 #[tracing::instrument(skip_all, fields(tenant_id = %crate::telemetry::untrusted(&path)))]
 async fn delete(
     caller: Caller,
@@ -100,7 +189,7 @@ async fn delete(
     match tenants::delete_tenant(&state.store, &id, &audit, Utc::now()).await {
         Ok(()) => {
             state.changes.tenant_deleted(Utc::now()).await;
-            Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
+            Ok(HttpResponse::Ok().json(Success::TRUE))
         }
         Err(error) => Err(tenant_error(error, &id)),
     }

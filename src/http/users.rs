@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{from_store, ApiError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use super::openapi::{self as doc, Success};
 use super::page::{ListQuery, Page};
 use super::{audit_context, rfc3339, AppState};
 use crate::changes::Change;
@@ -16,6 +17,11 @@ use crate::users::{
     self, CreateUserError, Password, UpdateUserError, User, UserDraft, UserError, UserId,
     UserPosition, UserProfile, Username,
 };
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, list, get, update, delete, set_password))]
+pub(super) struct Api;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -33,15 +39,31 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// A user as the API shows it: never a password or its hash (no type holds them).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = User, example = json!({
+    "id": "0f8fad5bd9cb469fa16570867728950e",
+    "username": "ada@example.com",
+    "displayName": "Ada Lovelace",
+    "email": "ada@example.com",
+    "defaultTenantId": "acme",
+    "enabled": true,
+    "passwordChangedAt": "2026-01-31T09:15:00.000Z",
+    "createdAt": "2026-01-31T09:15:00.000Z",
+    "updatedAt": "2026-02-01T10:00:00.000Z"
+}))]
 pub struct UserResponse {
+    #[schema(value_type = String, example = "0f8fad5bd9cb469fa16570867728950e")]
     id: UserId,
+    #[schema(value_type = String, example = "ada@example.com")]
     username: Username,
     #[serde(flatten)]
     profile: UserProfile,
+    #[schema(format = DateTime)]
     password_changed_at: String,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
 }
 
@@ -72,9 +94,14 @@ impl From<User> for UserResponse {
     }
 }
 
-#[derive(Deserialize)]
+/// A user's new password.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewPassword, example = json!({"password": "correct horse battery staple"}))]
 struct PasswordBody {
+    /// 8 to 256 characters.
+    #[schema(value_type = String, format = Password, write_only, min_length = 8,
+        max_length = 256, pattern = r"^[^\u0000]{8,256}$")]
     password: SecretString,
 }
 
@@ -102,6 +129,29 @@ fn user_error(error: UserError, id: &UserId) -> ApiError {
     }
 }
 
+/// Create a user
+///
+/// The admin API key's only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    operation_id = "createUser",
+    request_body(content = UserDraft, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The user.", body = UserResponse),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+    ),
+    security(("adminApiKey" = [])),
+)]
 #[tracing::instrument(skip_all)]
 async fn create(
     caller: Caller,
@@ -123,6 +173,26 @@ async fn create(
     Ok(HttpResponse::Created().json(UserResponse::from(user)))
 }
 
+/// List users
+///
+/// Every user (the admin API key, or those of `tenantId`), or a tenant admin's members.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    operation_id = "listUsers",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of users.", body = Page<UserResponse>),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+    ),
+    security(("adminApiKey" = []), ("tenantAdminToken" = [])),
+)]
 #[tracing::instrument(skip_all)]
 async fn list(
     caller: Caller,
@@ -144,6 +214,27 @@ async fn list(
     Ok(HttpResponse::Ok().json(page))
 }
 
+/// Get a user
+///
+/// A tenant admin sees its members only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{userId}",
+    tag = "users",
+    operation_id = "getUser",
+    params(doc::UserIdParam),
+    responses(
+        (status = 200, description = "The user.", body = UserResponse),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("adminApiKey" = []), ("tenantAdminToken" = [])),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %crate::telemetry::untrusted(&path)))]
 async fn get(
     caller: Caller,
@@ -157,6 +248,31 @@ async fn get(
     }
 }
 
+/// Update a user's profile
+///
+/// A field left out keeps its value, `null` clears it; the username never changes and
+/// the password has its own operation. The admin API key's only.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{userId}",
+    tag = "users",
+    operation_id = "updateUser",
+    params(doc::UserIdParam),
+    request_body(content = doc::UserChanges, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The user, updated.", body = UserResponse),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+    ),
+    security(("adminApiKey" = [])),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %crate::telemetry::untrusted(&path)))]
 async fn update(
     caller: Caller,
@@ -179,6 +295,27 @@ async fn update(
     }
 }
 
+/// Delete a user
+///
+/// Its sessions end. The admin API key's only.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{userId}",
+    tag = "users",
+    operation_id = "deleteUser",
+    params(doc::UserIdParam),
+    responses(
+        (status = 200, description = "Deleted.", body = Success),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+    ),
+    security(("adminApiKey" = [])),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %crate::telemetry::untrusted(&path)))]
 async fn delete(
     caller: Caller,
@@ -191,12 +328,36 @@ async fn delete(
     match users::delete_user(&state.store, &id, &audit, Utc::now()).await {
         Ok(()) => {
             state.applied(Change::User(id)).await;
-            Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
+            Ok(HttpResponse::Ok().json(Success::TRUE))
         }
         Err(error) => Err(user_error(error, &id)),
     }
 }
 
+/// Set a user's password
+///
+/// The admin API key's only.
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{userId}/password",
+    tag = "users",
+    operation_id = "setUserPassword",
+    params(doc::UserIdParam),
+    request_body(content = PasswordBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The user.", body = UserResponse),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::ServiceUnavailable),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+    ),
+    security(("adminApiKey" = [])),
+)]
 #[tracing::instrument(skip_all, fields(user_id = %crate::telemetry::untrusted(&path)))]
 async fn set_password(
     caller: Caller,

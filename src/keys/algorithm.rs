@@ -14,7 +14,9 @@ use serde_json::{json, Value};
 /// Smallest RSA modulus Tessera generates or imports.
 pub const MIN_RSA_BITS: usize = 2048;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[allow(clippy::upper_case_acronyms)]
 pub enum Algorithm {
     ES256,

@@ -7,18 +7,122 @@
 
 use std::net::IpAddr;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::server::Clients;
-use super::server::{server_error, unavailable, unavailable_or_server_error, OAuthServer};
+use super::server::{unavailable, unavailable_or_server_error, OAuthServer};
 use super::{Form, OAuthError};
 use crate::clients::AuthenticatedClient;
 use crate::store::PresentedRows;
-use crate::tokens::{AccessClaims, Purpose, TokenError};
+use crate::tokens::{AccessClaims, Audience, Purpose, TokenError};
 
-fn inactive() -> Value {
-    serde_json::json!({ "active": false })
+/// RFC 7662 §2.2's answer: `{"active": false}` and nothing more for a token that is not
+/// active (or not the caller's tenant's), else the token's claims. An access token's
+/// answer also carries its client's configured claims.
+#[derive(Debug, Default, Serialize, ToSchema)]
+#[schema(example = json!({
+    "active": true,
+    "token_type": "Bearer",
+    "iss": "https://auth.example.com",
+    "sub": "hubster.portal.api",
+    "aud": "https://api.example.com",
+    "exp": 1767225600,
+    "iat": 1767222000,
+    "nbf": 1767222000,
+    "jti": "7c1e0c1b7d3f4a55a0b8e0d1f2a3b4c5",
+    "client_id": "hubster.portal.api",
+    "scope": "read",
+    "tid": "acme"
+}))]
+pub struct Introspection {
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<IntrospectedType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<Audience>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Space-separated; absent when empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The tenant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tid: Option<String>,
+    /// The session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// An access token's client's configured claims (seed 004).
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// What kind of token an active answer describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub enum IntrospectedType {
+    /// An access token.
+    Bearer,
+    #[serde(rename = "refresh_token")]
+    RefreshToken,
+}
+
+fn inactive() -> Introspection {
+    Introspection::default()
+}
+
+impl From<AccessClaims> for Introspection {
+    fn from(claims: AccessClaims) -> Self {
+        let AccessClaims {
+            iss,
+            sub,
+            aud,
+            exp,
+            iat,
+            nbf,
+            jti,
+            client_id,
+            scope,
+            tid,
+            sid,
+            auth_time,
+            extra,
+        } = claims;
+        Introspection {
+            active: true,
+            token_type: Some(IntrospectedType::Bearer),
+            iss: Some(iss),
+            sub: Some(sub),
+            aud: Some(aud),
+            exp: Some(exp),
+            iat: Some(iat),
+            nbf: Some(nbf),
+            jti: Some(jti),
+            client_id: Some(client_id),
+            scope: (!scope.is_empty()).then_some(scope),
+            tid: Some(tid),
+            sid,
+            auth_time,
+            extra,
+        }
+    }
 }
 
 impl OAuthServer {
@@ -31,7 +135,7 @@ impl OAuthServer {
         body: &[u8],
         source: IpAddr,
         now: DateTime<Utc>,
-    ) -> Result<Value, OAuthError> {
+    ) -> Result<Introspection, OAuthError> {
         let form = Form::parse(body)?;
         let caller = self
             .authenticate(
@@ -52,7 +156,7 @@ impl OAuthServer {
         caller: &AuthenticatedClient,
         form: &Form,
         now: DateTime<Utc>,
-    ) -> Result<Value, OAuthError> {
+    ) -> Result<Introspection, OAuthError> {
         let token = form.require("token")?;
         let refresh_first = form.get("token_type_hint") == Some("refresh_token");
         if refresh_first {
@@ -64,12 +168,7 @@ impl OAuthServer {
             if claims.tid != caller.client.tenant_id.as_str() {
                 return Ok(inactive());
             }
-            let Ok(Value::Object(mut response)) = serde_json::to_value(claims) else {
-                return Err(server_error(anyhow::anyhow!("claims are not an object")));
-            };
-            response.insert("active".into(), Value::Bool(true));
-            response.insert("token_type".into(), Value::from("Bearer"));
-            return Ok(Value::Object(response));
+            return Ok(Introspection::from(claims));
         }
         if !refresh_first {
             if let Some(answer) = self.inspect_refresh_token(caller, token, now).await? {
@@ -86,7 +185,7 @@ impl OAuthServer {
         caller: &AuthenticatedClient,
         token: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<Value>, OAuthError> {
+    ) -> Result<Option<Introspection>, OAuthError> {
         let Some(PresentedRows { token, session }) = self.stored_refresh_token(token).await? else {
             return Ok(None);
         };
@@ -113,21 +212,19 @@ impl OAuthServer {
         if !enabled {
             return Ok(None);
         }
-        let mut answer = serde_json::json!({
-            "active": true,
-            "token_type": "refresh_token",
-            "client_id": token.client_id,
-            "sub": session.user_id,
-            "tid": session.tenant_id,
-            "sid": session.id,
-            "iss": self.issuer,
-            "iat": token.created_at / 1000,
-            "exp": token.expires_at / 1000,
-        });
-        if !token.scope.is_empty() {
-            answer["scope"] = Value::from(token.scope);
-        }
-        Ok(Some(answer))
+        Ok(Some(Introspection {
+            active: true,
+            token_type: Some(IntrospectedType::RefreshToken),
+            client_id: Some(token.client_id),
+            sub: Some(session.user_id),
+            tid: Some(session.tenant_id),
+            sid: Some(session.id),
+            iss: Some(self.issuer.clone()),
+            iat: Some(token.created_at / 1000),
+            exp: Some(token.expires_at / 1000),
+            scope: (!token.scope.is_empty()).then_some(token.scope),
+            ..Introspection::default()
+        }))
     }
 
     /// The claims of a valid access token Tessera issued (see

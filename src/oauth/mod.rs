@@ -21,6 +21,8 @@ pub use client_auth::{presented_client, AuthMethod, PresentedClient};
 pub use error::OAuthError;
 pub use form::Form;
 pub use grants::{GrantRequest, TokenResponse, SUPPORTED_GRANTS};
+pub use introspection::Introspection;
+pub use metadata::ServerMetadata;
 pub use server::{OAuthParts, OAuthServer};
 
 /// `[oauth]`.

@@ -9,7 +9,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 use super::OAuthSettings;
 use super::{presented_client, Form, OAuthError};
@@ -96,7 +95,7 @@ impl OAuthServer {
         &self.metrics
     }
 
-    pub fn metadata(&self) -> Value {
+    pub fn metadata(&self) -> super::metadata::ServerMetadata {
         super::metadata::metadata(&self.issuer, &self.scopes_supported)
     }
 

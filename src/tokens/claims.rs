@@ -19,7 +19,7 @@ pub fn api_audience(issuer: &str) -> String {
 }
 
 /// `aud`: one string when there is one audience, else an array (RFC 7519 §4.1.3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Audience {
     One(String),

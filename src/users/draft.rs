@@ -11,22 +11,52 @@ use crate::tenants::TenantId;
 
 /// A user's fields as a request sends them. Unknown fields are refused, so a typo is a
 /// 400, not a silent no-op.
-#[derive(Debug, Deserialize)]
+///
+/// As a schema it is a creation's body; an update's is the same without `username` and
+/// `password` (which it refuses), every field optional.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = NewUser, example = json!({
+    "username": "ada@example.com",
+    "password": "correct horse battery staple",
+    "displayName": "Ada Lovelace",
+    "email": "ada@example.com",
+    "defaultTenantId": "acme"
+}))]
 pub struct UserDraft {
+    /// 1 to 128 of `A-Z a-z 0-9 . _ - @ +`, unique ignoring case; never changes.
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 128,
+        pattern = "^[A-Za-z0-9._@+-]{1,128}$", example = "ada@example.com")]
     pub username: Patch<String>,
+    /// 8 to 256 characters.
     #[serde(default)]
+    #[schema(value_type = String, required = true, format = Password, write_only,
+        min_length = 8, max_length = 256, pattern = r"^[^\u0000]{8,256}$")]
     pub password: Patch<SecretString>,
+    /// At most 256 characters, not blank, no control characters; `null` clears it.
     #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 256,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", example = "Ada Lovelace")]
     pub display_name: Patch<String>,
+    /// `local@domain` (one `@`, no spaces), at most 254 characters; `null` clears it.
     #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 3, max_length = 254,
+        pattern = r"^[^@\s\x00-\x1F\x7F-\x9F]+@[^@\s\x00-\x1F\x7F-\x9F]+$", example = "ada@example.com")]
     pub email: Patch<String>,
+    /// The tenant a sign-in goes to when it names none; it must exist. `null` clears it.
     #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 64,
+        pattern = r"^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$", example = "acme")]
     pub default_tenant_id: Patch<String>,
+    /// A disabled user cannot sign in; `true` when not given.
     #[serde(default)]
+    #[schema(value_type = bool, example = true)]
     pub enabled: Patch<bool>,
 }
+
+/// The fields only a creation sends (an update refuses them).
+pub const CREATION_ONLY: [&str; 2] = ["username", "password"];
 
 /// A user to create, validated (its password not yet hashed).
 #[derive(Debug)]
@@ -194,11 +224,26 @@ impl ProfileChanges {
 }
 
 /// A membership's body: `{"roles": [...]}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MembershipRoles, example = json!({"roles": ["admin"]}))]
 pub struct MemberDraft {
     #[serde(default)]
+    #[schema(required = true, schema_with = roles_schema)]
     pub roles: Option<Vec<String>>,
+}
+
+/// The roles of a membership, as [`Roles::parse`] takes them: at least one, each once.
+fn roles_schema() -> utoipa::openapi::schema::ArrayBuilder {
+    use utoipa::openapi::schema::{ArrayBuilder, SchemaType, Type};
+    use utoipa::PartialSchema;
+    ArrayBuilder::new()
+        .schema_type(SchemaType::new(Type::Array))
+        .items(super::Role::schema())
+        .min_items(Some(1))
+        .max_items(Some(2))
+        .unique_items(true)
+        .description(Some("The roles in the tenant: at least one, each once."))
 }
 
 impl MemberDraft {
@@ -211,12 +256,22 @@ impl MemberDraft {
 }
 
 /// The body of a membership added by username: `{"username": "...", "roles": [...]}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewMembership, example = json!({"username": "ada@example.com", "roles": ["member"]}))]
 pub struct NewMemberDraft {
+    /// The user's username (any case).
     #[serde(default)]
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[A-Za-z0-9._@+-]{1,128}$"
+    )]
     pub username: Option<String>,
     #[serde(default)]
+    #[schema(required = true, schema_with = roles_schema)]
     pub roles: Option<Vec<String>>,
 }
 

@@ -22,7 +22,7 @@ pub use crate::ids::UserId;
 use crate::store::{from_millis, MemberRecord, UserRecord};
 use crate::tenants::TenantId;
 
-pub use draft::{MemberDraft, NewMemberDraft, NewUser, ProfileChanges, UserDraft};
+pub use draft::{MemberDraft, NewMemberDraft, NewUser, ProfileChanges, UserDraft, CREATION_ONLY};
 pub use service::{
     add_member, create_user, delete_member, delete_user, get_user, list_members, list_users,
     membership, put_member, revoke_sessions, set_password, update_user, verify_credentials,
@@ -98,7 +98,8 @@ impl Password {
 }
 
 /// A role a membership gives in its tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum Role {
     Member,
     /// An administrator of the tenant.
@@ -173,12 +174,15 @@ impl Roles {
 
 /// What an admin writes about a user, validated. Serialised, it is that part of the
 /// user's API form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserProfile {
+    #[schema(example = "Ada Lovelace")]
     pub display_name: Option<String>,
+    #[schema(example = "ada@example.com")]
     pub email: Option<String>,
     /// The tenant a sign-in goes to when it names none; it must exist.
+    #[schema(value_type = Option<String>, example = "acme")]
     pub default_tenant_id: Option<TenantId>,
     /// A disabled user cannot sign in.
     pub enabled: bool,

@@ -26,6 +26,7 @@ mod keys;
 mod members;
 mod metadata;
 mod metrics;
+mod openapi;
 mod portal_browser;
 mod portal_links;
 mod portal_session;

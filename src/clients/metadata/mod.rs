@@ -11,7 +11,8 @@ pub use redirect_uri::{RedirectUri, MAX_REDIRECT_URI_LEN};
 pub use scope::{scope_string, ScopeToken, MAX_SCOPE_TOKEN_LEN};
 
 /// The grants a client may use (RFC 6749 §4.1, §4.4, §6), in the spelling of seed 002.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, utoipa::ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GrantType {
     ClientCredentials,
     AuthorizationCode,

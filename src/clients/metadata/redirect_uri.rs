@@ -51,6 +51,38 @@ impl RedirectUri {
     }
 }
 
+/// A redirect URI's schema: a conservative part of what [`RedirectUri::parse`] accepts
+/// (an https URI with a DNS name, or http on a loopback host; a path and a query).
+impl utoipa::PartialSchema for RedirectUri {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let path = r"(/[A-Za-z0-9._~!$&'()+,;=:@/-]*)?(\?[A-Za-z0-9._~!$&'()+,;=:@/?-]*)?";
+        let port = "(:[1-9][0-9]{0,3})?";
+        let dns_name = r"[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)*";
+        let loopback = LOOPBACK_HOSTS
+            .iter()
+            .map(|host| {
+                host.replace('.', r"\.")
+                    .replace('[', r"\[")
+                    .replace(']', r"\]")
+            })
+            .collect::<Vec<_>>()
+            .join("|");
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::Custom("uri".into())))
+            .min_length(Some(1))
+            .max_length(Some(MAX_REDIRECT_URI_LEN))
+            .pattern(Some(format!(
+                "^(https://{dns_name}|http://({loopback})){port}{path}$"
+            )))
+            .examples(["https://app.example.com/callback"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RedirectUri {}
+
 impl fmt::Display for RedirectUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -27,6 +27,27 @@ impl ScopeToken {
     }
 }
 
+/// A scope token's schema, from [`ScopeToken::parse`]'s rules.
+impl utoipa::PartialSchema for ScopeToken {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "A scope token (RFC 6749 §3.3): printable ASCII without space, '\"' or '\\'.",
+            ))
+            .min_length(Some(1))
+            .max_length(Some(MAX_SCOPE_TOKEN_LEN))
+            .pattern(Some(format!(
+                r"^[\x21\x23-\x5B\x5D-\x7E]{{1,{MAX_SCOPE_TOKEN_LEN}}}$"
+            )))
+            .examples(["hubster-portal-api"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ScopeToken {}
+
 fn is_nqchar(b: u8) -> bool {
     matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E)
 }

@@ -28,11 +28,20 @@ pub const SUPPORTED_GRANTS: &[GrantType] = &[
 ];
 
 /// RFC 6749 §5.1.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = OAuthTokenResponse, example = json!({
+    "access_token": "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCIsImtpZCI6Ii4uLiJ9...",
+    "token_type": "Bearer",
+    "expires_in": 750,
+    "scope": "read"
+}))]
 pub struct TokenResponse {
     pub access_token: String,
+    #[schema(value_type = String, pattern = "^Bearer$")]
     pub token_type: &'static str,
+    /// Seconds the access token lives.
     pub expires_in: i64,
+    /// The scope granted, space-separated; absent when empty.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub scope: String,
     /// Only for a user's session, from a client that gets refresh tokens.
