@@ -17,7 +17,7 @@ use crate::audit::{self, AuditEvent, AuditFilter};
 pub(super) struct Api;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/api/v1/audit-events").route(web::get().to(list)));
+    cfg.service(super::resource("/api/v1/audit-events").get(list));
 }
 
 /// One change, as the audit trail keeps it.

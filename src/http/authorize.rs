@@ -81,10 +81,10 @@ struct SubmissionForm {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/oauth/authorize")
-            .route(web::get().to(show))
-            .route(web::post().to(submit)),
+            .get(show)
+            .post(submit),
     );
-    cfg.service(super::resource("/oauth/assets/login.css").route(web::get().to(stylesheet)));
+    cfg.service(super::resource("/oauth/assets/login.css").get(stylesheet));
 }
 
 /// The authorization endpoint (RFC 6749 §3.1)

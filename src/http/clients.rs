@@ -29,14 +29,14 @@ pub(super) struct Api;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/api/v1/oauth-clients")
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
+            .post(create)
+            .get(list),
     )
     .service(
         super::resource("/api/v1/oauth-clients/{id}")
-            .route(web::get().to(get))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete)),
+            .get(get)
+            .patch(update)
+            .delete(delete),
     );
 }
 

@@ -30,8 +30,9 @@ pub enum ApiError {
     CsrfRefused,
     #[error("{0}")]
     NotFound(String),
+    /// 405, with the methods the resource has (the `Allow` header).
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed { allow: std::sync::Arc<str> },
     #[error("{0}")]
     Conflict(String),
     #[error("request body larger than {0} bytes")]
@@ -90,7 +91,7 @@ impl ApiError {
             ApiError::CsrfRefused => "A call with the portal session must carry the session's \
                                       CSRF token in the X-CSRF-Token header."
                 .into(),
-            ApiError::MethodNotAllowed => "This resource does not support the method.".into(),
+            ApiError::MethodNotAllowed { .. } => "This resource does not support the method.".into(),
             ApiError::RateLimited { .. } => {
                 "Too many requests; retry after the time in Retry-After.".into()
             }
@@ -159,7 +160,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized { .. } | ApiError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden | ApiError::CsrfRefused => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -206,6 +207,9 @@ impl ResponseError for ApiError {
             ApiError::Unavailable => {
                 response.insert_header((header::RETRY_AFTER, "5"));
             }
+            ApiError::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, allow.as_ref()));
+            }
             _ => {}
         }
         response.json(body)
@@ -216,11 +220,6 @@ impl From<crate::auth::Forbidden> for ApiError {
     fn from(_: crate::auth::Forbidden) -> Self {
         ApiError::Forbidden
     }
-}
-
-/// Where a route exists but not for this method.
-pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
 }
 
 /// Where no route matches.

@@ -88,8 +88,9 @@ fn read_json<T: DeserializeOwned + 'static>(
                 "The request body must be JSON (Content-Type: application/json).".into(),
             ));
         }
-        let value: Value = serde_json::from_slice(&bytes)
+        let mut value: Value = serde_json::from_slice(&bytes)
             .map_err(|error| ApiError::bad_request(format!("The JSON body is invalid: {error}")))?;
+        integral_numbers_as_integers(&mut value);
         // serde would read `[]` as a struct whose fields all have defaults: an empty
         // upsert. Every `/api/*` body is an object, so anything else is refused here.
         if !value.is_object() {
@@ -131,6 +132,28 @@ pub(super) fn json_kind(value: &Value) -> &'static str {
 }
 
 pub(super) const NUL_REFUSED: &str = "must not contain a NUL character (U+0000)";
+
+/// Rewrites every number without a fractional part (`300.0`, `3e2`) as the integer it
+/// is: JSON, and the JSON Schema of the OpenAPI document, count it as one, while serde
+/// would refuse it for an integer field. A fractional number stays as it is (and is
+/// refused there, naming the field).
+pub(super) fn integral_numbers_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(number) if number.is_f64() => {
+            let float = number.as_f64().unwrap_or(f64::NAN);
+            // 2^63 and 2^64, exactly: the ranges of i64 and u64 (casts saturate beyond).
+            let integral = float.fract() == 0.0;
+            if integral && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&float) {
+                *value = Value::from(float as i64);
+            } else if integral && (0.0..1.844_674_407_370_955_2e19).contains(&float) {
+                *value = Value::from(float as u64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers_as_integers),
+        _ => {}
+    }
+}
 
 /// Where the first string holding U+0000 is in `value`, keys included, as a path like
 /// `metadata.team` or `allowedScopes[1]`.
@@ -301,7 +324,20 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
 mod tests {
     use serde_json::json;
 
-    use super::nul_in_json;
+    use super::{integral_numbers_as_integers, nul_in_json};
+
+    #[test]
+    fn integral_numbers_become_integers_and_fractions_stay() {
+        let mut value = serde_json::json!({
+            "a": 300.0, "b": [1e3, -2.0, 0.5], "c": {"d": -0.0}, "e": 7, "f": 1e300
+        });
+        integral_numbers_as_integers(&mut value);
+        assert_eq!(
+            value,
+            serde_json::json!({"a": 300, "b": [1000, -2, 0.5], "c": {"d": 0}, "e": 7, "f": 1e300})
+        );
+        assert!(value["a"].is_u64() && value["b"][1].is_i64());
+    }
 
     #[test]
     fn nul_is_found_in_nested_values_and_keys() {

@@ -27,8 +27,8 @@ use crate::tokens::access::UserTokens;
 pub(super) struct Api;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/api/v1/tokens").route(web::post().to(obtain)))
-        .service(super::resource("/api/v1/tokens/refresh").route(web::post().to(refresh)));
+    cfg.service(super::resource("/api/v1/tokens").post(obtain))
+        .service(super::resource("/api/v1/tokens/refresh").post(refresh));
 }
 
 /// Seed 001's `TokenRequest`: a sign-in with a password.

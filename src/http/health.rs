@@ -39,8 +39,8 @@ impl Status {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/healthz").route(web::get().to(healthz)))
-        .service(super::resource("/readyz").route(web::get().to(readyz)));
+    cfg.service(super::resource("/healthz").get(healthz))
+        .service(super::resource("/readyz").get(readyz));
 }
 
 /// Liveness

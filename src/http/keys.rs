@@ -17,10 +17,10 @@ use crate::keys::{KeyView, RotateOutcome};
 pub(super) struct Api;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/.well-known/jwks.json").route(web::get().to(jwks)))
-        .service(super::resource("/api/v1/keys").route(web::get().to(list)))
-        .service(super::resource("/api/v1/keys/rotate").route(web::post().to(rotate)))
-        .service(super::resource("/api/v1/keys/{kid}").route(web::delete().to(revoke)));
+    cfg.service(super::resource("/.well-known/jwks.json").get(jwks))
+        .service(super::resource("/api/v1/keys").get(list))
+        .service(super::resource("/api/v1/keys/rotate").post(rotate))
+        .service(super::resource("/api/v1/keys/{kid}").delete(revoke));
 }
 
 /// The JWKS as [`crate::keys`] writes it (RFC 7517 §5): this type only describes it.

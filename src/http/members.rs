@@ -29,13 +29,13 @@ pub(super) struct Api;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/api/v1/tenants/{tenantId}/members")
-            .route(web::get().to(list))
-            .route(web::post().to(add)),
+            .get(list)
+            .post(add),
     )
     .service(
         super::resource("/api/v1/tenants/{tenantId}/members/{userId}")
-            .route(web::put().to(put))
-            .route(web::delete().to(delete)),
+            .put(put)
+            .delete(delete),
     );
 }
 

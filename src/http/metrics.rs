@@ -25,12 +25,12 @@ const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// `/metrics` on the main listener: the global admin's.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/metrics").route(web::get().to(for_admin)));
+    cfg.service(super::resource("/metrics").get(for_admin));
 }
 
 /// `/metrics` on `server.metrics_listen`: open.
 pub fn open_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/metrics").route(web::get().to(exposition)));
+    cfg.service(super::resource("/metrics").get(exposition));
 }
 
 async fn for_admin(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

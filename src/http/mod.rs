@@ -24,7 +24,9 @@ mod token_body;
 mod user_tokens;
 mod users;
 
-use actix_web::{web, Resource};
+use actix_web::dev::{AppService, HttpServiceFactory};
+use actix_web::http::Method;
+use actix_web::{web, FromRequest, Handler, HttpResponse, Resource, Responder};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use std::net::IpAddr;
@@ -114,9 +116,106 @@ pub fn not_found_service() -> actix_web::Route {
     web::route().to(error::not_found)
 }
 
-/// A resource whose unsupported methods get 405 with the API error body.
-fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::route().to(error::method_not_allowed))
+/// A resource whose methods are named once, as its handlers are added: any other
+/// method gets 405 with the API error body and the `Allow` header that RFC 9110 §15.5.6
+/// requires, listing them.
+fn resource(path: &str) -> ApiResource {
+    ApiResource {
+        resource: web::resource(path),
+        allow: Vec::new(),
+    }
+}
+
+struct ApiResource {
+    resource: Resource,
+    allow: Vec<Method>,
+}
+
+impl ApiResource {
+    fn on<F, Args>(mut self, method: Method, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.resource = self
+            .resource
+            .route(web::method(method.clone()).to(handler));
+        self.allow.push(method);
+        self
+    }
+
+    fn get<F, Args>(self, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.on(Method::GET, handler)
+    }
+
+    fn post<F, Args>(self, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.on(Method::POST, handler)
+    }
+
+    fn put<F, Args>(self, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.on(Method::PUT, handler)
+    }
+
+    fn patch<F, Args>(self, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.on(Method::PATCH, handler)
+    }
+
+    fn delete<F, Args>(self, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.on(Method::DELETE, handler)
+    }
+
+    fn head<F, Args>(self, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.on(Method::HEAD, handler)
+    }
+}
+
+impl HttpServiceFactory for ApiResource {
+    fn register(self, config: &mut AppService) {
+        let allow: Arc<str> = self
+            .allow
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+            .into();
+        self.resource
+            .default_service(web::to(move || {
+                let allow = allow.clone();
+                async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow }) }
+            }))
+            .register(config);
+    }
 }
 
 /// Who makes a change and under which request id, for the audit trail.

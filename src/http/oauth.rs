@@ -32,17 +32,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
     }
     cfg.service(
-        super::resource("/.well-known/oauth-authorization-server").route(web::get().to(metadata)),
+        super::resource("/.well-known/oauth-authorization-server").get(metadata),
     )
     .service(
         super::resource("/.well-known/openid-configuration")
-            .route(web::get().to(openid_configuration)),
+            .get(openid_configuration),
     );
     // RFC 8414 §3.1: an issuer with a path has its metadata at the well-known prefix
     // followed by that path.
     cfg.service(
         super::resource("/.well-known/oauth-authorization-server/{issuer_path:.*}")
-            .route(web::get().to(metadata_of_path)),
+            .get(metadata_of_path),
     );
 }
 
@@ -288,10 +288,17 @@ async fn revoke(
     Ok(no_store(HttpResponse::Ok().finish()))
 }
 
-async fn post_only(_: web::Payload) -> Result<HttpResponse, OAuthError> {
-    Err(OAuthError::InvalidRequest(
-        "This endpoint accepts POST only.".into(),
-    ))
+/// Another method than POST: 405 with `Allow` (RFC 9110 §15.5.6), and the OAuth error
+/// body every answer of these endpoints has.
+async fn post_only(_: web::Payload) -> HttpResponse {
+    let mut response = OAuthError::InvalidRequest("This endpoint accepts POST only.".into())
+        .error_response();
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response.headers_mut().insert(
+        header::ALLOW,
+        HeaderValue::from_static("POST"),
+    );
+    response
 }
 
 /// Authorization server metadata (RFC 8414)

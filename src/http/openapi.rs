@@ -31,7 +31,7 @@ use crate::users::{UserDraft, CREATION_ONLY};
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource(OPENAPI_PATH).route(web::get().to(openapi_json)));
+    cfg.service(super::resource(OPENAPI_PATH).get(openapi_json));
 }
 
 /// The document as served: built on first use, then the same bytes for every request.

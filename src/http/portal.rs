@@ -41,13 +41,13 @@ use crate::oauth::Form;
 use crate::tokens::portal_link::{self, OpenError, PortalSession};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/portal").route(web::get().to(portal)));
-    cfg.service(super::resource("/portal/logout").route(web::post().to(logout)));
-    cfg.service(super::resource("/portal/signed-out").route(web::get().to(signed_out)));
-    cfg.service(super::resource("/portal/assets/login.css").route(web::get().to(stylesheet)));
-    cfg.service(super::resource("/portal/assets/portal.js").route(web::get().to(script)));
+    cfg.service(super::resource("/portal").get(portal));
+    cfg.service(super::resource("/portal/logout").post(logout));
+    cfg.service(super::resource("/portal/signed-out").get(signed_out));
+    cfg.service(super::resource("/portal/assets/login.css").get(stylesheet));
+    cfg.service(super::resource("/portal/assets/portal.js").get(script));
     cfg.service(
-        super::resource("/portal/assets/portal.css").route(web::get().to(portal_stylesheet)),
+        super::resource("/portal/assets/portal.css").get(portal_stylesheet),
     );
 }
 

@@ -20,13 +20,13 @@ use crate::clients::{self, AddSecretError, Claim, DeleteSecretError, RequestedSe
 pub(super) struct Api;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/api/v1/tenants/clients/{clientId}").route(web::get().to(get)))
+    cfg.service(super::resource("/api/v1/tenants/clients/{clientId}").get(get))
         .service(
-            super::resource("/api/v1/tenants/clients/{clientId}/tokens").route(web::post().to(add)),
+            super::resource("/api/v1/tenants/clients/{clientId}/tokens").post(add),
         )
         .service(
             super::resource("/api/v1/tenants/clients/{clientId}/tokens/{tokenId}")
-                .route(web::delete().to(delete)),
+                .delete(delete),
         );
 }
 

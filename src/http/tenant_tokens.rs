@@ -33,19 +33,19 @@ pub(super) struct Api;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/api/v1/tenants/{tenantId}/token")
-            .route(web::get().to(for_tenant))
-            .route(web::delete().to(revoke_for_tenant)),
+            .get(for_tenant)
+            .delete(revoke_for_tenant),
     )
     .service(
         super::resource("/api/v1/tenant/token")
-            .route(web::get().to(renew))
-            .route(web::delete().to(revoke_own)),
+            .get(renew)
+            .delete(revoke_own),
     )
     .service(
         super::resource("/api/v1/tenants/{tenantId}/portal")
-            .route(web::get().to(portal_for_tenant)),
+            .get(portal_for_tenant),
     )
-    .service(super::resource("/api/v1/tenant/portal").route(web::get().to(own_portal)));
+    .service(super::resource("/api/v1/tenant/portal").get(own_portal));
 }
 
 /// Seed 000's `PortalRedirect`.

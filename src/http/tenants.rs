@@ -22,9 +22,9 @@ pub(super) struct Api;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/api/v1/tenants/{tenantId}")
-            .route(web::put().to(upsert))
-            .route(web::get().to(get))
-            .route(web::delete().to(delete)),
+            .put(upsert)
+            .get(get)
+            .delete(delete),
     );
 }
 

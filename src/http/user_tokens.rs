@@ -68,22 +68,22 @@ impl utoipa::Modify for SameOnV2 {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/api/v1/tokens/switch").route(web::post().to(switch)));
+    cfg.service(super::resource("/api/v1/tokens/switch").post(switch));
     for version in ["v1", "v2"] {
         cfg.service(
             super::resource(&format!("/api/{version}/tokens/me"))
-                .route(web::get().to(me))
-                .route(web::head().to(verify))
-                .route(web::delete().to(logout)),
+                .get(me)
+                .head(verify)
+                .delete(logout),
         )
         .service(
             super::resource(&format!("/api/{version}/tokens/timeout"))
-                .route(web::get().to(get_timeout))
-                .route(web::put().to(put_timeout)),
+                .get(get_timeout)
+                .put(put_timeout),
         )
         .service(
             super::resource(&format!("/api/{version}/tokens/{USER_ID}"))
-                .route(web::delete().to(revoke_all)),
+                .delete(revoke_all),
         );
     }
 }

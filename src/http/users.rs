@@ -26,16 +26,16 @@ pub(super) struct Api;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/api/v1/users")
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
+            .post(create)
+            .get(list),
     )
     .service(
         super::resource("/api/v1/users/{userId}")
-            .route(web::get().to(get))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete)),
+            .get(get)
+            .patch(update)
+            .delete(delete),
     )
-    .service(super::resource("/api/v1/users/{userId}/password").route(web::put().to(set_password)));
+    .service(super::resource("/api/v1/users/{userId}/password").put(set_password));
 }
 
 /// A user as the API shows it: never a password or its hash (no type holds them).

@@ -6,6 +6,7 @@ mod process;
 mod token_client;
 
 mod address_limits;
+mod api_fuzz;
 mod admin_cli;
 mod audit;
 mod authorization_code;
