@@ -58,7 +58,7 @@ client_draft! {
         example = "Acme-Solar")]
     business_name: String,
     /// An absolute http or https URL of at most 2048 characters.
-    #[schema(value_type = Option<String>, format = "uri", max_length = 2048, pattern = r"^https?://[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~!$&'()+,;=:@/-]*)?$",
+    #[schema(value_type = Option<String>, format = "uri", max_length = 2048, pattern = r"^https?://[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)*(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(/[A-Za-z0-9._~!$&'()+,;=:@/-]*)?$",
         example = "http://localhost:12345")]
     homepage_url: String,
     /// Seconds an access token lives: 1 to 86400 (a numeric string is accepted too).

@@ -139,8 +139,11 @@ async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             content_type = "text/html", body = String),
         (status = 403, description = "The form has expired or was not sent from the page.",
             content_type = "text/html", body = String),
-        (status = 429, description = "Too many failed sign-ins (the page), or a rate limit.",
-            content_type = "text/html", body = String),
+        (status = 429, description = "Too many failed sign-ins (a page), or a rate limit before \
+            work (RFC 6749 §5.2's body).", content(
+                (String = "text/html"),
+                (super::oauth::OAuthErrorBody = "application/json"),
+            ), headers(("Retry-After" = String, description = "Seconds to wait before retrying."))),
         (status = 500, description = "A fault of the server.", content_type = "text/html", body = String),
         (status = 503, description = "The database cannot be reached.", content_type = "text/html", body = String),
     ),

@@ -95,7 +95,13 @@ fn member_error(error: MemberError, tenant: &TenantId, user: &UserId) -> ApiErro
     path = "/api/v1/tenants/{tenantId}/members",
     tag = "members",
     operation_id = "listMembers",
-    params(doc::TenantIdParam, ListQuery),
+    params(
+        doc::TenantIdParam,
+        ("limit" = Option<u32>, Query, nullable = false, description = "Members a page holds: 1 to 200, 50 when not given.",
+            minimum = 1, maximum = 200),
+        ("cursor" = Option<String>, Query, nullable = false, description = "Where the page starts: the previous \
+            page's `nextCursor`, as it was.", pattern = "^[A-Za-z0-9_-]+$"),
+    ),
     responses(
         (status = 200, description = "A page of members.", body = Page<MemberResponse>),
         (status = 400, response = doc::BadRequest),

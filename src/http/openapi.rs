@@ -504,6 +504,203 @@ mod tests {
         }
     }
 
+    /// Every operation of the document, with its path and method.
+    fn operations(document: &Value) -> Vec<(String, String, &Value)> {
+        let mut operations = Vec::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                operations.push((path.clone(), method.clone(), operation));
+            }
+        }
+        operations
+    }
+
+    #[test]
+    fn operations_have_unique_ids_and_name_only_known_schemes() {
+        let document = document_json();
+        let schemes = document["components"]["securitySchemes"]
+            .as_object()
+            .unwrap();
+        let mut ids = std::collections::HashSet::new();
+        for (path, method, operation) in operations(&document) {
+            let id = operation["operationId"].as_str().unwrap();
+            assert!(ids.insert(id.to_owned()), "{method} {path}: {id} twice");
+            let security = operation["security"].as_array();
+            let security = security.unwrap_or_else(|| panic!("{method} {path}: no security"));
+            for requirement in security {
+                for scheme in requirement.as_object().unwrap().keys() {
+                    assert!(schemes.contains_key(scheme), "{method} {path}: {scheme}");
+                }
+            }
+        }
+    }
+
+    /// The number at `pointer` (into `#/components/schemas`) in the document.
+    fn number(document: &Value, pointer: &str) -> u64 {
+        let at = format!("/components/schemas/{pointer}");
+        document
+            .pointer(&at)
+            .and_then(Value::as_u64)
+            .unwrap_or_else(|| panic!("{at} is a number"))
+    }
+
+    /// The limits the document states are the ones the parsers check: the attributes
+    /// spell them as literals, so each is compared with its constant here.
+    #[test]
+    fn stated_limits_are_the_parsers_limits() {
+        use crate::clients;
+        let document = document_json();
+        let limits: &[(&str, u64)] = &[
+            (
+                "TenantChanges/properties/name/maxLength",
+                crate::tenants::MAX_NAME_LEN as u64,
+            ),
+            (
+                "OAuthClientChanges/properties/name/maxLength",
+                clients::MAX_NAME_LEN as u64,
+            ),
+            (
+                "OAuthClientChanges/properties/description/maxLength",
+                clients::MAX_DESCRIPTION_LEN as u64,
+            ),
+            (
+                "OAuthClientChanges/properties/businessName/maxLength",
+                clients::MAX_NAME_LEN as u64,
+            ),
+            (
+                "OAuthClientChanges/properties/homepageUrl/maxLength",
+                clients::MAX_URL_LEN as u64,
+            ),
+            (
+                "OAuthClientChanges/properties/accessTokenValiditySeconds/maximum",
+                u64::from(clients::MAX_ACCESS_TOKEN_VALIDITY_SECONDS),
+            ),
+            (
+                "OAuthClientChanges/properties/refreshTokenValiditySeconds/maximum",
+                u64::from(clients::MAX_REFRESH_TOKEN_VALIDITY_SECONDS),
+            ),
+            (
+                "OAuthClientChanges/properties/redirectUris/maxItems",
+                clients::MAX_REDIRECT_URIS as u64,
+            ),
+            (
+                "OAuthClientChanges/properties/claims/maxItems",
+                clients::MAX_CLAIMS as u64,
+            ),
+            (
+                "OAuthClientChanges/properties/allowedScopes/maxItems",
+                clients::MAX_SCOPES as u64,
+            ),
+            (
+                "Claim/properties/type/maxLength",
+                clients::MAX_CLAIM_TYPE_LEN as u64,
+            ),
+            (
+                "Claim/properties/value/maxLength",
+                clients::MAX_CLAIM_VALUE_LEN as u64,
+            ),
+            (
+                "NewClientSecret/properties/name/maxLength",
+                clients::secrets::MAX_SECRET_NAME_LEN as u64,
+            ),
+            (
+                "NewUser/properties/username/maxLength",
+                crate::users::MAX_USERNAME_LEN as u64,
+            ),
+            (
+                "NewUser/properties/password/minLength",
+                crate::users::MIN_PASSWORD_LEN as u64,
+            ),
+            (
+                "NewUser/properties/password/maxLength",
+                crate::users::MAX_PASSWORD_LEN as u64,
+            ),
+            (
+                "NewPassword/properties/password/maxLength",
+                crate::users::MAX_PASSWORD_LEN as u64,
+            ),
+            (
+                "NewUser/properties/displayName/maxLength",
+                crate::users::MAX_DISPLAY_NAME_LEN as u64,
+            ),
+            (
+                "NewUser/properties/email/maxLength",
+                crate::users::MAX_EMAIL_LEN as u64,
+            ),
+            (
+                "NewUser/properties/defaultTenantId/maxLength",
+                crate::ids::MAX_TENANT_ID_LEN as u64,
+            ),
+            (
+                "TokenRequest/properties/tenantId/maxLength",
+                crate::ids::MAX_TENANT_ID_LEN as u64,
+            ),
+            (
+                "TokenRequest/properties/clientId/maxLength",
+                crate::ids::MAX_CLIENT_ID_LEN as u64,
+            ),
+            (
+                "IdleTokenTimeoutChange/properties/idleTokenTimeoutSeconds/maximum",
+                crate::tokens::MAX_IDLE_TIMEOUT_SECONDS,
+            ),
+        ];
+        for (pointer, limit) in limits {
+            assert_eq!(number(&document, pointer), *limit, "{pointer}");
+        }
+        let parameter = |path: &str, method: &str, name: &str| -> Value {
+            document["paths"][path][method]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|parameter| parameter["name"] == name)
+                .unwrap_or_else(|| panic!("{method} {path} has {name}"))["schema"]
+                .clone()
+        };
+        let tenant = parameter("/api/v1/tenants/{tenantId}", "get", "tenantId");
+        assert_eq!(tenant["maxLength"], crate::ids::MAX_TENANT_ID_LEN);
+        let client = parameter("/api/v1/oauth-clients/{id}", "get", "id");
+        assert_eq!(client["maxLength"], crate::ids::MAX_CLIENT_ID_LEN);
+        let limit = parameter("/api/v1/users", "get", "limit");
+        assert_eq!(limit["maximum"], super::super::page::MAX_LIMIT);
+        let search = parameter("/api/v1/oauth-clients", "get", "search");
+        assert_eq!(search["maxLength"], clients::ClientSearch::MAX_LEN);
+    }
+
+    /// Every code the three OAuth endpoints can answer with is in `OAuthErrorBody`'s enum.
+    #[test]
+    fn oauth_error_codes_are_all_listed() {
+        use crate::oauth::OAuthError;
+        let text = String::new;
+        let answered = [
+            OAuthError::InvalidRequest(text()),
+            OAuthError::InvalidClient { used_basic: true },
+            OAuthError::InvalidGrant(text()),
+            OAuthError::UnauthorizedClient(text()),
+            OAuthError::UnsupportedGrantType(text()),
+            OAuthError::InvalidScope(text()),
+            OAuthError::InvalidTarget(text()),
+            OAuthError::RateLimited {
+                retry_after_seconds: 1,
+            },
+            OAuthError::Unavailable {
+                retry_after_seconds: 1,
+            },
+            OAuthError::ServerError,
+        ];
+        let document = document_json();
+        let listed =
+            &document["components"]["schemas"]["OAuthErrorBody"]["properties"]["error"]["enum"];
+        for error in answered {
+            assert!(
+                listed
+                    .as_array()
+                    .unwrap()
+                    .contains(&Value::from(error.to_string())),
+                "{error}"
+            );
+        }
+    }
+
     #[test]
     fn it_is_openapi_3_1_with_the_package_version() {
         let document = document_json();

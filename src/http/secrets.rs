@@ -128,9 +128,11 @@ struct AddBody {
     )]
     name: Option<String>,
     /// When it stops working, in the future: RFC 3339, or `YYYY-MM-DDTHH:MM:SS` read
-    /// as UTC. Without it the secret lives until deleted.
-    #[schema(format = DateTime,
-        pattern = r"^(20[3-9][0-9]|2[1-9][0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?$")]
+    /// as UTC. Without it the secret lives until deleted. (The pattern takes years from
+    /// 2030 on, which are always in the future for it.)
+    #[schema(
+        pattern = r"^(20[3-9][0-9]|2[1-9][0-9]{2})-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?$"
+    )]
     expiration: Option<String>,
 }
 

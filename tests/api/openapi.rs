@@ -192,6 +192,106 @@ fn request_bodies_name_their_fields() {
         "application/x-www-form-urlencoded",
     );
     assert_eq!(required(introspect), ["token"]);
+
+    // A creation requires what a client cannot do without, and names its tenant; an
+    // update requires nothing and has no tenantId (it is read-only there).
+    let creation = request_schema(
+        &document,
+        "/api/v1/oauth-clients",
+        "post",
+        "application/json",
+    );
+    assert_eq!(
+        required(creation),
+        [
+            "name",
+            "description",
+            "accessTokenValiditySeconds",
+            "grantTypes",
+            "accessType",
+            "enabled"
+        ]
+    );
+    assert!(creation["properties"]["tenantId"].is_object());
+    assert_eq!(creation["additionalProperties"], false);
+    let update = request_schema(
+        &document,
+        "/api/v1/oauth-clients/{id}",
+        "patch",
+        "application/json",
+    );
+    assert!(required(update).is_empty());
+    assert!(update["properties"]["tenantId"].is_null());
+    assert_eq!(
+        update["properties"]["name"]["type"], "string",
+        "a name cannot be cleared"
+    );
+    assert_eq!(
+        update["properties"]["businessName"]["type"],
+        serde_json::json!(["string", "null"])
+    );
+
+    let upsert = request_schema(
+        &document,
+        "/api/v1/tenants/{tenantId}",
+        "put",
+        "application/json",
+    );
+    assert_eq!(
+        upsert["additionalProperties"], false,
+        "unknown fields are refused"
+    );
+    let user = request_schema(&document, "/api/v1/users", "post", "application/json");
+    assert_eq!(required(user), ["username", "password"]);
+    let user_update = request_schema(
+        &document,
+        "/api/v1/users/{userId}",
+        "patch",
+        "application/json",
+    );
+    assert!(user_update["properties"]["username"].is_null());
+
+    // The token API takes its four formats, each with seed 001's fields.
+    for content_type in [
+        "application/json",
+        "application/vnd.api+json",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ] {
+        let sign_in = request_schema(&document, "/api/v1/tokens", "post", content_type);
+        assert_eq!(
+            required(sign_in),
+            ["username", "password"],
+            "{content_type}"
+        );
+    }
+}
+
+#[test]
+fn operations_name_who_may_call_them() {
+    let document = saved();
+    let schemes = |path: &str, method: &str| -> Vec<String> {
+        operation(&document, path, method)["security"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|requirement| requirement.as_object().unwrap().keys().cloned())
+            .collect()
+    };
+    assert_eq!(
+        schemes("/api/v1/tenants/{tenantId}", "put"),
+        ["adminApiKey"]
+    );
+    assert_eq!(
+        schemes("/api/v1/tenants/{tenantId}", "get"),
+        ["adminApiKey", "tenantAdminToken"]
+    );
+    assert_eq!(schemes("/api/v1/tokens/me", "get"), ["userAccessToken"]);
+    assert_eq!(schemes("/api/v2/tokens/me", "get"), ["userAccessToken"]);
+    assert_eq!(schemes("/oauth/token", "post"), ["clientBasic"]);
+    assert!(schemes("/api/v1/openapi.json", "get").is_empty());
+    let unauthorized = &operation(&document, "/api/v1/oauth-clients", "get")["responses"]["401"];
+    assert_eq!(unauthorized["$ref"], "#/components/responses/Unauthorized");
 }
 
 #[test]

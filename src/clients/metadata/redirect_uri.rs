@@ -57,7 +57,7 @@ impl utoipa::PartialSchema for RedirectUri {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ObjectBuilder, Type};
         let path = r"(/[A-Za-z0-9._~!$&'()+,;=:@/-]*)?(\?[A-Za-z0-9._~!$&'()+,;=:@/?-]*)?";
-        let port = "(:[1-9][0-9]{0,3})?";
+        let port = "(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?";
         let dns_name = r"[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)*";
         let loopback = LOOPBACK_HOSTS
             .iter()
