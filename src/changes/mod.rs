@@ -6,30 +6,48 @@
 //! Each change other processes must apply is a typed [`Change`] (a plain value the store
 //! defines, since the writes record it), stored as a row of the `changes` table in the
 //! same transaction as the change itself, numbered by a sequence the database assigns.
-//! Every `oauth.sync_interval_millis` (250 ms) each process reads `WHERE seq > last_seen ORDER BY seq`: no wall clock is involved, so
-//! hosts with skewed clocks miss nothing, and a poll that fails just retries from the
-//! same place. On start a process notes the newest `seq`, then loads its state.
+//! Every `oauth.sync_interval_millis` (250 ms) each process reads the rows it has not
+//! read yet by `seq` (see below): no wall clock is involved in what is read, so hosts
+//! with skewed clocks miss nothing, and a poll that fails just retries from the same
+//! place. On start a process notes where the feed stands, then loads its state.
 //!
-//! Reading by sequence is only safe if sequence order is commit order. SQLite has one
-//! writer at a time, so it is. On PostgreSQL a number is drawn at insert, and
-//! transactions commit in any order: a reader could see 11 committed, move past it,
-//! and never see 10 commit. So every insert into `changes` first takes one advisory
-//! lock (`pg_advisory_xact_lock`, in a trigger, migration 0005) held to the end of
-//! its transaction: nobody draws 11 until the holder of 10 has committed or rolled
-//! back. We chose this over tracking gaps: it is a few lines, readers stay trivial,
-//! and the cost (writers that record a change commit one at a time) falls only on
-//! admin writes. Client, secret and user changes are recorded by (deferred) triggers,
-//! so no write path can forget them; the rest are written explicitly by the store.
+//! Sequence order need not be commit order. SQLite has one writer at a time, so there
+//! it is; on PostgreSQL a number is drawn at insert and transactions commit in any
+//! order, so a poll may read 12 while 11 is still committing (or will never be: its
+//! transaction rolled back). Each process therefore keeps its [`Position`]: the newest
+//! number read, and the gaps below it. Each poll reads the rows after the newest (a
+//! bounded batch) and, separately, those that have appeared in the gaps; a gap still
+//! empty after [`plan::GAP_TIMEOUT`] (30 s) is given up. The window is short in
+//! practice: client, secret and user changes are recorded by deferred triggers, which
+//! draw their number at commit, and the store writes the others as the last statement
+//! of their transaction. (Until issue 9 every insert took one advisory lock held to
+//! its commit, so that sequence order was commit order; every writer that recorded a
+//! change then committed one at a time, which capped client creation on PostgreSQL.)
+//!
+//! Rows after a gap are applied at once, so the order in which a process applies
+//! changes is not the order they were made in. That is safe because every change is
+//! an invalidation or an addition that commutes with the others ([`ChangeFeed::apply`]):
+//! `Client`, `SessionSwitched` and `IdleTimeout` drop a cached entry, which is then read
+//! again from the database (already committed, since the row is visible); `Key`
+//! reloads the keys from the database, whatever the order; `RevokedToken`,
+//! `TenantTokenChainRevoked` and `SessionEnded` add to a deny-list, keeping the later
+//! of two expiries; `TenantTokensRevoked` keeps the later of two cut-offs; `User` does
+//! nothing of its own. Applying one twice is harmless too, though the position makes
+//! each apply once. Client, secret and user changes are recorded by (deferred)
+//! triggers, so no write path can forget them; the rest are written explicitly by the
+//! store.
 //!
 //! The process that makes a change applies it to its own memory after the commit,
 //! before it answers ([`ChangeFeed::committed`]), so its own changes take effect at
 //! once.
 //!
 //! Housekeeping (every minute) purges rows older than an hour, always keeping the
-//! newest; a process whose `last_seen` is older than the oldest row left was away
-//! too long and rebuilds: it drops every cached client and reloads the keys and the
-//! revocation lists. The former per-minute reload of the deny-list is gone: with
-//! commit-ordered sequence numbers and this rebuild, no revocation can be skipped. The
+//! newest; a process whose first number not yet read is older than the oldest row
+//! left was away too long (or its writers' clocks disagree widely) and rebuilds: it drops every cached client and reloads the keys and the
+//! revocation lists; so does one with more than [`plan::MAX_GAPS`] gaps open. The former
+//! per-minute reload of the deny-list is gone: with the gaps read again and this
+//! rebuild, no revocation can be skipped (short of a transaction that takes longer
+//! than the gap timeout between drawing its number and committing). The
 //! client cache's one-minute re-read (in [`ClientAuthenticator`]) no longer guards
 //! against skew or late commits either; it stays there only as a bound on staleness
 //! should a bug ever lose an event, and is the authenticator's to keep or drop.
@@ -43,8 +61,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 
-pub use crate::store::{Change, ChangeRow};
-pub use plan::{plan, Step};
+pub use crate::store::{Change, ChangeRow, Gap};
+pub use plan::{plan, Position, Step};
 
 use crate::clients::ClientAuthenticator;
 use crate::ids::TenantId;
@@ -54,8 +72,11 @@ use crate::store::{from_millis, Store};
 use crate::tokens::tenant_admin::TenantTokenRevocations;
 use crate::tokens::{DenyList, SessionStates};
 
-/// Rows read per poll; more wait for the next.
+/// Rows read per poll after the newest read; more wait for the next.
 const BATCH: u32 = 1000;
+/// How far below the newest number a starting process looks for numbers still
+/// committing.
+const START_WINDOW: i64 = BATCH as i64;
 
 /// What the feed keeps current, in this process.
 pub struct FeedTargets {
@@ -87,32 +108,45 @@ pub struct ChangeFeed {
 /// Where this process stands in the feed (for the metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
-    /// The sequence number of the last row applied.
+    /// The newest sequence number applied (some below it may still be awaited).
     pub last_seen: i64,
     /// When a poll last succeeded (or the feed started).
     pub last_success: DateTime<Utc>,
 }
 
 struct FeedState {
-    last_seen: i64,
+    position: Position,
     last_housekeeping: DateTime<Utc>,
 }
 
 impl ChangeFeed {
-    /// Notes where the feed stands, then loads the keys again (they were loaded before
-    /// this point) and the revocation lists: a change committed in between is both
-    /// loaded and applied, which is harmless.
+    /// Notes where the feed stands (numbers missing just below the newest may still be
+    /// committing: they are awaited as gaps), then loads the keys again (they were
+    /// loaded before this point) and the revocation lists: a change committed in
+    /// between is both loaded and applied, which is harmless.
     pub async fn start(
         store: Store,
         targets: FeedTargets,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Arc<Self>> {
-        let last_seen = store.change_feed_bounds().await?.newest.unwrap_or(0);
+        let bounds = store.change_feed_bounds().await?;
+        let from = match (bounds.oldest, bounds.newest) {
+            (Some(oldest), Some(newest)) => (newest - START_WINDOW).max(oldest - 1),
+            _ => 0,
+        };
+        let present: Vec<i64> = store
+            .changes_after(from, BATCH)
+            .await?
+            .iter()
+            .map(|row| row.seq)
+            .collect();
+        let position = Position::starting(from, &present, now);
+        let last_seen = position.max_seen();
         let feed = ChangeFeed {
             store,
             targets,
             state: Mutex::new(FeedState {
-                last_seen,
+                position,
                 last_housekeeping: now,
             }),
             progress: std::sync::Mutex::new(Progress {
@@ -204,9 +238,12 @@ impl ChangeFeed {
     pub async fn poll(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
         let mut state = self.state.lock().await;
         let bounds = self.store.change_feed_bounds().await?;
-        let batch = self.store.changes_after(state.last_seen, BATCH).await?;
-        match plan(state.last_seen, bounds, batch) {
-            Step::Apply { changes, last_seen } => {
+        let batch = self
+            .store
+            .changes_to_read(state.position.max_seen(), &state.position.gaps(), BATCH)
+            .await?;
+        match plan(&state.position, bounds, batch, now) {
+            Step::Apply { changes, position } => {
                 // Several key changes in one batch need one reload.
                 let mut keys_changed = false;
                 for change in &changes {
@@ -218,19 +255,19 @@ impl ChangeFeed {
                 if keys_changed {
                     self.apply(&Change::Key, now).await?;
                 }
-                state.last_seen = last_seen;
+                state.position = position;
             }
-            Step::Resync { last_seen } => {
+            Step::Resync { position } => {
                 self.targets.clients.forget_all();
                 self.targets.sessions.forget_all();
                 self.targets.keys.reload(now).await?;
                 self.load_revocations(now).await?;
-                state.last_seen = last_seen;
+                state.position = position;
                 tracing::warn!("fell behind the change feed; caches rebuilt");
             }
         }
         *self.progress.lock().expect("not poisoned") = Progress {
-            last_seen: state.last_seen,
+            last_seen: state.position.max_seen(),
             last_success: now,
         };
         Ok(())

@@ -3,8 +3,10 @@
 //!
 //! Every write that other processes must learn of inserts its [`Change`] row with
 //! [`record_change!`] inside its own transaction, as its last statement before the
-//! commit (on PostgreSQL the insert takes the feed lock, held until the commit).
-//! Client and secret changes are recorded by triggers instead (migration 0005).
+//! commit: on PostgreSQL the row's number is drawn then, and readers await a number
+//! drawn but not yet committed for a while only (see [`crate::changes`]), so the less
+//! time between the insert and the commit the better. Client and secret changes are
+//! recorded by triggers instead (migration 0005), deferred to the commit.
 
 use super::audit::{insert_audit_record, AuditRecord};
 use super::{on_pool, BeginWrite, Change, Store};
@@ -36,6 +38,14 @@ pub struct ChangeRecord {
     pub instant: Option<i64>,
 }
 
+/// A run of sequence numbers, `first..=last`, a reader awaits: drawn by transactions
+/// not committed yet when it read past them (or rolled back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    pub first: i64,
+    pub last: i64,
+}
+
 /// The oldest and newest sequence numbers the feed still holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FeedBounds {
@@ -59,6 +69,41 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await
+        })?)
+    }
+
+    /// What a poll reads: up to `limit` changes after `max_seen`, and every change in
+    /// `gaps` (numbers below it this process awaits), in sequence order. The gaps are few
+    /// and usually empty, so the read stays bounded however many rows follow one.
+    pub async fn changes_to_read(
+        &self,
+        max_seen: i64,
+        gaps: &[Gap],
+        limit: u32,
+    ) -> anyhow::Result<Vec<ChangeRecord>> {
+        if gaps.is_empty() {
+            return self.changes_after(max_seen, limit).await;
+        }
+        Ok(on_pool!(self, pool => {
+            let mut query = sqlx::QueryBuilder::new(
+                "SELECT seq, kind, subject, instant FROM (\
+                   SELECT seq, kind, subject, instant FROM changes WHERE seq > ",
+            );
+            query
+                .push_bind(max_seen)
+                .push(" ORDER BY seq LIMIT ")
+                .push_bind(i64::from(limit))
+                .push(") AS newest UNION ALL SELECT seq, kind, subject, instant FROM changes WHERE ");
+            let mut ranges = query.separated(" OR ");
+            for gap in gaps {
+                ranges
+                    .push("seq BETWEEN ")
+                    .push_bind_unseparated(gap.first)
+                    .push_unseparated(" AND ")
+                    .push_bind_unseparated(gap.last);
+            }
+            query.push(" ORDER BY seq");
+            query.build_query_as().fetch_all(pool).await
         })?)
     }
 

@@ -77,9 +77,62 @@ pub enum InsertClient {
     TooMany(usize),
 }
 
+/// The slots a tenant's clients are counted in on PostgreSQL (`tenant_client_slots`,
+/// migration 0014, which makes this many rows per tenant).
+const CLIENT_COUNT_SLOTS: i64 = 16;
+
+/// The creation of a client on PostgreSQL, in one statement (so one round trip, with no
+/// transaction to open or commit around it), `$skip_locked` either `"SKIP LOCKED"` or
+/// `""`. It counts the client in one of its tenant's slots still under its share of the
+/// cap `$22` (`$22 / $23` each, one more for the first `$22 % $23`: the shares sum to
+/// the cap), locked to the commit, so creations in one tenant run side by side, each
+/// in a slot of its own, and the cap holds: a slot at its share takes no more. The
+/// tenant's row is locked (`FOR KEY SHARE`, as the foreign key would) before the slot,
+/// in the order a deletion of the tenant takes them, so the two never deadlock. A cap
+/// lowered below what a tenant has may leave some of its slots above their shares and
+/// others under: the sum then refuses creations while the tenant is at or above the cap
+/// (exact but for creations racing in that state, which do not see each other's
+/// uncommitted counts; once every slot is back within its share, the slots' locks make
+/// it exact again). Nothing is inserted when no slot has room (or the tenant does not exist); the
+/// secret, when given (`$24`), and the audit event go with the client.
+macro_rules! create_client_in_a_slot {
+    ($skip_locked:literal) => {
+        concat!(
+            "WITH tenant AS (SELECT id FROM tenants WHERE id = $2 FOR KEY SHARE), \
+             slot AS (\
+               SELECT slot FROM tenant_client_slots \
+               WHERE tenant_id = (SELECT id FROM tenant) \
+                 AND clients < $22 / $23 + CASE WHEN slot < $22 % $23 THEN 1 ELSE 0 END \
+               ORDER BY random() LIMIT 1 FOR UPDATE ",
+            $skip_locked,
+            "), \
+             client AS (\
+               INSERT INTO oauth_clients (",
+            columns!(),
+            ", count_slot) \
+               SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                      $17, $18, $19, $20, $21, slot FROM slot \
+               WHERE (SELECT SUM(clients) FROM tenant_client_slots WHERE tenant_id = $2) < $22 \
+               RETURNING id), \
+             secret AS (\
+               INSERT INTO client_secrets \
+                 (client_id, name, display_prefix, secret_hash, expires_at, created_at) \
+               SELECT id, $24, $25, $26, $27, $28 FROM client WHERE $24 IS NOT NULL), \
+             audit AS (\
+               INSERT INTO audit_events \
+                 (occurred_at, actor, action, target_id, tenant_id, request_id) \
+               SELECT $28, $29, $30, $31, $32, $33 FROM client) \
+             SELECT COUNT(*) FROM client"
+        )
+    };
+}
+
 impl Store {
-    /// Stores a new client with its first secret, if any, unless its tenant has
-    /// `max_clients` already.
+    /// Stores a new client with its first secret, if any, and its audit event, unless
+    /// its tenant has `max_clients` already (exact under concurrent creations on both
+    /// databases). On PostgreSQL in one statement that counts the client in one of the
+    /// tenant's slots ([`create_client_in_a_slot!`]); on SQLite in a transaction that
+    /// counts it in the tenant's row.
     #[tracing::instrument(skip_all, fields(client_id = %client.id))]
     pub async fn insert_client(
         &self,
@@ -90,64 +143,57 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<InsertClient> {
         let now = to_millis(now);
-        let outcome = on_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            // The audit row first: the tenant's row is locked from the client's insert
-            // (its trigger counts the client, migration 0009) to the commit, and every
-            // creation in the tenant waits for it, so as little as possible runs then.
-            insert_audit_record!(tx, audit, now)?;
-            let inserted = bind_settings!(
-                sqlx::query(concat!(
-                    "INSERT INTO oauth_clients (", columns!(), ") VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                      $17, $18, $19, $20, $21)"
-                ))
-                .bind(&client.id)
-                .bind(&client.tenant_id),
+        let cap = i64::try_from(max_clients).unwrap_or(i64::MAX);
+        let pool = match self {
+            Store::Sqlite(pool) => {
+                return insert_client_sqlite(pool, client, initial_secret, max_clients, audit, now)
+                    .await
+            }
+            Store::Postgres(pool) => pool,
+        };
+        // Among the slots with room an unlocked one; only when every slot with room is
+        // taken by a creation still committing, wait for one of them.
+        for query in [
+            create_client_in_a_slot!("SKIP LOCKED"),
+            create_client_in_a_slot!(""),
+        ] {
+            let inserted: i64 = bind_settings!(
+                sqlx::query_scalar(query)
+                    .bind(&client.id)
+                    .bind(&client.tenant_id),
                 client
             )
             .bind(client.version)
             .bind(client.created_at)
             .bind(client.updated_at)
-            .execute(&mut *tx)
-            .await;
-            match inserted {
-                Err(error) if error.as_database_error().is_some_and(|e| e.is_foreign_key_violation()) => {
-                    Ok(InsertClient::TenantMissing)
-                }
-                Err(error) => Err(error),
-                Ok(_) => {
-                    if let Some(secret) = initial_secret {
-                        sqlx::query(
-                            "INSERT INTO client_secrets \
-                               (client_id, name, display_prefix, secret_hash, expires_at, created_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6)",
-                        )
-                        .bind(&client.id)
-                        .bind(secret.name)
-                        .bind(secret.display_prefix)
-                        .bind(secret.hash)
-                        .bind(secret.expires_at)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    // Counted under the tenant row's lock, so the cap holds under
-                    // concurrent creations on both databases (a rollback uncounts).
-                    let count: i64 =
-                        sqlx::query_scalar("SELECT client_count FROM tenants WHERE id = $1")
-                            .bind(&client.tenant_id)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                    if count > i64::try_from(max_clients).unwrap_or(i64::MAX) {
-                        return Ok(InsertClient::TooMany(max_clients));
-                    }
-                    tx.commit().await?;
-                    Ok(InsertClient::Inserted)
-                }
+            .bind(cap)
+            .bind(CLIENT_COUNT_SLOTS)
+            .bind(initial_secret.map(|secret| secret.name))
+            .bind(initial_secret.map(|secret| secret.display_prefix))
+            .bind(initial_secret.map(|secret| secret.hash))
+            .bind(initial_secret.and_then(|secret| secret.expires_at))
+            .bind(now)
+            .bind(&audit.actor)
+            .bind(audit.action)
+            .bind(&audit.target_id)
+            .bind(audit.tenant_id.as_deref())
+            .bind(audit.request_id.as_deref())
+            .fetch_one(pool)
+            .await?;
+            if inserted == 1 {
+                return Ok(InsertClient::Inserted);
             }
-        })?;
-        Ok(outcome)
+        }
+        let tenant_exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1)")
+                .bind(&client.tenant_id)
+                .fetch_one(pool)
+                .await?;
+        Ok(if tenant_exists {
+            InsertClient::TooMany(max_clients)
+        } else {
+            InsertClient::TenantMissing
+        })
     }
 
     /// The built-in internal client of the tenant `tenant_id`, if it has one yet.
@@ -381,6 +427,76 @@ impl Store {
             .await
         })?)
     }
+}
+
+/// [`Store::insert_client`] on SQLite: one writer at a time, so the tenant's one count
+/// (`tenants.client_count`, kept by a trigger, migration 0009) is exact and costs no
+/// waiting beyond the write lock the transaction holds anyway.
+async fn insert_client_sqlite(
+    pool: &sqlx::SqlitePool,
+    client: &ClientRecord,
+    initial_secret: Option<&NewSecretRecord<'_>>,
+    max_clients: usize,
+    audit: &AuditRecord,
+    now: i64,
+) -> anyhow::Result<InsertClient> {
+    let mut tx = pool.begin_write().await?;
+    insert_audit_record!(tx, audit, now)?;
+    let inserted = bind_settings!(
+        sqlx::query(concat!(
+            "INSERT INTO oauth_clients (",
+            columns!(),
+            ") VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+              $17, $18, $19, $20, $21)"
+        ))
+        .bind(&client.id)
+        .bind(&client.tenant_id),
+        client
+    )
+    .bind(client.version)
+    .bind(client.created_at)
+    .bind(client.updated_at)
+    .execute(&mut *tx)
+    .await;
+    match inserted {
+        Err(error)
+            if error
+                .as_database_error()
+                .is_some_and(|e| e.is_foreign_key_violation()) =>
+        {
+            tx.rollback().await?;
+            return Ok(InsertClient::TenantMissing);
+        }
+        Err(error) => return Err(error.into()),
+        Ok(_) => {}
+    }
+    if let Some(secret) = initial_secret {
+        sqlx::query(
+            "INSERT INTO client_secrets \
+               (client_id, name, display_prefix, secret_hash, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&client.id)
+        .bind(secret.name)
+        .bind(secret.display_prefix)
+        .bind(secret.hash)
+        .bind(secret.expires_at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    // Counted by the insert's trigger; a refusal rolls the count back with the rest.
+    let count: i64 = sqlx::query_scalar("SELECT client_count FROM tenants WHERE id = $1")
+        .bind(&client.tenant_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if count > i64::try_from(max_clients).unwrap_or(i64::MAX) {
+        tx.rollback().await?;
+        return Ok(InsertClient::TooMany(max_clients));
+    }
+    tx.commit().await?;
+    Ok(InsertClient::Inserted)
 }
 
 /// `text` with `LIKE`'s wildcards (`%`, `_`) and its escape character (`\`) escaped, so

@@ -45,7 +45,7 @@ use serde::Deserialize;
 pub use audit::{AuditRecord, AuditRow};
 pub use authorization_codes::{CodeRecord, LockedCode};
 pub use change_event::{Change, ChangeRow};
-pub use changes::{ChangeRecord, FeedBounds};
+pub use changes::{ChangeRecord, FeedBounds, Gap};
 pub use clients::{ClientRecord, InsertClient};
 pub use idle_timeouts::IdleTimeoutRecord;
 pub use keys::{KeyChanges, StoredKey};

@@ -13,11 +13,12 @@ pub struct DenyList {
 }
 
 impl DenyList {
+    /// Denies `jti` until `exp`, or until a later expiry it is denied until already:
+    /// the change feed may apply two denials of one entry in either order.
     pub fn deny(&self, jti: &str, exp: i64) {
-        self.revoked
-            .write()
-            .expect("not poisoned")
-            .insert(jti.to_owned(), exp);
+        let mut revoked = self.revoked.write().expect("not poisoned");
+        let until = revoked.entry(jti.to_owned()).or_insert(exp);
+        *until = (*until).max(exp);
     }
 
     pub fn is_denied(&self, jti: &str) -> bool {
@@ -55,5 +56,14 @@ mod tests {
         assert!(list.is_denied("a"));
         list.purge(100);
         assert!(list.is_empty());
+    }
+
+    #[test]
+    fn two_denials_of_one_entry_keep_the_later_expiry_in_either_order() {
+        let list = DenyList::default();
+        list.deny("a", 200);
+        list.deny("a", 100);
+        list.purge(150);
+        assert!(list.is_denied("a"));
     }
 }

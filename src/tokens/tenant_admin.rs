@@ -300,11 +300,12 @@ pub struct TenantTokenRevocations {
 }
 
 impl TenantTokenRevocations {
+    /// Voids the chain until `ends_at_millis`, or a later end it is voided until
+    /// already (the change feed may apply two revocations in either order).
     pub fn revoke_chain(&self, chain_id: &str, ends_at_millis: i64) {
-        self.chains
-            .write()
-            .expect("not poisoned")
-            .insert(chain_id.to_owned(), ends_at_millis);
+        let mut chains = self.chains.write().expect("not poisoned");
+        let ends_at = chains.entry(chain_id.to_owned()).or_insert(ends_at_millis);
+        *ends_at = (*ends_at).max(ends_at_millis);
     }
 
     /// Voids the tenant's tokens issued before `not_before_millis`; a later cut-off
@@ -385,6 +386,12 @@ mod tests {
         let acme = TenantId::parse("acme").unwrap();
         let other = TenantId::parse("other").unwrap();
         revocations.revoke_chain("chain", 50_000);
+        // An earlier end arriving late changes nothing.
+        revocations.revoke_chain("chain", 5_000);
+        revocations.purge(
+            DateTime::from_timestamp_millis(10_000).unwrap(),
+            Duration::seconds(10),
+        );
         assert!(revocations.is_revoked(&acme, "chain", 10));
         assert!(!revocations.is_revoked(&acme, "another", 10));
 

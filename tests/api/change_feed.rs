@@ -1,6 +1,7 @@
 //! The change feed: every write other processes must learn of is a row with a
-//! database-assigned sequence, commit order is sequence order on PostgreSQL, and a
-//! second process on the same database applies what the first one changed.
+//! database-assigned sequence, a change committed after a later-numbered one is still
+//! applied on PostgreSQL, and a second process on the same database applies what the
+//! first one changed.
 
 use std::time::Duration;
 
@@ -200,52 +201,71 @@ async fn a_key_change_reaches_the_other_process_within_a_second(backend: Backend
 }
 
 /// On PostgreSQL a sequence number is drawn at insert while transactions commit in any
-/// order; the feed lock makes a later writer wait, so a poll never sees seq 11 while 10
-/// is still uncommitted (and then skips 10 for ever).
+/// order, and nothing makes a later writer wait: a poll reads the later change while
+/// the earlier one is still uncommitted, applies it at once, and reads the earlier one
+/// when it commits (the number it skipped stays a gap it reads again).
 #[tokio::test]
-async fn a_poll_never_passes_an_uncommitted_change() {
+async fn a_change_committed_after_a_later_one_still_reaches_the_other_process() {
     use sqlx::Connection;
     let Some(backend) = Backend::postgres() else {
         return;
     };
     let app = spawn_app(backend).await;
-    let start = feed_after(&app, 0).await.1;
-    let insert = "INSERT INTO changes (kind, subject, recorded_at) VALUES ('key', '', 0)";
+    let replica = Replica::of(&app).await;
+    let on_replica = OAuthEndpoints::at(&replica.address);
+    let first = Credentials::of(&app.create_client("acme", json!({})).await);
+    let second = Credentials::of(&app.create_client("acme", json!({})).await);
+    for client in [&first, &second] {
+        // Cached by the replica from here on.
+        assert_eq!(on_replica.token(client, &[]).await.status(), 200);
+    }
 
-    let mut first = sqlx::PgConnection::connect(&app.database.url)
+    // The first client's change draws its number now (its trigger fired at once), and
+    // its transaction stays open.
+    let mut connection = sqlx::PgConnection::connect(&app.database.url)
         .await
         .unwrap();
-    let mut first_tx = first.begin().await.unwrap();
-    sqlx::query(insert).execute(&mut *first_tx).await.unwrap();
+    let mut slow = connection.begin().await.unwrap();
+    sqlx::query("SET CONSTRAINTS ALL IMMEDIATE")
+        .execute(&mut *slow)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE oauth_clients SET enabled = false WHERE id = $1")
+        .bind(&first.id)
+        .execute(&mut *slow)
+        .await
+        .unwrap();
+    let drawn: i64 = sqlx::query_scalar("SELECT MAX(seq) FROM changes")
+        .fetch_one(&mut *slow)
+        .await
+        .unwrap();
 
-    let url = app.database.url.clone();
-    let second = tokio::spawn(async move {
-        let mut second = sqlx::PgConnection::connect(&url).await.unwrap();
-        let mut tx = second.begin().await.unwrap();
-        sqlx::query(insert).execute(&mut *tx).await.unwrap();
-        tx.commit().await.unwrap();
-    });
-    // Whatever the second writer has reached meanwhile, nothing is visible yet.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        !second.is_finished(),
-        "the second writer did not wait for the first"
+    // A later change commits meanwhile, without waiting, and reaches the replica.
+    let path = format!("/api/v1/oauth-clients/{}", second.id);
+    send(&app, Method::PATCH, &path, Some(json!({"enabled": false}))).await;
+    let later = feed_after(&app, drawn).await.1;
+    assert!(later > drawn, "the later change has a later number");
+    let refused = eventually(PROPAGATION, || async {
+        on_replica.token(&second, &[]).await.status() == 401
+    })
+    .await;
+    assert!(refused.is_some(), "the replica missed the later change");
+    assert_eq!(
+        on_replica.token(&first, &[]).await.status(),
+        200,
+        "nothing of the uncommitted change is visible yet"
     );
-    let (rows, newest) = feed_after(&app, start).await;
-    assert!(
-        rows.is_empty(),
-        "a poll saw {rows:?} past an uncommitted change"
-    );
-    assert_eq!(newest, start);
 
-    first_tx.commit().await.unwrap();
-    second.await.unwrap();
-    let rows = app.store.changes_after(start, 10).await.unwrap();
-    assert_eq!(rows.len(), 2, "{rows:?}");
-    assert!(rows[0].seq < rows[1].seq);
-    // The row drawn first is the one committed first.
-    let bounds = app.store.change_feed_bounds().await.unwrap();
-    assert_eq!(bounds.newest, Some(rows[1].seq));
+    // The earlier change commits last: the replica, long past its number, applies it.
+    slow.commit().await.unwrap();
+    let refused = eventually(2 * PROPAGATION, || async {
+        on_replica.token(&first, &[]).await.status() == 401
+    })
+    .await;
+    assert!(
+        refused.is_some(),
+        "the replica skipped a change committed after a later one"
+    );
 }
 
 /// A process whose next change was purged unread (it was away longer than the feed's

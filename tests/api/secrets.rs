@@ -32,6 +32,7 @@ crate::on_both_backends!(
     a_flush_cancelled_mid_write_loses_no_use,
     a_legacy_argon2_secret_is_rehashed_on_its_first_successful_use,
     the_caps_on_clients_and_secrets_hold_under_concurrent_creation,
+    the_client_cap_is_exact_when_many_more_creations_race_than_it_allows,
     overlapping_use_flushes_never_deadlock,
 );
 
@@ -576,6 +577,61 @@ async fn the_caps_on_clients_and_secrets_hold_under_concurrent_creation(backend:
     assert!(
         error.to_string().contains("limits.secrets_per_client"),
         "{error}"
+    );
+}
+
+/// Twenty creations race for a cap of five, over as many connections: on PostgreSQL
+/// each takes one of the tenant's count slots (migration 0014), five of which have room
+/// (a share of one each), so some wait for a slot another creation holds and find it
+/// full. Exactly five are stored; deleting one makes room for exactly one more.
+async fn the_client_cap_is_exact_when_many_more_creations_race_than_it_allows(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.limits.clients_per_tenant = 5;
+        s.database.max_connections = 20;
+    })
+    .await;
+    app.put_tenant("acme", json!({})).await;
+    let body = crate::helpers::client_body("acme");
+    let attempts = (0..20)
+        .map(|_| app.admin(Method::POST, "/api/v1/oauth-clients").json(&body))
+        .collect();
+    let mut created = Vec::new();
+    for response in all_at_once(attempts).await {
+        match response.status().as_u16() {
+            200 => created.push(response.json::<Value>().await.unwrap()),
+            409 => {
+                assert_api_error(response, 409).await;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(created.len(), 5, "the cap is 5");
+    let (_, list) = app.get_json("/api/v1/oauth-clients?tenantId=acme").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 5, "{list}");
+
+    let id = created[0]["id"].as_str().unwrap();
+    let deleted = app
+        .admin(Method::DELETE, &format!("/api/v1/oauth-clients/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    let again = (0..4)
+        .map(|_| app.admin(Method::POST, "/api/v1/oauth-clients").json(&body))
+        .collect();
+    let statuses: Vec<u16> = all_at_once(again)
+        .await
+        .iter()
+        .map(|response| response.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|status| **status == 200).count(),
+        1,
+        "one place was freed: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|status| [200, 409].contains(status)),
+        "{statuses:?}"
     );
 }
 
