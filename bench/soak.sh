@@ -222,6 +222,16 @@ sampler() {
     done
 }
 
+# log_summary: the server's warnings and errors (log level warn), counted by message, so
+# that a 5xx can be traced (e.g. "database unavailable" when the pool timed out).
+log_summary() {
+    [[ -s $SERVER_LOG ]] || return 0
+    say "  the server logged (level warn and above, by message):"
+    # "TIME  LEVEL message: more key=value ...": the level and message only.
+    sed -E -n 's/^[^ ]+ +(WARN|ERROR) +(.*)/\1 \2/p' "$SERVER_LOG" | sed -E 's/:? [a-z_.]+=.*//; s/: .*//' |
+        sort | uniq -c | sort -rn | head -n 10 >&2
+}
+
 # ---- One database ----------------------------------------------------------------------------
 soak_database() {
     SOAKING=0
@@ -280,10 +290,7 @@ soak_database() {
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then
         FAILED+=("Tessera on $DATABASE exited during the soak")
     fi
-    if [[ -s $SERVER_LOG ]]; then
-        say "  the server's log (level warn) ends with:"
-        tail -n 5 "$SERVER_LOG" >&2
-    fi
+    log_summary
     stop_server
 }
 
