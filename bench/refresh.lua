@@ -6,6 +6,7 @@
 --   BENCH_TOKENS_FILE  refresh tokens, one a line: one chain each; there must be more
 --                      than wrk connections, or connections wait for none
 --   BENCH_AUTH         the client's Authorization header value
+--   BENCH_COUNT_STATUS when set, count responses per status code (bench/status_count.lua)
 -- A refused refresh drops its chain; when none is left the request carries a dead
 -- token and shows up among the non-2xx responses.
 
@@ -34,7 +35,7 @@ function request()
   return wrk.format(nil, nil, nil, "grant_type=refresh_token&refresh_token=" .. token)
 end
 
-function response(status, headers, body)
+local function take_next_token(status, headers, body)
   if status == 200 then
     local token = body:match('"refresh_token":"([^"]+)"')
     if token then
@@ -42,4 +43,12 @@ function response(status, headers, body)
       queue[last] = token
     end
   end
+end
+
+local count_status = os.getenv("BENCH_COUNT_STATUS")
+if count_status and count_status ~= "" then
+  local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+  dofile(dir .. "status_count.lua").install(take_next_token)
+else
+  response = take_next_token
 end

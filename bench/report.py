@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Helpers for bench/run.sh: read wrk's --latency report, and print the results table.
+"""Helpers for bench/run.sh and bench/soak.sh: read wrk's --latency report, and print the
+results tables.
 
   report.py parse WRK_OUTPUT_FILE
       prints one tab-separated line: requests/s, p50 ms, p99 ms, non-2xx/3xx count,
@@ -10,6 +11,18 @@
   report.py targets RESULTS_TSV
       prints each target of issue 6 with what was measured: met, missed, or not yet
       measurable
+  report.py count5xx STATUSES
+      prints how many of parse's status counts ("200=N,503=M" or "-") are 5xx
+  report.py samples SAMPLES_CSV WARMUP_SECONDS
+      bench/soak.sh's samples (phase,seconds,rss_kib,fds,threads,database_kib; phase
+      "before" the traffic, "soak" during it, "after" it): prints one tab-separated line:
+      of the "soak" samples from WARMUP_SECONDS on, their count, RSS min, max (KiB) and
+      least-squares slope (KiB/min), fds min, max and slope (per min), threads min and
+      max; then RSS, fds and the database's size (KiB) before and after the traffic
+  report.py soak-traffic RESULTS_TSV
+      prints the Markdown table of bench/soak.sh's traffic rows
+  report.py soak-memory MEMORY_TSV WARMUP_SECONDS
+      prints the Markdown table of bench/soak.sh's samples, one row per database
 """
 
 import re
@@ -64,6 +77,24 @@ def number(text):
     return f"{int(text):,}" if text.isdigit() else text
 
 
+def markdown(header, rows, numeric):
+    """Prints a Markdown table; the columns of `numeric` (indexes) right-aligned."""
+    out = [header] + rows
+    widths = [max(len(row[i]) for row in out) for i in range(len(header))]
+    for index, row in enumerate(out):
+        cells = [
+            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
+        print("| " + " | ".join(cells) + " |")
+        if index == 0:
+            rule = [
+                "-" * (widths[i] + 1) + ":" if i in numeric else "-" * (widths[i] + 2)
+                for i in range(len(header))
+            ]
+            print("|" + "|".join(rule) + "|")
+
+
 def table(path):
     rows = read_rows(path)
     baseline = healthz_rates(rows)
@@ -78,7 +109,7 @@ def table(path):
         "peak RSS MiB",
         "note",
     ]
-    out = [header]
+    out = []
     for scenario, database, rps, p50, p99, errors, rss, note in rows:
         if rps == "-":
             ratio = "-"
@@ -87,20 +118,7 @@ def table(path):
         else:
             ratio = "?"
         out.append([scenario, database, number(rps), p50, p99, number(errors), ratio, rss, note])
-    widths = [max(len(row[i]) for row in out) for i in range(len(header))]
-    numeric = {2, 3, 4, 5, 6, 7}
-    for index, row in enumerate(out):
-        cells = [
-            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ]
-        print("| " + " | ".join(cells) + " |")
-        if index == 0:
-            rule = [
-                "-" * (widths[i] + 1) + ":" if i in numeric else "-" * (widths[i] + 2)
-                for i in range(len(header))
-            ]
-            print("|" + "|".join(rule) + "|")
+    markdown(header, out, {2, 3, 4, 5, 6, 7})
 
 
 # Issue 6's targets: (scenario row, what, check on (rps, p99, ratio, rss), wanted).
@@ -195,8 +213,141 @@ def targets(path):
             print("|-" + "-|-".join("-" * w for w in widths) + "-|")
 
 
+def count5xx(statuses):
+    pairs = [pair.split("=") for pair in statuses.split(",") if "=" in pair]
+    print(sum(int(count) for code, count in pairs if 500 <= int(code) <= 599))
+
+
+def slope_per_minute(points):
+    """Least-squares slope of (seconds, value) points, per minute; nan under 3 points."""
+    if len(points) < 3:
+        return float("nan")
+    n = len(points)
+    mean_x = sum(x for x, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    var_x = sum((x - mean_x) ** 2 for x, _ in points)
+    if var_x == 0:
+        return float("nan")
+    cov = sum((x - mean_x) * (y - mean_y) for x, y in points)
+    return 60.0 * cov / var_x
+
+
+def samples(path, warmup):
+    with open(path, encoding="utf-8") as handle:
+        rows = [line.strip().split(",") for line in handle.readlines()[1:] if line.strip()]
+
+    def column(index, rows):
+        return [(float(r[1]), float(r[index])) for r in rows if len(r) > index and r[index] != ""]
+
+    def value(points, pick):
+        return f"{pick(y for _, y in points):.0f}" if points else "nan"
+
+    def only(phase):
+        return [r for r in rows if r[0] == phase]
+
+    kept = [r for r in only("soak") if float(r[1]) >= float(warmup)]
+    rss, fds, threads = column(2, kept), column(3, kept), column(4, kept)
+    before, after = only("before"), only("after")
+    fields = [
+        str(len(kept)),
+        value(rss, min),
+        value(rss, max),
+        f"{slope_per_minute(rss):.1f}",
+        value(fds, min),
+        value(fds, max),
+        f"{slope_per_minute(fds):.2f}",
+        value(threads, min),
+        value(threads, max),
+        value(column(2, before), min),
+        value(column(2, after), min),
+        value(column(3, before), min),
+        value(column(3, after), min),
+        value(column(5, before), min),
+        value(column(5, after), min),
+    ]
+    print("\t".join(fields))
+
+
+def soak_traffic(path):
+    """Rows: database, traffic, connections, requests, rps, p50, p99, non-2xx, 5xx,
+    socket errors, statuses."""
+    header = [
+        "database",
+        "traffic",
+        "conns",
+        "requests",
+        "requests/s",
+        "p50 ms",
+        "p99 ms",
+        "non-2xx",
+        "5xx",
+        "socket errors",
+        "statuses",
+    ]
+    rows = []
+    for row in read_rows(path):
+        database, traffic, conns, requests, rps, p50, p99, non2xx, fives, socket, statuses = row
+        rows.append(
+            [database, traffic, conns, number(requests), number(rps), p50, p99,
+             number(non2xx), number(fives), number(socket), statuses]
+        )
+    markdown(header, rows, {2, 3, 4, 5, 6, 7, 8, 9})
+
+
+def soak_memory(path, warmup):
+    header = [
+        "database",
+        "samples",
+        "RSS min–max MiB",
+        "RSS slope KiB/min",
+        "fds min–max",
+        "fds slope /min",
+        "threads",
+        "RSS before → after MiB",
+        "fds before → after",
+        "database before → after MiB",
+    ]
+
+    def mib(kib):
+        return "nan" if kib == "nan" else f"{float(kib) / 1024:.1f}"
+
+    rows = []
+    for row in read_rows(path):
+        (database, count, rss_min, rss_max, rss_slope, fds_min, fds_max, fds_slope,
+         threads_min, threads_max, rss_before, rss_after, fds_before, fds_after,
+         db_before, db_after) = row
+        rows.append([
+            database,
+            count,
+            f"{mib(rss_min)}–{mib(rss_max)}",
+            rss_slope,
+            f"{fds_min}–{fds_max}",
+            fds_slope,
+            threads_min if threads_min == threads_max else f"{threads_min}–{threads_max}",
+            f"{mib(rss_before)} → {mib(rss_after)}",
+            f"{fds_before} → {fds_after}",
+            f"{mib(db_before)} → {mib(db_after)}",
+        ])
+    markdown(header, rows, {1, 3, 5})
+    print()
+    print(f"min, max and slopes: the samples during the traffic from {warmup} s on (the"
+          " warm-up left out); before and after: a sample before the traffic starts and"
+          " one a second after it ends")
+
+
 if __name__ == "__main__":
-    commands = {"parse": parse, "table": table, "targets": targets}
-    if len(sys.argv) != 3 or sys.argv[1] not in commands:
+    commands = {
+        "parse": (parse, 1),
+        "table": (table, 1),
+        "targets": (targets, 1),
+        "count5xx": (count5xx, 1),
+        "samples": (samples, 2),
+        "soak-traffic": (soak_traffic, 1),
+        "soak-memory": (soak_memory, 2),
+    }
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
-    commands[sys.argv[1]](sys.argv[2])
+    command, arity = commands[sys.argv[1]]
+    if len(sys.argv) != 2 + arity:
+        sys.exit(__doc__)
+    command(*sys.argv[2:])

@@ -54,23 +54,7 @@ end
 
 local count_status = os.getenv("BENCH_COUNT_STATUS")
 if count_status and count_status ~= "" then
-  local threads = {}
-  function setup(thread)
-    threads[#threads + 1] = thread
-  end
-  statuses = {}
-  function response(status, headers, body)
-    statuses[status] = (statuses[status] or 0) + 1
-  end
-  function done(summary, latency, requests)
-    local total = {}
-    for _, thread in ipairs(threads) do
-      for status, count in pairs(thread:get("statuses")) do
-        total[status] = (total[status] or 0) + count
-      end
-    end
-    for status, count in pairs(total) do
-      io.write(string.format("status %d: %d\n", status, count))
-    end
-  end
+  -- status_count.lua lies beside this script.
+  local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+  dofile(dir .. "status_count.lua").install(nil)
 end
