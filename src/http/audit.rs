@@ -81,18 +81,19 @@ struct AuditListQuery {
     /// Where the page starts: the previous page's `nextCursor`, as it was.
     #[param(nullable = false, pattern = "^[A-Za-z0-9_-]+$")]
     cursor: Option<String>,
-    /// Only events of this action, e.g. `oauth_client.created`.
+    /// Only events of this action, e.g. `oauth_client.created`; empty (a form's blank
+    /// field) filters nothing.
     #[param(
         nullable = false,
-        pattern = "^[a-z0-9_.]{1,64}$",
+        pattern = "^([a-z0-9_.]{1,64})?$",
         example = "oauth_client.created"
     )]
     action: Option<String>,
-    /// RFC 3339, inclusive.
-    #[param(nullable = false, format = DateTime)]
+    /// RFC 3339, inclusive; empty (a form's blank field) sets no bound.
+    #[param(nullable = false, pattern = r"^(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$")]
     since: Option<String>,
-    /// RFC 3339, exclusive; later than `since`.
-    #[param(nullable = false, format = DateTime)]
+    /// RFC 3339, exclusive; later than `since`; empty sets no bound.
+    #[param(nullable = false, pattern = r"^(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$")]
     until: Option<String>,
 }
 

@@ -106,9 +106,10 @@ struct TokenForm {
     #[schema(schema_with = grant_type_schema)]
     grant_type: String,
     /// Space-separated scope tokens: those asked for (client credentials), or a subset of
-    /// the session's (refresh). Each must be allowed to the client.
+    /// the session's (refresh). Each must be allowed to the client. Empty, like absent,
+    /// asks for the default.
     #[serde(default)]
-    #[schema(pattern = r"^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$")]
+    #[schema(pattern = r"^([\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*)?$")]
     scope: String,
     /// `authorization_code`: the code the authorization endpoint issued.
     #[serde(default)]
@@ -158,9 +159,11 @@ struct TokenOperationForm {
     /// The access token or refresh token.
     #[schema(min_length = 1)]
     token: String,
-    /// Which kind `token` is, to look there first (RFC 7009 §2.1's two values).
+    /// Which kind `token` is, to look there first: `access_token` or `refresh_token`
+    /// (RFC 7009 §2.1). Any other value is ignored and every kind is searched, as
+    /// RFC 7009 §2.1 and RFC 7662 §2.1 let a server do.
     #[serde(default)]
-    #[schema(schema_with = token_type_hint_schema)]
+    #[schema(example = "refresh_token")]
     token_type_hint: String,
     /// `client_secret_post`, or (revocation) a public client: the client's id.
     #[serde(default)]
@@ -168,12 +171,6 @@ struct TokenOperationForm {
     /// `client_secret_post`: the client's secret (never with HTTP Basic).
     #[serde(default)]
     client_secret: String,
-}
-
-fn token_type_hint_schema() -> ObjectBuilder {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(["access_token", "refresh_token"]))
 }
 
 /// The token (RFC 6749 §4.1.4, §4.4.3, §5.1)

@@ -45,16 +45,16 @@ const SEMANTIC_REFUSALS: &str = r#"
 [[operations]]
 include-path-regex = "^/api/v1/(audit-events|oauth-clients|users|tenants/[^/]+/members)$"
 include-method = "GET"
-checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "429"]
 
 [[operations]]
 include-path-regex = "^/api/v1/(oauth-clients|oauth-clients/[^/]+|tokens|tokens/refresh|tokens/switch)$"
 include-method-regex = "^(POST|PATCH)$"
-checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409", "429"]
 
 [[operations]]
 include-path-regex = "^/oauth/"
-checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "429"]
 "#;
 const DEFAULT_SEED: u64 = 20261203;
 
@@ -196,7 +196,7 @@ headers = {{ Authorization = "Bearer {own_tenant_token}" }}
         .args(["--url", &app.address])
         .args(["--checks", "all"])
         .args(["--seed", &seed().to_string()])
-        .args(["--workers", "2"])
+        .args(["--workers", "1"])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--request-timeout", "20"])
         .arg("--report-dir")
