@@ -34,6 +34,7 @@
 //! against skew or late commits either; it stays there only as a bound on staleness
 //! should a bug ever lose an event, and is the authenticator's to keep or drop.
 
+mod freshness;
 mod plan;
 
 use std::sync::Arc;
@@ -44,6 +45,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 
 pub use crate::store::{Change, ChangeRow};
+pub use freshness::{Freshness, FRESHNESS_SLACK};
 pub use plan::{plan, Step};
 
 use crate::clients::ClientAuthenticator;
@@ -74,6 +76,8 @@ pub struct FeedTargets {
     pub session_token_horizon: chrono::Duration,
     /// `tokens.refresh_grace_seconds`: how long a sealed successor is kept.
     pub refresh_grace: chrono::Duration,
+    /// Marked at each successful poll, lost at each failed one.
+    pub freshness: Arc<Freshness>,
 }
 
 pub struct ChangeFeed {
@@ -195,13 +199,28 @@ impl ChangeFeed {
         }
     }
 
+    /// Whether this process's memory is known to be current.
+    pub fn freshness(&self) -> &Freshness {
+        &self.targets.freshness
+    }
+
     /// Where this process stands in the feed.
     pub fn progress(&self) -> Progress {
         *self.progress.lock().expect("not poisoned")
     }
 
-    /// Applies every change committed since the last poll.
+    /// Applies every change committed since the last poll; whether that worked is what
+    /// [`Freshness`] knows.
     pub async fn poll(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let polled = self.poll_once(now).await;
+        match &polled {
+            Ok(()) => self.targets.freshness.read_now(),
+            Err(_) => self.targets.freshness.lost(),
+        }
+        polled
+    }
+
+    async fn poll_once(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
         let mut state = self.state.lock().await;
         let bounds = self.store.change_feed_bounds().await?;
         let batch = self.store.changes_after(state.last_seen, BATCH).await?;

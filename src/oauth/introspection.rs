@@ -33,6 +33,8 @@ impl OAuthServer {
         now: DateTime<Utc>,
     ) -> Result<Value, OAuthError> {
         let form = Form::parse(body)?;
+        // `active: true` from memory that may be stale could honour a revoked token.
+        self.require_current_memory()?;
         let caller = self
             .authenticate(
                 authorization,

@@ -2,6 +2,7 @@
 
 mod helpers;
 mod login_flow;
+mod private_postgres;
 mod process;
 mod token_client;
 
@@ -19,6 +20,7 @@ mod client_cache_warm;
 mod clients;
 mod errors;
 mod fail_closed;
+mod faults;
 mod first_party_tokens;
 mod health;
 mod introspection;
