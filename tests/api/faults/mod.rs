@@ -4,3 +4,4 @@
 //! without a restart once the fault is gone.
 
 mod database_down;
+mod sqlite_files;
