@@ -147,6 +147,12 @@ impl Running {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+
+    /// SIGKILL, as a crash or the OOM killer would end it: no shutdown, no last writes.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL sent");
+        self.child.wait().expect("the killed process is reaped");
+    }
 }
 
 impl Drop for Running {

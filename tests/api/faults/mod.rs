@@ -3,5 +3,6 @@
 //! nothing acknowledged is lost, nothing refused comes back, and service returns
 //! without a restart once the fault is gone.
 
+mod crashes;
 mod database_down;
 mod sqlite_files;
