@@ -2,8 +2,9 @@
 //! sessions' state) is known to be current, i.e. the change feed was read lately.
 //!
 //! Each process promises that a change made anywhere takes effect in it within about a
-//! second; it keeps that promise by reading the feed. When it cannot (the database is
-//! down or unreachable), what it would answer from memory alone — a token for a cached
+//! second; it keeps that promise by reading the feed. When it cannot (a poll failed, or
+//! has not finished after [`POLL_DEADLINE`]: the database is down or unreachable), what
+//! it would answer from memory alone — a token for a cached
 //! client, `active: true` for a token whose client or session may have been revoked
 //! elsewhere meanwhile — is no longer known to be true. The endpoints that answer from
 //! memory ask [`Freshness::is_current`] first and refuse with 503 instead: one atomic
@@ -14,10 +15,14 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// How long past the feed's polling interval memory still counts as current: enough
-/// that a poll delayed by load does not flap the endpoints, short enough that "within a
-/// second" still roughly holds.
-pub const FRESHNESS_SLACK: Duration = Duration::from_secs(1);
+/// A poll of the feed that has not finished after this long counts as failed (see
+/// [`crate::changes::spawn`]): a database that stopped answering is noticed this soon,
+/// while a poll merely slowed by load (which happens) does not flap the endpoints.
+pub const POLL_DEADLINE: Duration = Duration::from_secs(2);
+
+/// How long past the feed's polling interval memory still counts as current without a
+/// successful read: the net under [`POLL_DEADLINE`] should the poller itself stop.
+pub const FRESHNESS_SLACK: Duration = Duration::from_secs(5);
 
 #[derive(Debug)]
 pub struct Freshness {
@@ -63,7 +68,25 @@ impl Freshness {
     /// Whether memory is known to be current: the last read of the feed succeeded, and
     /// not too long ago.
     pub fn is_current(&self) -> bool {
-        self.elapsed_millis() < self.current_until.load(Ordering::Relaxed)
+        let until = self.current_until.load(Ordering::Relaxed);
+        if self.elapsed_millis() < until {
+            return true;
+        }
+        // Lapsed (no read for too long, e.g. a poll stuck waiting for the database):
+        // said once, by the first caller to notice.
+        if until != 0
+            && self
+                .current_until
+                .compare_exchange(until, 0, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                "no successful read of the change feed for {} ms: refusing tokens and \
+                 introspection (503) until the database answers again",
+                millis(self.lasts)
+            );
+        }
+        false
     }
 
     fn elapsed_millis(&self) -> u64 {

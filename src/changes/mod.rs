@@ -45,7 +45,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 
 pub use crate::store::{Change, ChangeRow};
-pub use freshness::{Freshness, FRESHNESS_SLACK};
+pub use freshness::{Freshness, FRESHNESS_SLACK, POLL_DEADLINE};
 pub use plan::{plan, Step};
 
 use crate::clients::ClientAuthenticator;
@@ -324,7 +324,8 @@ impl ChangeFeed {
     }
 }
 
-/// Polls every `every` until aborted.
+/// Polls every `every` until aborted; a poll late by [`POLL_DEADLINE`] makes memory
+/// stale until one succeeds.
 pub fn spawn(
     feed: Arc<ChangeFeed>,
     oauth: Arc<OAuthServer>,
@@ -336,7 +337,18 @@ pub fn spawn(
         loop {
             interval.tick().await;
             let now = Utc::now();
-            if let Err(error) = feed.poll(now).await {
+            // A poll stuck waiting for the database counts as failed once it is late, and
+            // goes on: it marks memory current again if it does succeed in the end.
+            let poll = feed.poll(now);
+            tokio::pin!(poll);
+            let polled = tokio::select! {
+                polled = &mut poll => polled,
+                () = tokio::time::sleep(POLL_DEADLINE) => {
+                    feed.freshness().lost();
+                    poll.await
+                }
+            };
+            if let Err(error) = polled {
                 tracing::warn!(error = format!("{error:#}"), "cannot poll the change feed");
             }
             if let Err(error) = feed.housekeeping(&oauth, now).await {

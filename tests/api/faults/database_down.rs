@@ -2,16 +2,19 @@
 //! stays up): `/readyz` turns 503 within about a second, token requests and
 //! introspection are refused with a JSON 503 (never a token, never `active: true`, as
 //! this process can no longer learn of revocations), and everything works again when
-//! the database returns, with no restart.
+//! the database returns, with no restart. On both databases, a closed pool does the
+//! same to clients this process has cached.
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{assert_api_error, eventually, spawn_app_with, Backend, TestApp};
+use crate::helpers::{assert_api_error, eventually, spawn_app, spawn_app_with, Backend, TestApp};
 use crate::private_postgres::PrivatePostgres;
 use crate::sessions::{signed_in, SignedIn};
-use crate::token_client::{assert_oauth_error, Credentials};
+use crate::token_client::{assert_oauth_error, Credentials, OAuthEndpoints};
+
+crate::on_both_backends!(cached_clients_get_no_tokens_once_the_feed_cannot_be_read);
 
 async fn readyz(app: &TestApp) -> u16 {
     app.client
@@ -107,6 +110,43 @@ async fn postgres_stopped_fails_closed_and_recovers_without_a_restart() {
     let fresh = oauth.access_token(&caller).await;
     assert!(oauth.is_active(&caller, &fresh).await);
     assert_eq!(token_info(app, &user_token).await.status(), 200);
+}
+
+/// A client this process has cached would get its tokens from memory alone; once the
+/// change feed cannot be read (here the pool is closed, which SQLite can do too), it is
+/// refused within about a second, like every other.
+async fn cached_clients_get_no_tokens_once_the_feed_cannot_be_read(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let oauth = OAuthEndpoints::of(&app);
+    let caller = Credentials::of(&app.create_client("acme", json!({})).await);
+    let token = oauth.access_token(&caller).await;
+    assert!(
+        oauth.is_active(&caller, &token).await,
+        "the client is cached"
+    );
+
+    app.store.close().await;
+    let refused = eventually(Duration::from_secs(5), || async {
+        oauth.token(&caller, &[]).await.status() == 503
+    })
+    .await
+    .expect("token requests are refused once the feed cannot be read");
+    assert!(
+        refused < Duration::from_millis(1600),
+        "refused after {refused:?}"
+    );
+    assert_refused_for_now(oauth.token(&caller, &[]).await).await;
+    assert_refused_for_now(
+        oauth
+            .post(
+                "/oauth/introspect",
+                Some(&caller.basic()),
+                &[("token", &token)],
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(readyz(&app).await, 503);
 }
 
 /// A user's access token, of a session started as the code exchange starts one.
