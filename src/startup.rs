@@ -19,7 +19,7 @@ use chrono::Utc;
 
 use crate::auth::admin_key::{AdminKeySource, AdminKeyVerifier};
 use crate::auth::Authenticator;
-use crate::changes::{self, ChangeFeed, FeedTargets};
+use crate::changes::{self, ChangeFeed, FeedTargets, Freshness, FRESHNESS_SLACK};
 use crate::clients::secrets::SecretHasher;
 use crate::clients::{self, ClientAuthenticator, ClientPolicy, LAST_USED_FLUSH_INTERVAL};
 use crate::config::Settings;
@@ -91,6 +91,8 @@ impl Application {
             (settings.signing.max_token_lifetime_seconds + settings.signing.leeway_seconds) as i64,
         );
         let tenant_tokens = Arc::new(TenantTokenRevocations::default());
+        let sync_interval = Duration::from_millis(settings.oauth.sync_interval_millis);
+        let freshness = Arc::new(Freshness::new(sync_interval + FRESHNESS_SLACK));
         let tenant_token_max_lifetime =
             chrono::Duration::seconds(settings.admin.tenant_token_max_lifetime_seconds as i64);
         let feed = ChangeFeed::start(
@@ -105,6 +107,7 @@ impl Application {
                 sessions: session_states.clone(),
                 session_token_horizon,
                 refresh_grace: settings.tokens.refresh_grace(),
+                freshness: freshness.clone(),
             },
             Utc::now(),
         )
@@ -132,6 +135,11 @@ impl Application {
             {
                 tracing::info!("client cache still warming: listening meanwhile");
             }
+        }
+        // Catch up with what changed while the state loaded, so the first requests are
+        // answered from current memory (and not refused as stale after a long warm-up).
+        if let Err(error) = feed.poll(Utc::now()).await {
+            tracing::warn!(error = format!("{error:#}"), "cannot poll the change feed");
         }
 
         let address = settings.listen_addr()?;
@@ -181,13 +189,10 @@ impl Application {
                 ended_sessions,
                 session_token_horizon,
                 metrics: metrics.clone(),
+                freshness: freshness.clone(),
             },
         ));
-        let feed_task = changes::spawn(
-            feed.clone(),
-            oauth.clone(),
-            Duration::from_millis(settings.oauth.sync_interval_millis),
-        );
+        let feed_task = changes::spawn(feed.clone(), oauth.clone(), sync_interval);
 
         let login = Arc::new(LoginService::new(
             store.clone(),
@@ -231,6 +236,7 @@ impl Application {
                 },
                 store.clone(),
                 clients.clone(),
+                freshness,
             ),
             metrics: metrics.clone(),
             usernames: crate::users::UsernameCache::default(),

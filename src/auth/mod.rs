@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 
 pub use caller::{Caller, Forbidden, TenantScope, UserCaller};
 
+use crate::changes::Freshness;
 use crate::clients::ClientAuthenticator;
 use crate::ids::{SessionId, UserId};
 use crate::store::Store;
@@ -51,6 +52,8 @@ pub struct Authenticator {
     /// A user token is honoured only while its client exists, is enabled and is of the
     /// token's tenant (as introspection requires).
     clients: Arc<ClientAuthenticator>,
+    /// A user token is answered from memory: only while that is known to be current.
+    freshness: Arc<Freshness>,
 }
 
 impl Authenticator {
@@ -59,12 +62,14 @@ impl Authenticator {
         tenant_tokens: TenantTokenService,
         store: Store,
         clients: Arc<ClientAuthenticator>,
+        freshness: Arc<Freshness>,
     ) -> Self {
         Authenticator {
             admin_key,
             tenant_tokens,
             store,
             clients,
+            freshness,
         }
     }
 
@@ -74,13 +79,17 @@ impl Authenticator {
     }
 
     /// The user whose access token `credential` is, while its session honours it;
-    /// `activity` says whether this use counts as the session's activity.
+    /// `activity` says whether this use counts as the session's activity. Unavailable
+    /// while the change feed cannot be read: the session may have ended elsewhere.
     pub async fn user(
         &self,
         credential: &str,
         activity: Activity,
         now: DateTime<Utc>,
     ) -> Result<UserCaller, AuthError> {
+        if !self.freshness.is_current() {
+            return Err(AuthError::Unavailable);
+        }
         let verified = self
             .tenant_tokens
             .verifier

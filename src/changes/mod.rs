@@ -52,6 +52,7 @@
 //! against skew or late commits either; it stays there only as a bound on staleness
 //! should a bug ever lose an event, and is the authenticator's to keep or drop.
 
+mod freshness;
 mod plan;
 
 use std::sync::Arc;
@@ -62,6 +63,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 
 pub use crate::store::{Change, ChangeRow, Gap};
+pub use freshness::{Freshness, FRESHNESS_SLACK, POLL_DEADLINE};
 pub use plan::{plan, Position, Step};
 
 use crate::clients::ClientAuthenticator;
@@ -95,6 +97,8 @@ pub struct FeedTargets {
     pub session_token_horizon: chrono::Duration,
     /// `tokens.refresh_grace_seconds`: how long a sealed successor is kept.
     pub refresh_grace: chrono::Duration,
+    /// Marked at each successful poll, lost at each failed one.
+    pub freshness: Arc<Freshness>,
 }
 
 pub struct ChangeFeed {
@@ -229,13 +233,28 @@ impl ChangeFeed {
         }
     }
 
+    /// Whether this process's memory is known to be current.
+    pub fn freshness(&self) -> &Freshness {
+        &self.targets.freshness
+    }
+
     /// Where this process stands in the feed.
     pub fn progress(&self) -> Progress {
         *self.progress.lock().expect("not poisoned")
     }
 
-    /// Applies every change committed since the last poll.
+    /// Applies every change committed since the last poll; whether that worked is what
+    /// [`Freshness`] knows.
     pub async fn poll(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let polled = self.poll_once(now).await;
+        match &polled {
+            Ok(()) => self.targets.freshness.read_now(),
+            Err(_) => self.targets.freshness.lost(),
+        }
+        polled
+    }
+
+    async fn poll_once(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
         let mut state = self.state.lock().await;
         let bounds = self.store.change_feed_bounds().await?;
         let batch = self
@@ -342,7 +361,8 @@ impl ChangeFeed {
     }
 }
 
-/// Polls every `every` until aborted.
+/// Polls every `every` until aborted; a poll late by [`POLL_DEADLINE`] makes memory
+/// stale until one succeeds.
 pub fn spawn(
     feed: Arc<ChangeFeed>,
     oauth: Arc<OAuthServer>,
@@ -354,7 +374,18 @@ pub fn spawn(
         loop {
             interval.tick().await;
             let now = Utc::now();
-            if let Err(error) = feed.poll(now).await {
+            // A poll stuck waiting for the database counts as failed once it is late, and
+            // goes on: it marks memory current again if it does succeed in the end.
+            let poll = feed.poll(now);
+            tokio::pin!(poll);
+            let polled = tokio::select! {
+                polled = &mut poll => polled,
+                () = tokio::time::sleep(POLL_DEADLINE) => {
+                    feed.freshness().lost();
+                    poll.await
+                }
+            };
+            if let Err(error) = polled {
                 tracing::warn!(error = format!("{error:#}"), "cannot poll the change feed");
             }
             if let Err(error) = feed.housekeeping(&oauth, now).await {

@@ -90,10 +90,16 @@ struct AuditListQuery {
     )]
     action: Option<String>,
     /// RFC 3339, inclusive; empty (a form's blank field) sets no bound.
-    #[param(nullable = false, pattern = r"^(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$")]
+    #[param(
+        nullable = false,
+        pattern = r"^(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$"
+    )]
     since: Option<String>,
     /// RFC 3339, exclusive; later than `since`; empty sets no bound.
-    #[param(nullable = false, pattern = r"^(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$")]
+    #[param(
+        nullable = false,
+        pattern = r"^(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$"
+    )]
     until: Option<String>,
 }
 

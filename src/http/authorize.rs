@@ -79,11 +79,7 @@ struct SubmissionForm {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        super::resource("/oauth/authorize")
-            .get(show)
-            .post(submit),
-    );
+    cfg.service(super::resource("/oauth/authorize").get(show).post(submit));
     cfg.service(super::resource("/oauth/assets/login.css").get(stylesheet));
 }
 

@@ -91,7 +91,9 @@ impl ApiError {
             ApiError::CsrfRefused => "A call with the portal session must carry the session's \
                                       CSRF token in the X-CSRF-Token header."
                 .into(),
-            ApiError::MethodNotAllowed { .. } => "This resource does not support the method.".into(),
+            ApiError::MethodNotAllowed { .. } => {
+                "This resource does not support the method.".into()
+            }
             ApiError::RateLimited { .. } => {
                 "Too many requests; retry after the time in Retry-After.".into()
             }

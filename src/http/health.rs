@@ -1,4 +1,6 @@
-//! Liveness and readiness probes.
+//! Liveness and readiness probes. Ready means this process can keep its promises:
+//! the change feed was read lately (see [`crate::changes::Freshness`]) and the
+//! database answers now.
 
 use std::time::Duration;
 
@@ -7,7 +9,8 @@ use serde::Serialize;
 
 use super::AppState;
 
-const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+/// A database that takes longer than this to answer a ping counts as down.
+const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -28,7 +31,8 @@ enum ProbeState {
     Ok,
     /// `/readyz`: the database answers.
     Ready,
-    /// `/readyz`: the database does not answer within two seconds.
+    /// `/readyz`: the change feed could not be read lately, or the database does not
+    /// answer within a second.
     Unavailable,
 }
 
@@ -60,7 +64,9 @@ async fn healthz() -> HttpResponse {
 
 /// Readiness
 ///
-/// The database answers within two seconds.
+/// The change feed was read lately and the database answers within a second. Once
+/// the feed could not be read, 503 at once (no ping) until the next poll succeeds; a
+/// ping that fails counts as a failed read, so tokens are refused from then on too.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -73,15 +79,27 @@ async fn healthz() -> HttpResponse {
     security(()),
 )]
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let freshness = state.changes.freshness();
+    if !freshness.is_current() {
+        return unavailable();
+    }
     match tokio::time::timeout(READINESS_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => HttpResponse::Ok().json(Status::of(ProbeState::Ready)),
         Ok(Err(error)) => {
             tracing::warn!(error = format!("{error:#}"), "not ready");
-            HttpResponse::ServiceUnavailable().json(Status::of(ProbeState::Unavailable))
+            freshness.lost();
+            unavailable()
         }
         Err(_) => {
             tracing::warn!("not ready: database ping timed out");
-            HttpResponse::ServiceUnavailable().json(Status::of(ProbeState::Unavailable))
+            freshness.lost();
+            unavailable()
         }
     }
+}
+
+fn unavailable() -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .insert_header((actix_web::http::header::RETRY_AFTER, "5"))
+        .json(Status::of(ProbeState::Unavailable))
 }

@@ -138,9 +138,7 @@ impl ApiResource {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.resource = self
-            .resource
-            .route(web::method(method.clone()).to(handler));
+        self.resource = self.resource.route(web::method(method.clone()).to(handler));
         self.allow.push(method);
         self
     }

@@ -31,13 +31,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(post_only)),
         );
     }
-    cfg.service(
-        super::resource("/.well-known/oauth-authorization-server").get(metadata),
-    )
-    .service(
-        super::resource("/.well-known/openid-configuration")
-            .get(openid_configuration),
-    );
+    cfg.service(super::resource("/.well-known/oauth-authorization-server").get(metadata))
+        .service(super::resource("/.well-known/openid-configuration").get(openid_configuration));
     // RFC 8414 §3.1: an issuer with a path has its metadata at the well-known prefix
     // followed by that path.
     cfg.service(
@@ -98,7 +93,8 @@ fn no_store(mut response: HttpResponse) -> HttpResponse {
 /// [`crate::oauth::Form`] and each grant's parser; this type only describes it. A
 /// parameter sent empty counts as omitted; none may be repeated but `resource`.
 /// Parameters that are not `Option`s but have `serde(default)` are optional, never
-/// `null` (a form has no `null`).
+/// `null` (a form has no `null`); an empty one counts as omitted (RFC 6749 §3.1, §3.2), so
+/// every pattern admits the empty string.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 #[schema(example = json!({"grant_type": "client_credentials", "scope": "read"}))]
@@ -114,17 +110,14 @@ struct TokenForm {
     /// `authorization_code`: the code the authorization endpoint issued.
     #[serde(default)]
     code: String,
-    /// `authorization_code`: the `redirect_uri` of the authorization request, if it named one.
+    /// `authorization_code`: the `redirect_uri` of the authorization request, if it named
+    /// one (a URI; empty, like every empty parameter, counts as omitted).
     #[serde(default)]
-    #[schema(format = "uri")]
     redirect_uri: String,
     /// `authorization_code`: the PKCE verifier (RFC 7636 §4.1) of the request's challenge.
     #[serde(default)]
-    #[schema(
-        min_length = 43,
-        max_length = 128,
-        pattern = r"^[A-Za-z0-9._~-]{43,128}$"
-    )]
+    /// 43–128 characters of `A-Z a-z 0-9 - . _ ~`. Not a pattern here: the other grants
+    /// ignore the parameter, whatever it holds.
     code_verifier: String,
     /// `refresh_token`: the refresh token to use (it is rotated).
     #[serde(default)]
@@ -288,13 +281,12 @@ async fn revoke(
 /// Another method than POST: 405 with `Allow` (RFC 9110 §15.5.6), and the OAuth error
 /// body every answer of these endpoints has.
 async fn post_only(_: web::Payload) -> HttpResponse {
-    let mut response = OAuthError::InvalidRequest("This endpoint accepts POST only.".into())
-        .error_response();
+    let mut response =
+        OAuthError::InvalidRequest("This endpoint accepts POST only.".into()).error_response();
     *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-    response.headers_mut().insert(
-        header::ALLOW,
-        HeaderValue::from_static("POST"),
-    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
     response
 }
 

@@ -11,6 +11,8 @@
 
 use std::sync::LazyLock;
 
+use utoipa::openapi::HttpMethod;
+
 use actix_web::{http::header, web, HttpResponse};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -92,6 +94,24 @@ fn build() -> utoipa::openapi::OpenApi {
         super::user_tokens::Api::openapi(),
     ] {
         document.merge(part);
+    }
+    // The bodies these handlers read with `OptionalJson`: a request may leave them out.
+    // `request_body` cannot say so (an `Option` content would allow `null` instead).
+    for (path, method) in [
+        ("/api/v1/tenants/{tenantId}", HttpMethod::Put),
+        ("/api/v1/keys/rotate", HttpMethod::Post),
+    ] {
+        let body = document
+            .paths
+            .paths
+            .get_mut(path)
+            .and_then(|item| match method {
+                HttpMethod::Put => item.put.as_mut(),
+                _ => item.post.as_mut(),
+            })
+            .and_then(|operation| operation.request_body.as_mut())
+            .unwrap_or_else(|| panic!("{path} has a request body"));
+        body.required = Some(utoipa::openapi::Required::False);
     }
     document
 }

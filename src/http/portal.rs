@@ -46,9 +46,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/portal/signed-out").get(signed_out));
     cfg.service(super::resource("/portal/assets/login.css").get(stylesheet));
     cfg.service(super::resource("/portal/assets/portal.js").get(script));
-    cfg.service(
-        super::resource("/portal/assets/portal.css").get(portal_stylesheet),
-    );
+    cfg.service(super::resource("/portal/assets/portal.css").get(portal_stylesheet));
 }
 
 /// What a portal page may load and do: its own script and stylesheet (never inline

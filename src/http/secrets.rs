@@ -21,12 +21,9 @@ pub(super) struct Api;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/api/v1/tenants/clients/{clientId}").get(get))
+        .service(super::resource("/api/v1/tenants/clients/{clientId}/tokens").post(add))
         .service(
-            super::resource("/api/v1/tenants/clients/{clientId}/tokens").post(add),
-        )
-        .service(
-            super::resource("/api/v1/tenants/clients/{clientId}/tokens/{tokenId}")
-                .delete(delete),
+            super::resource("/api/v1/tenants/clients/{clientId}/tokens/{tokenId}").delete(delete),
         );
 }
 

@@ -41,10 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .get(renew)
             .delete(revoke_own),
     )
-    .service(
-        super::resource("/api/v1/tenants/{tenantId}/portal")
-            .get(portal_for_tenant),
-    )
+    .service(super::resource("/api/v1/tenants/{tenantId}/portal").get(portal_for_tenant))
     .service(super::resource("/api/v1/tenant/portal").get(own_portal));
 }
 

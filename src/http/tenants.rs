@@ -80,8 +80,8 @@ pub(crate) fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
     operation_id = "upsertTenant",
     params(doc::TenantIdParam),
     request_body(content = TenantChanges, content_type = "application/json",
-        description = "What to set. The server also takes an empty body (no change), \
-            which an OpenAPI body of `application/json` cannot say."),
+        description = "What to set; optional: without a body, a new tenant is made with \
+            no name and no metadata, and an existing one is left as it is."),
     responses(
         (status = 200, description = "The tenant, updated.", body = TenantResponse),
         (status = 201, description = "The tenant, created.", body = TenantResponse),

@@ -81,10 +81,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .get(get_timeout)
                 .put(put_timeout),
         )
-        .service(
-            super::resource(&format!("/api/{version}/tokens/{USER_ID}"))
-                .delete(revoke_all),
-        );
+        .service(super::resource(&format!("/api/{version}/tokens/{USER_ID}")).delete(revoke_all));
     }
 }
 

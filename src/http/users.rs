@@ -24,18 +24,14 @@ use crate::users::{
 pub(super) struct Api;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        super::resource("/api/v1/users")
-            .post(create)
-            .get(list),
-    )
-    .service(
-        super::resource("/api/v1/users/{userId}")
-            .get(get)
-            .patch(update)
-            .delete(delete),
-    )
-    .service(super::resource("/api/v1/users/{userId}/password").put(set_password));
+    cfg.service(super::resource("/api/v1/users").post(create).get(list))
+        .service(
+            super::resource("/api/v1/users/{userId}")
+                .get(get)
+                .patch(update)
+                .delete(delete),
+        )
+        .service(super::resource("/api/v1/users/{userId}/password").put(set_password));
 }
 
 /// A user as the API shows it: never a password or its hash (no type holds them).

@@ -137,6 +137,8 @@ impl OAuthServer {
         now: DateTime<Utc>,
     ) -> Result<Introspection, OAuthError> {
         let form = Form::parse(body)?;
+        // `active: true` from memory that may be stale could honour a revoked token.
+        self.require_current_memory()?;
         let caller = self
             .authenticate(
                 authorization,

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::OAuthSettings;
 use super::{presented_client, Form, OAuthError};
+use crate::changes::Freshness;
 use crate::clients::secrets::ClientSecret;
 use crate::clients::ScopeToken;
 use crate::clients::{AuthenticatedClient, Client, ClientAuthError, ClientAuthenticator};
@@ -49,6 +50,9 @@ pub struct OAuthServer {
     /// How long after a session ends one of its access tokens could be unexpired.
     pub(super) session_token_horizon: chrono::Duration,
     pub(super) metrics: Arc<Metrics>,
+    /// Whether the memory tokens are issued and introspected from is known to be
+    /// current (see [`Freshness`]).
+    pub(super) freshness: Arc<Freshness>,
 }
 
 pub struct OAuthParts {
@@ -65,6 +69,7 @@ pub struct OAuthParts {
     pub ended_sessions: Arc<DenyList>,
     pub session_token_horizon: chrono::Duration,
     pub metrics: Arc<Metrics>,
+    pub freshness: Arc<Freshness>,
 }
 
 impl OAuthServer {
@@ -87,6 +92,17 @@ impl OAuthServer {
             ended_sessions: parts.ended_sessions,
             session_token_horizon: parts.session_token_horizon,
             metrics: parts.metrics,
+            freshness: parts.freshness,
+        }
+    }
+
+    /// 503 unless this process's memory is known to be current: a cached client or
+    /// token may have been revoked elsewhere since the change feed was last read.
+    pub(super) fn require_current_memory(&self) -> Result<(), OAuthError> {
+        if self.freshness.is_current() {
+            Ok(())
+        } else {
+            Err(unavailable())
         }
     }
 

@@ -107,15 +107,21 @@ impl Store {
                     })?;
                 }
             }
+            let file = options.get_filename().to_path_buf();
             // Switching a new database to WAL needs the file to itself: processes starting
             // together on one file take turns.
-            let _turn = StartupLock::acquire(options.get_filename()).await?;
+            let _turn = StartupLock::acquire(&file).await?;
             let pool = SqlitePoolOptions::new()
                 .max_connections(settings.max_connections)
                 .acquire_timeout(acquire_timeout)
                 .connect_with(options)
                 .await
-                .context("cannot open the SQLite database")?;
+                .with_context(|| format!("cannot open the SQLite database {}", file.display()))?;
+            // SQLite opens a file it may not write read-only, without a word: find out now,
+            // rather than at the first write a client makes.
+            can_write(&pool)
+                .await
+                .with_context(|| cannot_write(&file))?;
             Ok(Store::Sqlite(pool))
         } else {
             let pool = PgPoolOptions::new()
@@ -313,8 +319,22 @@ impl BeginWrite for SqlitePool {
         let turn = tokio::time::timeout(SQLITE_BUSY_TIMEOUT, queue.lock_owned())
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)?;
-        let tx = self.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(SqliteWrite { tx, _turn: turn })
+        // SQLite ends a transaction by itself on some errors (a full disk, an I/O error);
+        // sqlx's ROLLBACK then fails, and its connection believes a transaction is still
+        // open and refuses every BEGIN from then on. Such a connection is closed, not
+        // used: otherwise writes would keep failing after the disk has room again.
+        for _ in 0..=self.options().get_max_connections() {
+            let mut connection = self.acquire().await?;
+            if sqlx::Connection::is_in_transaction(&*connection) {
+                tracing::warn!("closing a SQLite connection whose transaction SQLite ended");
+                connection.close_on_drop();
+                continue;
+            }
+            let begin = sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE");
+            let tx = sqlx::Transaction::begin(connection, Some(begin)).await?;
+            return Ok(SqliteWrite { tx, _turn: turn });
+        }
+        Err(sqlx::Error::PoolTimedOut)
     }
 }
 
@@ -326,6 +346,35 @@ impl BeginWrite for PgPool {
     }
 }
 
+/// Whether the SQLite database behind `pool` takes writes: a table created in a
+/// transaction rolled back, which changes nothing (a read-only file takes a `BEGIN
+/// IMMEDIATE`, and refuses only the first page written).
+async fn can_write(pool: &SqlitePool) -> anyhow::Result<()> {
+    let mut connection = pool.acquire().await?;
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut *connection)
+        .await?;
+    let written = sqlx::raw_sql("CREATE TABLE tessera_write_probe (x INTEGER)")
+        .execute(&mut *connection)
+        .await;
+    let rolled_back = sqlx::raw_sql("ROLLBACK").execute(&mut *connection).await;
+    if written.is_err() || rolled_back.is_err() {
+        // Not back in the pool: its transaction may still be open.
+        connection.close_on_drop();
+    }
+    written?;
+    rolled_back?;
+    Ok(())
+}
+
+fn cannot_write(database: &std::path::Path) -> String {
+    format!(
+        "cannot write the SQLite database {} (check that the file and its folder are \
+         writable by this user and the disk is not read-only)",
+        database.display()
+    )
+}
+
 /// An exclusive lock on `<database>.lock`, held while a process opens or migrates a
 /// SQLite database; released on drop.
 struct StartupLock(std::fs::File);
@@ -333,13 +382,15 @@ struct StartupLock(std::fs::File);
 impl StartupLock {
     async fn acquire(database: &std::path::Path) -> anyhow::Result<Self> {
         let path = format!("{}.lock", database.display());
+        let database = database.to_path_buf();
         tokio::task::spawn_blocking(move || {
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .truncate(false)
                 .write(true)
                 .open(&path)
-                .with_context(|| format!("cannot open {path}"))?;
+                .with_context(|| format!("cannot open its lock file {path}"))
+                .with_context(|| cannot_write(&database))?;
             file.lock().with_context(|| format!("cannot lock {path}"))?;
             Ok(StartupLock(file))
         })
@@ -353,15 +404,23 @@ impl Drop for StartupLock {
     }
 }
 
-/// Whether a store error means the database cannot be reached now (an exhausted or
-/// closed pool, a broken connection): worth a retry, unlike a failed query.
+/// Whether a store error means the database cannot be reached or take writes now (an
+/// exhausted or closed pool, a broken connection, a full disk): worth a retry, unlike a
+/// failed query.
 pub fn is_unavailable(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<sqlx::Error>(),
-            Some(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
-        )
-    })
+    error
+        .chain()
+        .any(|cause| match cause.downcast_ref::<sqlx::Error>() {
+            Some(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)) => true,
+            Some(sqlx::Error::Database(error)) => is_out_of_space(error.as_ref()),
+            _ => false,
+        })
+}
+
+/// A write refused for want of disk space: SQLite's `SQLITE_FULL` (13), PostgreSQL's
+/// `disk_full` (53100). Nothing was written; once there is room again, writes work.
+fn is_out_of_space(error: &dyn sqlx::error::DatabaseError) -> bool {
+    matches!(error.code().as_deref(), Some("13" | "53100"))
 }
 
 /// Unix milliseconds, the storage form of every instant.

@@ -2,12 +2,13 @@
 
 mod helpers;
 mod login_flow;
+mod private_postgres;
 mod process;
 mod token_client;
 
 mod address_limits;
-mod api_fuzz;
 mod admin_cli;
+mod api_fuzz;
 mod audit;
 mod authorization_code;
 mod authorize;
@@ -20,6 +21,7 @@ mod client_cache_warm;
 mod clients;
 mod errors;
 mod fail_closed;
+mod faults;
 mod first_party_tokens;
 mod health;
 mod introspection;

@@ -133,6 +133,26 @@ impl Running {
         self.child.kill().ok();
         panic!("tessera did not stop within 10 s of SIGTERM");
     }
+
+    /// How the process ended, if it did within `within`.
+    pub fn exit_within(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL, as a crash or the OOM killer would end it: no shutdown, no last writes.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL sent");
+        self.child.wait().expect("the killed process is reaped");
+    }
 }
 
 impl Drop for Running {

@@ -98,7 +98,8 @@ impl GrantRequest {
 impl OAuthServer {
     /// `POST /oauth/token`. A grant this server does not serve is reported once the
     /// client has authenticated, so an unauthenticated caller learns nothing but
-    /// `invalid_client`.
+    /// `invalid_client`. While the change feed cannot be read: 503, before the client
+    /// is looked up (it may have been disabled or deleted meanwhile).
     #[tracing::instrument(skip_all, fields(grant_type, client_id))]
     pub async fn token(
         &self,
@@ -111,6 +112,7 @@ impl OAuthServer {
         let grant_type = form.require("grant_type")?;
         tracing::Span::current().record("grant_type", display(untrusted(grant_type)));
         let request = GrantRequest::parse(grant_type, &form);
+        self.require_current_memory()?;
         let caller = self
             .authenticate(
                 authorization,
