@@ -361,6 +361,9 @@ impl ChangeFeed {
     }
 }
 
+/// How long a late poll may still take before it is abandoned.
+const POLL_ABANDONED_AFTER: Duration = Duration::from_secs(30);
+
 /// Polls every `every` until aborted; a poll late by [`POLL_DEADLINE`] makes memory
 /// stale until one succeeds.
 pub fn spawn(
@@ -382,7 +385,16 @@ pub fn spawn(
                 polled = &mut poll => polled,
                 () = tokio::time::sleep(POLL_DEADLINE) => {
                     feed.freshness().lost();
-                    poll.await
+                    // A query that never returns (packets dropped, not refused) would
+                    // stop the feed, and hold its lock against every writer: abandon it
+                    // (dropping it closes its connection) and try again.
+                    tokio::time::timeout(POLL_ABANDONED_AFTER, poll)
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(anyhow::anyhow!(
+                                "no answer within {POLL_ABANDONED_AFTER:?}; polling again"
+                            ))
+                        })
                 }
             };
             if let Err(error) = polled {

@@ -13,7 +13,8 @@ use crate::store::{ChangeRecord, FeedBounds, Gap};
 /// missing while the transaction that drew it has not committed, or for ever if it
 /// rolled back; client, secret and user changes draw theirs at commit (deferred
 /// triggers) and the others in their transaction's last statement, so a real one shows
-/// up within milliseconds. This bound is far beyond that.
+/// up within milliseconds. This bound is far beyond that; and giving a gap up rebuilds
+/// the process's state ([`Step::Resync`]), so even a slower commit is not lost.
 pub const GAP_TIMEOUT: Duration = Duration::seconds(30);
 
 /// At most this many gaps are tracked; beyond it the oldest are given up and the
@@ -99,8 +100,10 @@ impl Position {
         true
     }
 
-    /// Forgets the gaps missed for [`GAP_TIMEOUT`] or more.
-    fn give_up_stale_gaps(&mut self, now: DateTime<Utc>) {
+    /// Forgets the gaps missed for [`GAP_TIMEOUT`] or more; returns whether there were
+    /// any.
+    fn give_up_stale_gaps(&mut self, now: DateTime<Utc>) -> bool {
+        let before = self.gaps.len();
         self.gaps.retain(|first, (last, noticed)| {
             let stale = now - *noticed >= GAP_TIMEOUT;
             if stale {
@@ -108,6 +111,7 @@ impl Position {
             }
             !stale
         });
+        self.gaps.len() < before
     }
 
     /// Forgets every gap below `oldest`: those numbers are gone from the feed.
@@ -132,8 +136,9 @@ pub enum Step {
         changes: Vec<Change>,
         position: Position,
     },
-    /// Rows this process never read may have been purged, or too many gaps are open:
-    /// drop every cache and reload the lists, then stand at `position`.
+    /// Rows this process never read may have been purged, a gap was given up, or too
+    /// many gaps are open: drop every cache and reload the lists, then stand at
+    /// `position`.
     Resync { position: Position },
 }
 
@@ -170,12 +175,16 @@ pub fn plan(
             }
         }
     }
-    next.give_up_stale_gaps(now);
+    // A number given up is most likely a rollback's; but it could be a commit slower
+    // than the timeout (a stalled fsync, a synchronous standby, a clock step), whose
+    // change would then be lost. Rebuilding makes that impossible, at the cost of one
+    // rebuild per rollback that drew a number, which is rare.
+    let gave_up = next.give_up_stale_gaps(now);
     let too_many_gaps = next.gaps.len() > MAX_GAPS;
     while next.gaps.len() > MAX_GAPS {
         next.gaps.pop_first();
     }
-    if fell_behind || too_many_gaps {
+    if fell_behind || too_many_gaps || gave_up {
         Step::Resync { position: next }
     } else {
         Step::Apply {
@@ -324,14 +333,15 @@ mod tests {
         ));
         assert_eq!(changes, vec![Change::Key]);
         assert_eq!(gaps(&position), [(11, 11), (13, 13)]);
-        let (_, position) = applied(plan(
-            &position,
-            bounds(3, 14),
-            vec![],
-            start() + GAP_TIMEOUT,
-        ));
+        // Given up: the process rebuilds, so a change that commits later than the
+        // timeout after all is in what it reloads, not lost.
+        let Step::Resync { position } =
+            plan(&position, bounds(3, 14), vec![], start() + GAP_TIMEOUT)
+        else {
+            panic!("a given-up gap rebuilds");
+        };
         assert_eq!(position, Position::at(14));
-        // Committed after all (a transaction slower than the timeout): too late.
+        // Rows read later for it are not applied again.
         let (changes, _) = applied(plan(
             &position,
             bounds(3, 14),

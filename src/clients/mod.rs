@@ -70,6 +70,9 @@ pub const RESERVED_CLAIMS: &[&str] = &[
     "tid",
     "sid",
     "auth_time",
+    // RFC 7662 §2.2 members of the introspection answer, where the claims also appear.
+    "active",
+    "token_type",
 ];
 
 /// Seed 002's `accessType`: whether the client may act while the user is away

@@ -65,8 +65,9 @@ async fn healthz() -> HttpResponse {
 /// Readiness
 ///
 /// The change feed was read lately and the database answers within a second. Once
-/// the feed could not be read, 503 at once (no ping) until the next poll succeeds; a
-/// ping that fails counts as a failed read, so tokens are refused from then on too.
+/// the feed could not be read, 503 at once (no ping) until the next poll succeeds. The
+/// probe only reports: it is unauthenticated, so a flood of slow pings must not be able
+/// to switch token issuance off (only the feed's own poller decides that).
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -87,12 +88,10 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Ok(Ok(())) => HttpResponse::Ok().json(Status::of(ProbeState::Ready)),
         Ok(Err(error)) => {
             tracing::warn!(error = format!("{error:#}"), "not ready");
-            freshness.lost();
             unavailable()
         }
         Err(_) => {
             tracing::warn!("not ready: database ping timed out");
-            freshness.lost();
             unavailable()
         }
     }

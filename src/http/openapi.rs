@@ -39,9 +39,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// The document as served: built on first use, then the same bytes for every request.
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
     let mut document = serde_json::to_value(build()).expect("the OpenAPI document serialises");
+    // The OAuth endpoints' forms are read by their own rules (RFC 6749): a parameter the
+    // grant does not use is ignored whatever it holds, and a NUL in one it uses gets
+    // that parameter's own error (`invalid_client`, `invalid_scope`, ...).
+    let schemas = &mut document["components"]["schemas"];
+    let oauth_forms: Vec<_> = OAUTH_FORMS
+        .iter()
+        .filter_map(|name| Some((*name, schemas.as_object_mut()?.remove(*name)?)))
+        .collect();
     refuse_nul(&mut document);
+    for (name, form) in oauth_forms {
+        document["components"]["schemas"][name] = form;
+    }
     serde_json::to_string_pretty(&document).expect("a JSON value serialises")
 });
+
+/// The schemas of the OAuth endpoints' form bodies.
+const OAUTH_FORMS: [&str; 3] = ["TokenForm", "TokenOperationForm", "SignInForm"];
 
 /// What every string schema that does not constrain its characters already gets.
 const NO_NUL: &str = r"^[^\u0000]*$";

@@ -103,8 +103,10 @@ impl From<AccessClaims> for Introspection {
             tid,
             sid,
             auth_time,
-            extra,
+            mut extra,
         } = claims;
+        // A claim configured before its name was reserved must not repeat a member.
+        extra.retain(|name, _| !crate::clients::RESERVED_CLAIMS.contains(&name.as_str()));
         Introspection {
             active: true,
             token_type: Some(IntrospectedType::Bearer),

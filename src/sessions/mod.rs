@@ -211,9 +211,9 @@ impl EndReason {
 /// Ends the sessions `which` names that are still going, in the caller's transaction:
 /// their refresh tokens fail from the commit on, and a change per session tells every
 /// process to refuse their access tokens. Returns the sessions ended (none, if all had
-/// ended already). Make it the transaction's last step: on PostgreSQL recording the
-/// changes takes the feed's lock, which must come after every row lock (see
-/// `store/changes.rs`). After the commit, apply each [`Change::SessionEnded`] to this
+/// ended already). Make it the transaction's last step: the changes draw their sequence
+/// numbers then, so the window in which other processes see them as a gap stays short
+/// (`changes::plan`). After the commit, apply each [`Change::SessionEnded`] to this
 /// process so it takes effect here at once (`ChangeFeed::committed`, or the ended ids
 /// straight into the verifier's deny-list, as the OAuth server does).
 ///

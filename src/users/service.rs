@@ -199,8 +199,8 @@ pub async fn delete_user(
     let mut tx = store.begin_write().await?;
     let record = audit.record(Action::UserDeleted, id.as_str(), None);
     if Store::delete_user(&mut tx, id.as_str(), &record, now.timestamp_millis()).await? {
-        // Last: on PostgreSQL ending sessions takes the change feed's lock (see
-        // `store/changes.rs`), which must come after every row lock.
+        // Last: the feed's sequence numbers are drawn late in the transaction, so the
+        // window in which readers see them as a gap stays short (`changes::plan`).
         sessions::end(&mut tx, Ending::User(id), EndReason::UserDeleted, now).await?;
         tx.commit().await?;
         Ok(())

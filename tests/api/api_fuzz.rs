@@ -226,6 +226,7 @@ include-name-regex = "^(POST /api/v1/oauth-clients|PATCH /api/v1/oauth-clients/[
         .arg("--report-dir")
         .arg(&report)
         .args(["--output-sanitize", "true"])
+        .current_dir(work.path())
         .kill_on_drop(true)
         .output()
         .await

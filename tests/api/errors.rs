@@ -26,9 +26,12 @@ async fn wrong_method_is_json_405(backend: Backend) {
         .send()
         .await
         .unwrap();
+    // RFC 9110 §15.5.6: a 405 names the methods the resource has.
+    assert_eq!(response.headers()["allow"], "PUT, GET, DELETE");
     let body = assert_api_error(response, 405).await;
     assert_eq!(body["detailCode"], "405 Method Not Allowed");
     let response = app.client.post(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.headers()["allow"], "GET");
     assert_api_error(response, 405).await;
 }
 

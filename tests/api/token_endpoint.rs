@@ -659,7 +659,9 @@ async fn malformed_requests_are_invalid_request(backend: Backend) {
                 .send()
                 .await
                 .unwrap();
-            assert_oauth_error(response, 400, "invalid_request").await;
+            // RFC 9110 §15.5.6: 405 names the methods there are; the body stays OAuth's.
+            assert_eq!(response.headers()["allow"], "POST");
+            assert_oauth_error(response, 405, "invalid_request").await;
         }
         let with_charset = app
             .client

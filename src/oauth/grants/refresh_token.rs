@@ -103,6 +103,8 @@ impl OAuthServer {
         raw: &str,
         now: DateTime<Utc>,
     ) -> Result<UserTokens, OAuthError> {
+        // The client comes from memory, as at the token endpoint.
+        self.require_current_memory()?;
         let Some(stored) = self.stored_refresh_token(raw).await? else {
             return Err(OAuthError::InvalidGrant(INVALID.into()));
         };
