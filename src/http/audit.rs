@@ -114,12 +114,7 @@ struct AuditListQuery {
     params(AuditListQuery),
     responses(
         (status = 200, description = "A page of events.", body = Page<AuditEventResponse>),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::ServiceUnavailable),
+        doc::ApiErrors,
     ),
     security(("adminApiKey" = []), ("tenantAdminToken" = [])),
 )]

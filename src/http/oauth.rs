@@ -179,11 +179,7 @@ struct TokenOperationForm {
     responses(
         (status = 200, description = "The token.", body = crate::oauth::grants::TokenResponse,
             headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, response = doc::OAuthBadRequest),
-        (status = 401, response = doc::OAuthUnauthorized),
-        (status = 429, response = doc::OAuthTooManyRequests),
-        (status = 500, response = doc::OAuthServerError),
-        (status = 503, response = doc::OAuthUnavailable),
+        doc::OAuthErrors,
     ),
     security((), ("clientBasic" = [])),
 )]
@@ -216,11 +212,7 @@ async fn token(
     request_body(content = TokenOperationForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "The token's state.", body = crate::oauth::Introspection),
-        (status = 400, response = doc::OAuthBadRequest),
-        (status = 401, response = doc::OAuthUnauthorized),
-        (status = 429, response = doc::OAuthTooManyRequests),
-        (status = 500, response = doc::OAuthServerError),
-        (status = 503, response = doc::OAuthUnavailable),
+        doc::OAuthErrors,
     ),
     security(("clientBasic" = []), ()),
 )]
@@ -253,11 +245,7 @@ async fn introspect(
     request_body(content = TokenOperationForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke."),
-        (status = 400, response = doc::OAuthBadRequest),
-        (status = 401, response = doc::OAuthUnauthorized),
-        (status = 429, response = doc::OAuthTooManyRequests),
-        (status = 500, response = doc::OAuthServerError),
-        (status = 503, response = doc::OAuthUnavailable),
+        doc::OAuthErrors,
     ),
     security((), ("clientBasic" = [])),
 )]

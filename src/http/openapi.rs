@@ -228,6 +228,43 @@ error_responses! {
     OAuthServerError: OAuthErrorBody, "A fault of the server (`server_error`).";
 }
 
+/// Declares a set of error responses that many operations share, each status a `$ref`
+/// to its `#/components/responses` entry, so an operation names the set once and adds
+/// only the statuses of its own.
+macro_rules! shared_error_responses {
+    ($($(#[$doc:meta])* $name:ident { $($status:literal => $response:ident),+ $(,)? })+) => {
+        $(
+            $(#[$doc])*
+            pub struct $name;
+
+            impl utoipa::IntoResponses for $name {
+                fn responses() -> std::collections::BTreeMap<String, RefOr<Response>> {
+                    [$(($status, stringify!($response))),+]
+                        .into_iter()
+                        .map(|(status, name)| {
+                            (status.to_owned(), RefOr::Ref(utoipa::openapi::Ref::from_response_name(name)))
+                        })
+                        .collect()
+                }
+            }
+        )+
+    };
+}
+
+shared_error_responses! {
+    /// What any operation of the admin API may answer: a credential it needs, a body or
+    /// parameters it checks, its rate limits, and the database behind it.
+    ApiErrors {
+        "400" => BadRequest, "401" => Unauthorized, "403" => Forbidden,
+        "429" => TooManyRequests, "500" => InternalError, "503" => ServiceUnavailable,
+    }
+    /// What any OAuth endpoint that authenticates its client may answer (RFC 6749 §5.2).
+    OAuthErrors {
+        "400" => OAuthBadRequest, "401" => OAuthUnauthorized, "429" => OAuthTooManyRequests,
+        "500" => OAuthServerError, "503" => OAuthUnavailable,
+    }
+}
+
 /// `{"success": true}`: the answer of a deletion (seed 004's 200 without data).
 #[derive(serde::Serialize, ToSchema)]
 pub struct Success {

@@ -85,14 +85,9 @@ pub(crate) fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
     responses(
         (status = 200, description = "The tenant, updated.", body = TenantResponse),
         (status = 201, description = "The tenant, created.", body = TenantResponse),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
+        doc::ApiErrors,
         (status = 413, response = doc::PayloadTooLarge),
         (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::ServiceUnavailable),
     ),
     security(("adminApiKey" = [])),
 )]
@@ -133,13 +128,8 @@ async fn upsert(
     params(doc::TenantIdParam),
     responses(
         (status = 200, description = "The tenant.", body = TenantResponse),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
+        doc::ApiErrors,
         (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::ServiceUnavailable),
     ),
     security(("adminApiKey" = []), ("tenantAdminToken" = [])),
 )]
@@ -167,13 +157,8 @@ async fn get(
     params(doc::TenantIdParam),
     responses(
         (status = 200, description = "Deleted.", body = Success),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
+        doc::ApiErrors,
         (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::ServiceUnavailable),
     ),
     security(("adminApiKey" = [])),
 )]
