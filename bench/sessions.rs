@@ -29,6 +29,7 @@ async fn main() -> anyhow::Result<()> {
         max_connections: 2,
         acquire_timeout_seconds: 10,
         migrate_on_start: false,
+        sqlite_cache_kib: 2_000,
     })
     .await?;
     let client_id = ClientId::parse(client).map_err(anyhow::Error::msg)?;

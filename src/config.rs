@@ -74,6 +74,9 @@ pub struct AdminSettings {
 pub const MAX_PORTAL_LINK_SECONDS: u64 = 60;
 
 pub const MIN_ADMIN_KEY_LEN: usize = 16;
+/// The smallest per-connection SQLite page cache accepted: a few dozen pages, below which
+/// every statement of a transaction re-reads the index pages it shares with the last.
+pub const MIN_SQLITE_CACHE_KIB: u32 = 64;
 /// Longest duration any setting accepts.
 pub const MAX_DURATION_SECONDS: u64 = 315_360_000;
 
@@ -162,6 +165,9 @@ impl Settings {
         }
         if self.database.max_connections == 0 {
             bail!("database.max_connections: must be at least 1");
+        }
+        if self.database.sqlite_cache_kib < MIN_SQLITE_CACHE_KIB {
+            bail!("database.sqlite_cache_kib: must be at least {MIN_SQLITE_CACHE_KIB}");
         }
         if self.database.acquire_timeout_seconds == 0 {
             bail!("database.acquire_timeout_seconds: must be at least 1");
@@ -539,6 +545,11 @@ mod tests {
                 "TESSERA_DATABASE__MAX_CONNECTIONS",
                 "many",
                 "max_connections",
+            ),
+            (
+                "TESSERA_DATABASE__SQLITE_CACHE_KIB",
+                "16",
+                "database.sqlite_cache_kib",
             ),
             (
                 "TESSERA_TOKENS__REFRESH_GRACE_SECONDS",

@@ -64,6 +64,10 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     pub acquire_timeout_seconds: u64,
     pub migrate_on_start: bool,
+    /// SQLite's page cache, per connection: with WAL, every read transaction after a
+    /// write by another connection re-reads the pages it needs, so the cache bounds
+    /// memory (`max_connections` × this) more than it saves reads.
+    pub sqlite_cache_kib: u32,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -99,7 +103,9 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                .foreign_keys(true);
+                .foreign_keys(true)
+                // A negative size is in KiB, not pages (https://sqlite.org/pragma.html#pragma_cache_size).
+                .pragma("cache_size", format!("-{}", settings.sqlite_cache_kib));
             if let Some(folder) = options.get_filename().parent() {
                 if !folder.as_os_str().is_empty() {
                     std::fs::create_dir_all(folder).with_context(|| {
@@ -430,4 +436,34 @@ pub fn to_millis(at: chrono::DateTime<chrono::Utc>) -> i64 {
 
 pub fn from_millis(millis: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(millis).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_sqlite_connection_gets_the_configured_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = DatabaseSettings {
+            url: SecretString::from(format!("sqlite://{}/t.db", dir.path().display())),
+            max_connections: 2,
+            acquire_timeout_seconds: 5,
+            migrate_on_start: false,
+            sqlite_cache_kib: 512,
+        };
+        let Store::Sqlite(pool) = Store::connect(&settings).await.unwrap() else {
+            unreachable!("a sqlite: URL opens SQLite")
+        };
+        // Two connections held at once: the pool opened both with the options.
+        let mut first = pool.acquire().await.unwrap();
+        let mut second = pool.acquire().await.unwrap();
+        for connection in [&mut first, &mut second] {
+            let (size,): (i64,) = sqlx::query_as("PRAGMA cache_size")
+                .fetch_one(&mut **connection)
+                .await
+                .unwrap();
+            assert_eq!(size, -512, "a negative cache_size is in KiB");
+        }
+    }
 }
