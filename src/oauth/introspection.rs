@@ -190,7 +190,8 @@ impl OAuthServer {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Introspection>, OAuthError> {
-        let Some(PresentedRows { token, session }) = self.stored_refresh_token(token).await? else {
+        let Some(PresentedRows { token, session, .. }) = self.stored_refresh_token(token).await?
+        else {
             return Ok(None);
         };
         let now_millis = now.timestamp_millis();

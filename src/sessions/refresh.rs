@@ -16,8 +16,9 @@
 //!   (its holder lost the response), which only it can unseal (see `seal.rs`).
 //!
 //! [`refresh`] loads, decides and stores in one [`crate::store::WriteTx`]: for a rotation one locked
-//! read, the tenant's idle timeout, one update, one insert, the session's activity, then
-//! the commit.
+//! read (the token, its session and the tenant's idle timeout), one round trip that
+//! marks it used, stores the successor and records the session's activity, then the
+//! commit.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -173,8 +174,11 @@ pub async fn refresh(
 ) -> Result<Refreshed, RefreshError> {
     let hash = request.token.hash();
     let mut tx = store.begin_write().await?;
-    let Some(PresentedRows { token, session }) =
-        Store::presented_refresh_token(&mut tx, hash.as_str()).await?
+    let Some(PresentedRows {
+        token,
+        session,
+        idle_timeout,
+    }) = Store::presented_refresh_token(&mut tx, hash.as_str()).await?
     else {
         return Err(RefreshError::Refused(None));
     };
@@ -189,10 +193,7 @@ pub async fn refresh(
         successor_sealed: token.successor_sealed.is_some(),
         successor_used: successor.as_ref().is_none_or(|next| next.used_at.is_some()),
     };
-    let idle = Store::idle_timeout_in(&mut tx, &session.tenant_id)
-        .await?
-        .as_ref()
-        .and_then(IdlePolicy::of);
+    let idle = idle_timeout.as_ref().and_then(IdlePolicy::of);
     let family = Family {
         ended: session.ended_at.is_some(),
         expires_at: from_millis(session.family_expires_at),
@@ -277,7 +278,6 @@ pub async fn refresh(
             now.timestamp_millis(),
         )
         .await?;
-        Store::touch_session(&mut tx, &token.session_id, now.timestamp_millis()).await?;
         tx.commit().await?;
         (next, expires_at)
     };

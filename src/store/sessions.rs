@@ -7,7 +7,7 @@
 
 use super::changes::record_change;
 use super::Change;
-use super::{for_update, on_pool, on_tx, Store, WriteTx};
+use super::{for_update, on_pool, on_tx, IdleTimeoutRecord, Store, WriteTx};
 use crate::ids::SessionId;
 
 macro_rules! session_columns {
@@ -49,11 +49,13 @@ pub struct RefreshTokenRecord {
     pub successor_sealed: Option<String>,
 }
 
-/// A presented refresh token and its session.
+/// A presented refresh token, its session, and the idle timeout of the session's
+/// tenant (if one was ever set).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresentedRows {
     pub token: RefreshTokenRecord,
     pub session: SessionRecord,
+    pub idle_timeout: Option<IdleTimeoutRecord>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -72,11 +74,33 @@ struct PresentedRow {
     s_ended_at: Option<i64>,
     s_end_reason: Option<String>,
     s_switched_at: Option<i64>,
+    i_enabled: Option<bool>,
+    i_timeout_seconds: Option<i64>,
+    i_since: Option<i64>,
+    i_updated_at: Option<i64>,
 }
 
 impl PresentedRow {
     fn split(self) -> PresentedRows {
+        let idle_timeout = match (
+            self.i_enabled,
+            self.i_timeout_seconds,
+            self.i_since,
+            self.i_updated_at,
+        ) {
+            (Some(enabled), Some(timeout_seconds), Some(since), Some(updated_at)) => {
+                Some(IdleTimeoutRecord {
+                    tenant_id: self.s_tenant_id.clone(),
+                    enabled,
+                    timeout_seconds,
+                    since,
+                    updated_at,
+                })
+            }
+            _ => None,
+        };
         PresentedRows {
+            idle_timeout,
             token: self.token,
             session: SessionRecord {
                 id: self.s_id,
@@ -96,7 +120,7 @@ impl PresentedRow {
     }
 }
 
-/// The one read of a refresh: the token and its session.
+/// The one read of a refresh: the token, its session and its tenant's idle timeout.
 macro_rules! presented_select {
     () => {
         "SELECT t.token_hash, t.session_id, t.client_id, t.scope, t.created_at, t.expires_at, \
@@ -105,9 +129,29 @@ macro_rules! presented_select {
            s.client_id AS s_client_id, s.scope AS s_scope, s.auth_time AS s_auth_time, \
            s.created_at AS s_created_at, s.last_active_at AS s_last_active_at, \
            s.family_expires_at AS s_family_expires_at, s.ended_at AS s_ended_at, \
-           s.end_reason AS s_end_reason, s.switched_at AS s_switched_at \
+           s.end_reason AS s_end_reason, s.switched_at AS s_switched_at, \
+           i.enabled AS i_enabled, i.timeout_seconds AS i_timeout_seconds, \
+           i.since AS i_since, i.updated_at AS i_updated_at \
          FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+           LEFT JOIN idle_timeouts i ON i.tenant_id = s.tenant_id \
          WHERE t.token_hash = $1"
+    };
+}
+
+/// The successor of a rotation, in [`Store::rotate_refresh_token`]'s parameters.
+macro_rules! insert_successor {
+    () => {
+        "INSERT INTO refresh_tokens (token_hash, session_id, client_id, scope, created_at, \
+           expires_at, used_at, successor_hash, successor_sealed) \
+         VALUES ($2, $5, $6, $7, $8, $9, NULL, NULL, NULL)"
+    };
+}
+
+/// The session's activity at a rotation, in [`Store::rotate_refresh_token`]'s
+/// parameters: as [`Store::touch_session`], a later instant already stored is kept.
+macro_rules! touch_for_rotation {
+    () => {
+        "UPDATE sessions SET last_active_at = $1 WHERE id = $5 AND last_active_at < $1"
     };
 }
 
@@ -216,7 +260,9 @@ impl Store {
     }
 
     /// Marks the token `used_hash` used at `now`, naming its successor (and, for the
-    /// grace period, the successor sealed), then stores the successor.
+    /// grace period, the successor sealed), stores the successor (unused), and records
+    /// the session's activity at `now`: one round trip, as it runs under the write lock
+    /// (on SQLite, three statements in one query; on PostgreSQL, one statement).
     pub async fn rotate_refresh_token(
         tx: &mut WriteTx,
         used_hash: &str,
@@ -224,20 +270,48 @@ impl Store {
         sealed: Option<&str>,
         now: i64,
     ) -> anyhow::Result<()> {
-        on_tx!(tx, conn => {
-            sqlx::query(
-                "UPDATE refresh_tokens SET used_at = $1, successor_hash = $2, \
-                   successor_sealed = $3 WHERE token_hash = $4",
-            )
-            .bind(now)
-            .bind(&successor.token_hash)
-            .bind(sealed)
-            .bind(used_hash)
-            .execute(&mut *conn)
-            .await?;
-            Ok::<_, sqlx::Error>(())
-        })?;
-        Self::insert_refresh_token(tx, successor).await
+        debug_assert!(successor.used_at.is_none() && successor.successor_hash.is_none());
+        macro_rules! rotate {
+            ($conn:expr, $sql:expr) => {
+                sqlx::query($sql)
+                    .bind(now)
+                    .bind(&successor.token_hash)
+                    .bind(sealed)
+                    .bind(used_hash)
+                    .bind(&successor.session_id)
+                    .bind(&successor.client_id)
+                    .bind(&successor.scope)
+                    .bind(successor.created_at)
+                    .bind(successor.expires_at)
+                    .execute($conn)
+                    .await
+                    .map(drop)
+            };
+        }
+        match tx {
+            WriteTx::Sqlite(tx) => rotate!(
+                &mut **tx,
+                concat!(
+                    "UPDATE refresh_tokens SET used_at = $1, successor_hash = $2, \
+                       successor_sealed = $3 WHERE token_hash = $4; ",
+                    insert_successor!(),
+                    "; ",
+                    touch_for_rotation!()
+                )
+            ),
+            WriteTx::Postgres(tx) => rotate!(
+                &mut **tx,
+                concat!(
+                    "WITH used AS (UPDATE refresh_tokens SET used_at = $1, successor_hash = $2, \
+                       successor_sealed = $3 WHERE token_hash = $4), \
+                     touched AS (",
+                    touch_for_rotation!(),
+                    ") ",
+                    insert_successor!()
+                )
+            ),
+        }?;
+        Ok(())
     }
 
     /// Ends the sessions `filter` names that have not ended, at `now` for `reason`, and

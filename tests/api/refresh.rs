@@ -24,6 +24,7 @@ crate::on_both_backends!(
     grace_returns_the_same_successor_just_inside_and_never_outside,
     grace_is_for_the_immediate_predecessor_of_its_own_client_only,
     grace_boundaries_on_the_clock,
+    a_rotation_records_the_sessions_activity_and_never_moves_it_back,
     scope_narrows_and_never_widens,
     tokens_work_only_for_their_client_until_they_or_their_family_expire,
     parallel_refreshes_without_grace_give_one_success,
@@ -234,6 +235,51 @@ async fn grace_is_for_the_immediate_predecessor_of_its_own_client_only(backend: 
 
 /// The grace rule at its boundaries, with the clock passed in (the store path; the
 /// decision's own tests cover every boundary on a fake clock).
+async fn a_rotation_records_the_sessions_activity_and_never_moves_it_back(backend: Backend) {
+    let world = world(backend, 0, json!({})).await;
+    let settings = world.app.settings.tokens.clone();
+    let id = world.client.id.clone();
+    let t0 = millis_now();
+    let started = world.start_at(&id, &[], t0).await;
+    let last_active = |session: tessera::store::SessionRecord| session.last_active_at;
+    let session = || async {
+        world
+            .app
+            .store
+            .session(started.session_id.as_str())
+            .await
+            .unwrap()
+            .expect("the session")
+    };
+    assert_eq!(last_active(session().await), t0.timestamp_millis());
+
+    let later = t0 + chrono::Duration::seconds(60);
+    let rotated = world
+        .refresh_at(&raw(&started), &id, &settings, later)
+        .await
+        .unwrap();
+    assert_eq!(last_active(session().await), later.timestamp_millis());
+
+    // A process whose clock is behind rotates the successor: the later instant stays.
+    let behind = t0 + chrono::Duration::seconds(30);
+    let next = world
+        .refresh_at(rotated.refresh_token.expose(), &id, &settings, behind)
+        .await
+        .unwrap();
+    assert_eq!(last_active(session().await), later.timestamp_millis());
+    // The successor stored by each rotation is the live token of the family.
+    assert!(
+        world
+            .refresh_token_active(next.refresh_token.expose())
+            .await
+    );
+    assert!(
+        !world
+            .refresh_token_active(rotated.refresh_token.expose())
+            .await
+    );
+}
+
 async fn grace_boundaries_on_the_clock(backend: Backend) {
     let world = world(backend, 10, json!({})).await;
     let settings = world.app.settings.tokens.clone();
