@@ -149,7 +149,11 @@ proptest! {
             let url = url::Url::parse(&raw).expect("absolute");
             prop_assert!(url.username().is_empty() && url.password().is_none());
             let loopback = matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
-            prop_assert!(url.scheme() == "https" || (url.scheme() == "http" && loopback));
+            let private_use = url.scheme().contains('.')
+                && (url.host_str().is_some_and(|host| !host.is_empty()) || url.path().starts_with('/'));
+            prop_assert!(
+                url.scheme() == "https" || (url.scheme() == "http" && loopback) || private_use
+            );
         }
     }
 

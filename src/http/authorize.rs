@@ -391,11 +391,15 @@ pub(super) fn page_headers(mut response: HttpResponseBuilder, csp: &str) -> Http
     response
 }
 
-/// `https://app.example.com` of `https://app.example.com/cb?x`.
+/// What a `form-action` source names of a redirect URI: `https://app.example.com` of
+/// `https://app.example.com/cb?x`; the scheme, `com.example.app:`, of a native app's
+/// private-use URI, which has no origin (CSP's scheme-source).
 fn origin_of(uri: &str) -> String {
-    url::Url::parse(uri)
-        .map(|url| url.origin().ascii_serialization())
-        .unwrap_or_default()
+    match url::Url::parse(uri) {
+        Ok(url) if url.origin().is_tuple() => url.origin().ascii_serialization(),
+        Ok(url) => format!("{}:", url.scheme()),
+        Err(_) => String::new(),
+    }
 }
 
 /// `__Host-` binds the cookie to this exact origin, but browsers take it only when

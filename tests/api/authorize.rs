@@ -20,6 +20,7 @@ crate::on_both_backends!(
     other_problems_go_back_to_the_client_with_state_and_iss,
     pkce_is_s256_only_and_required_of_public_clients,
     loopback_ips_match_on_any_port_and_localhost_only_exactly,
+    native_apps_private_use_schemes_get_the_code,
     the_page_shows_the_request_and_is_locked_down,
     the_cookie_is_secure_under_an_https_issuer,
     forms_without_this_sessions_csrf_token_are_refused,
@@ -302,6 +303,66 @@ async fn loopback_ips_match_on_any_port_and_localhost_only_exactly(backend: Back
     // The answer goes to the port the request named.
     let params = browser.code_for(&query("http://127.0.0.1:5/cb")).await;
     assert!(param(&params, "code").is_some());
+}
+
+/// RFC 8252 §7.1: a native app's reverse-domain scheme is registered, matched exactly,
+/// allowed as the target of the page's forms, and gets the code; a scheme that names no
+/// domain is refused at registration and changes nothing.
+async fn native_apps_private_use_schemes_get_the_code(backend: Backend) {
+    const NATIVE: &str = "com.example.app:/oauth2redirect/example-provider";
+    let app = spawn_app(backend).await;
+    set_up(&app, json!({})).await;
+    let native = app
+        .create_client(
+            "acme",
+            json!({
+                "redirectUris": [NATIVE],
+                "grantTypes": ["AUTHORIZATION_CODE"],
+                "type": "PUBLIC",
+            }),
+        )
+        .await;
+    let id = native["id"].as_str().unwrap();
+    let pkce = Pkce::new();
+    let query = |redirect: &str| {
+        authorize_query(
+            id,
+            &[
+                ("redirect_uri", redirect),
+                ("code_challenge", &pkce.challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+    };
+    let mut browser = Browser::new(&app);
+    let page = browser.open(&query(NATIVE)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("form-action 'self' com.example.app:"), "{csp}");
+    for refused in [
+        "com.example.app:/oauth2redirect/other",
+        "com.example.evil:/oauth2redirect/example-provider",
+    ] {
+        assert_page(&browser.open(&query(refused)).await, 400);
+    }
+    let approved = browser.code_for(&query(NATIVE)).await;
+    assert!(param(&approved, "code").is_some(), "{approved:?}");
+    assert_eq!(param(&approved, "iss"), Some(app.issuer.as_str()));
+
+    let clients_before = app.get_json("/api/v1/oauth-clients?tenantId=acme").await;
+    let mut body = crate::helpers::client_body("acme");
+    body["redirectUris"] = json!(["myapp:/callback"]);
+    let body = crate::helpers::assert_api_error(app.post_client(&body).await, 400).await;
+    assert!(
+        crate::helpers::causes(&body)
+            .iter()
+            .any(|cause| cause.contains("reverse order")),
+        "{body}"
+    );
+    assert_eq!(
+        app.get_json("/api/v1/oauth-clients?tenantId=acme").await,
+        clients_before
+    );
 }
 
 async fn the_page_shows_the_request_and_is_locked_down(backend: Backend) {

@@ -1,6 +1,8 @@
-//! Redirect URIs a client registers (RFC 6749 §3.1.2, RFC 9700 §2.1): absolute, `https`
-//! or `http` on a loopback host (RFC 8252 §7.3), no fragment, no wildcard. The text is
-//! kept exactly as registered, because the authorization endpoint compares exactly.
+//! Redirect URIs a client registers (RFC 6749 §3.1.2, RFC 9700 §2.1): absolute, `https`,
+//! `http` on a loopback host (RFC 8252 §7.3), or a native app's private-use scheme named
+//! after a domain in reverse order, such as `com.example.app:/callback` (RFC 8252 §7.1,
+//! RFC 7595 §3.8); no fragment, no wildcard, no user information. The text is kept
+//! exactly as registered, because the authorization endpoint compares exactly.
 
 use std::fmt;
 
@@ -35,10 +37,25 @@ impl RedirectUri {
                 }
             }
             "https" => return Err("an https URI needs a host".into()),
+            scheme if is_private_use(scheme) => {
+                let has_host = url.host_str().is_some_and(|host| !host.is_empty());
+                if !has_host && !url.path().starts_with('/') {
+                    return Err(
+                        "a private-use redirect URI has a path (com.example.app:/callback)".into(),
+                    );
+                }
+            }
             "javascript" | "data" => {
                 return Err(format!("the {} scheme is not allowed", url.scheme()))
             }
-            _ => return Err("the scheme must be https (or http for a loopback host)".into()),
+            _ => {
+                return Err(
+                    "the scheme must be https, http for a loopback host, or a native \
+                     app's private-use scheme named after a domain it controls, in reverse \
+                     order (com.example.app:/callback)"
+                        .into(),
+                )
+            }
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err("a redirect URI has no user information".into());
@@ -49,6 +66,20 @@ impl RedirectUri {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A private-use scheme of RFC 7595 §3.8, as RFC 8252 §7.1 requires native apps to name
+/// theirs: a domain name in reverse order, so at least two labels. A scheme without a
+/// dot may be anyone's (or a registered one), and is refused.
+fn is_private_use(scheme: &str) -> bool {
+    let labels: Vec<&str> = scheme.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
 }
 
 /// A redirect URI's schema: a conservative part of what [`RedirectUri::parse`] accepts
@@ -103,6 +134,28 @@ mod tests {
             "http://[::1]/cb",
         ] {
             assert!(RedirectUri::parse(uri).is_ok(), "{uri}");
+        }
+    }
+
+    #[test]
+    fn accepts_reverse_domain_private_use_schemes_of_native_apps() {
+        for uri in [
+            "com.example.app:/oauth2redirect/example-provider",
+            "com.example.app://callback",
+            "io.tessera-demo.mobile2:/cb?x=1",
+        ] {
+            assert!(RedirectUri::parse(uri).is_ok(), "{uri}");
+        }
+        for uri in [
+            "myapp:/callback",
+            "com.example.app:",
+            "com.example.app:callback",
+            "com.example.app:/cb#frag",
+            "com..app:/cb",
+            "com.example.app://user@cb",
+            "view-source:https://app.example.com/",
+        ] {
+            assert!(RedirectUri::parse(uri).is_err(), "{uri}");
         }
     }
 
