@@ -118,17 +118,22 @@ pub fn not_found_service() -> actix_web::Route {
 
 /// A resource whose methods are named once, as its handlers are added: any other
 /// method gets 405 with the API error body and the `Allow` header that RFC 9110 §15.5.6
-/// requires, listing them.
+/// requires, listing them. A resource with GET answers HEAD too (RFC 9110 §9.1), with
+/// the GET handler's status and headers and no body, unless it has a HEAD handler of
+/// its own.
 fn resource(path: &str) -> ApiResource {
     ApiResource {
         resource: web::resource(path),
         allow: Vec::new(),
+        head_as_get: None,
     }
 }
 
 struct ApiResource {
     resource: Resource,
     allow: Vec<Method>,
+    /// The GET handler, routed for HEAD at registration if no HEAD handler came.
+    head_as_get: Option<actix_web::Route>,
 }
 
 impl ApiResource {
@@ -143,12 +148,13 @@ impl ApiResource {
         self
     }
 
-    fn get<F, Args>(self, handler: F) -> Self
+    fn get<F, Args>(mut self, handler: F) -> Self
     where
         F: Handler<Args>,
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
+        self.head_as_get = Some(web::method(Method::HEAD).to(handler.clone()));
         self.on(Method::GET, handler)
     }
 
@@ -199,7 +205,13 @@ impl ApiResource {
 }
 
 impl HttpServiceFactory for ApiResource {
-    fn register(self, config: &mut AppService) {
+    fn register(mut self, config: &mut AppService) {
+        if let Some(head) = self.head_as_get.take() {
+            if !self.allow.contains(&Method::HEAD) {
+                self.resource = self.resource.route(head);
+                self.allow.push(Method::HEAD);
+            }
+        }
         let allow: Arc<str> = self
             .allow
             .iter()

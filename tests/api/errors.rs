@@ -5,6 +5,7 @@ use crate::helpers::{assert_api_error, spawn_app, Backend};
 crate::on_both_backends!(
     unknown_route_is_json_404,
     wrong_method_is_json_405,
+    head_answers_as_get_does_without_a_body,
     request_ids_are_echoed_or_generated
 );
 
@@ -27,12 +28,46 @@ async fn wrong_method_is_json_405(backend: Backend) {
         .await
         .unwrap();
     // RFC 9110 §15.5.6: a 405 names the methods the resource has.
-    assert_eq!(response.headers()["allow"], "PUT, GET, DELETE");
+    assert_eq!(response.headers()["allow"], "PUT, GET, DELETE, HEAD");
     let body = assert_api_error(response, 405).await;
     assert_eq!(body["detailCode"], "405 Method Not Allowed");
     let response = app.client.post(app.url("/healthz")).send().await.unwrap();
-    assert_eq!(response.headers()["allow"], "GET");
+    assert_eq!(response.headers()["allow"], "GET, HEAD");
     assert_api_error(response, 405).await;
+}
+
+/// RFC 9110 §9.3.2: HEAD gets GET's status and headers, and no body.
+async fn head_answers_as_get_does_without_a_body(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.put_tenant("acme", serde_json::json!({})).await;
+    for (path, status) in [
+        ("/api/v1/tenants/acme", 200),
+        ("/api/v1/tenants/nobody", 404),
+        ("/.well-known/jwks.json", 200),
+        ("/healthz", 200),
+    ] {
+        let get = app.admin(reqwest::Method::GET, path).send().await.unwrap();
+        let head = app.admin(reqwest::Method::HEAD, path).send().await.unwrap();
+        assert_eq!(get.status(), status, "GET {path}");
+        assert_eq!(head.status(), status, "HEAD {path}");
+        for name in ["content-type", "cache-control"] {
+            assert_eq!(
+                head.headers().get(name),
+                get.headers().get(name),
+                "{name} of HEAD {path}"
+            );
+        }
+        assert!(!get.bytes().await.unwrap().is_empty());
+        assert!(head.bytes().await.unwrap().is_empty(), "HEAD {path}");
+    }
+    // Without the credential GET needs, HEAD is refused as GET is.
+    let response = app
+        .client
+        .head(app.url("/api/v1/tenants/acme"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
 }
 
 async fn request_ids_are_echoed_or_generated(backend: Backend) {
