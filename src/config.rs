@@ -77,6 +77,8 @@ pub const MIN_ADMIN_KEY_LEN: usize = 16;
 /// The smallest per-connection SQLite page cache accepted: a few dozen pages, below which
 /// every statement of a transaction re-reads the index pages it shares with the last.
 pub const MIN_SQLITE_CACHE_KIB: u32 = 64;
+/// The largest: 4 GiB per connection, far beyond any use and within SQLite's int.
+pub const MAX_SQLITE_CACHE_KIB: u32 = 4 * 1024 * 1024;
 /// Longest duration any setting accepts.
 pub const MAX_DURATION_SECONDS: u64 = 315_360_000;
 
@@ -166,8 +168,11 @@ impl Settings {
         if self.database.max_connections == 0 {
             bail!("database.max_connections: must be at least 1");
         }
-        if self.database.sqlite_cache_kib < MIN_SQLITE_CACHE_KIB {
-            bail!("database.sqlite_cache_kib: must be at least {MIN_SQLITE_CACHE_KIB}");
+        if !(MIN_SQLITE_CACHE_KIB..=MAX_SQLITE_CACHE_KIB).contains(&self.database.sqlite_cache_kib)
+        {
+            bail!(
+                "database.sqlite_cache_kib: must be {MIN_SQLITE_CACHE_KIB} to {MAX_SQLITE_CACHE_KIB}"
+            );
         }
         if self.database.acquire_timeout_seconds == 0 {
             bail!("database.acquire_timeout_seconds: must be at least 1");

@@ -50,6 +50,21 @@ fn uri_like() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Strings of the pattern the OpenAPI document gives redirect URIs, which promises that
+/// the API takes them.
+fn documented_redirect_uri() -> impl Strategy<Value = String> {
+    use utoipa::openapi::{schema::Schema, RefOr};
+    let RefOr::T(Schema::Object(schema)) = <RedirectUri as utoipa::PartialSchema>::schema() else {
+        unreachable!("a redirect URI's schema is an inline string schema")
+    };
+    let pattern = schema.pattern.expect("a pattern");
+    let unanchored = pattern
+        .strip_prefix('^')
+        .and_then(|p| p.strip_suffix('$'))
+        .expect("an anchored pattern");
+    proptest::string::string_regex(unanchored).expect("a pattern proptest can generate from")
+}
+
 /// A scope token: 1 to 20 NQCHARs.
 fn scope_token() -> impl Strategy<Value = String> {
     "[!#-\\[\\]-~]{1,20}"
@@ -149,7 +164,12 @@ proptest! {
             let url = url::Url::parse(&raw).expect("absolute");
             prop_assert!(url.username().is_empty() && url.password().is_none());
             let loopback = matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
-            let private_use = url.scheme().contains('.')
+            let reverse_domain = url.scheme().split('.').count() >= 2
+                && url.scheme().split('.').all(|label| {
+                    !label.is_empty()
+                        && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                });
+            let private_use = reverse_domain
                 && (url.host_str().is_some_and(|host| !host.is_empty()) || url.path().starts_with('/'));
             prop_assert!(
                 url.scheme() == "https" || (url.scheme() == "http" && loopback) || private_use
@@ -170,6 +190,13 @@ proptest! {
         prop_assert!(RedirectUri::parse(&http).is_err(), "{}", http);
         let loopback = format!("http://127.0.0.1{port}{path}");
         prop_assert!(RedirectUri::parse(&loopback).is_ok(), "{}", loopback);
+    }
+
+    #[test]
+    fn every_redirect_uri_the_documents_pattern_allows_is_accepted(
+        raw in documented_redirect_uri(),
+    ) {
+        prop_assert!(RedirectUri::parse(&raw).is_ok(), "{}", raw);
     }
 
     #[test]

@@ -275,7 +275,8 @@ struct ClientView<'a> {
     name: &'a str,
     business_name: Option<&'a str>,
     scopes: Vec<&'a str>,
-    /// The scheme, host and port of the redirect URI.
+    /// Where the answer goes, as the user can judge it: the redirect URI's origin (scheme,
+    /// host and port), or a native app's private-use scheme (`com.example.app:`).
     return_to: String,
 }
 

@@ -120,7 +120,7 @@ pub fn not_found_service() -> actix_web::Route {
 /// method gets 405 with the API error body and the `Allow` header that RFC 9110 §15.5.6
 /// requires, listing them. A resource with GET answers HEAD too (RFC 9110 §9.1), with
 /// the GET handler's status and headers and no body, unless it has a HEAD handler of
-/// its own.
+/// its own or its GET changes something ([`ApiResource::get_with_effects`]).
 fn resource(path: &str) -> ApiResource {
     ApiResource {
         resource: web::resource(path),
@@ -155,6 +155,18 @@ impl ApiResource {
         F::Output: Responder + 'static,
     {
         self.head_as_get = Some(web::method(Method::HEAD).to(handler.clone()));
+        self.on(Method::GET, handler)
+    }
+
+    /// A GET that changes something (issues a token, spends a one-time link): no HEAD,
+    /// which clients and link scanners take as safe (RFC 9110 §9.2.1) and would
+    /// otherwise spend it unseen.
+    fn get_with_effects<F, Args>(self, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
         self.on(Method::GET, handler)
     }
 

@@ -239,7 +239,9 @@ macro_rules! shared_error_responses {
 
             impl utoipa::IntoResponses for $name {
                 fn responses() -> std::collections::BTreeMap<String, RefOr<Response>> {
-                    [$(($status, stringify!($response))),+]
+                    // The name each response is registered under, so a misspelt one
+                    // does not compile (rather than leave a dangling `$ref`).
+                    [$(($status, <$response as utoipa::ToResponse<'static>>::response().0)),+]
                         .into_iter()
                         .map(|(status, name)| {
                             (status.to_owned(), RefOr::Ref(utoipa::openapi::Ref::from_response_name(name)))

@@ -41,7 +41,7 @@ use crate::oauth::Form;
 use crate::tokens::portal_link::{self, OpenError, PortalSession};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/portal").get(portal));
+    cfg.service(super::resource("/portal").get_with_effects(portal));
     cfg.service(super::resource("/portal/logout").post(logout));
     cfg.service(super::resource("/portal/signed-out").get(signed_out));
     cfg.service(super::resource("/portal/assets/login.css").get(stylesheet));

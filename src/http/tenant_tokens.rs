@@ -33,16 +33,18 @@ pub(super) struct Api;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::resource("/api/v1/tenants/{tenantId}/token")
-            .get(for_tenant)
+            .get_with_effects(for_tenant)
             .delete(revoke_for_tenant),
     )
     .service(
         super::resource("/api/v1/tenant/token")
-            .get(renew)
+            .get_with_effects(renew)
             .delete(revoke_own),
     )
-    .service(super::resource("/api/v1/tenants/{tenantId}/portal").get(portal_for_tenant))
-    .service(super::resource("/api/v1/tenant/portal").get(own_portal));
+    .service(
+        super::resource("/api/v1/tenants/{tenantId}/portal").get_with_effects(portal_for_tenant),
+    )
+    .service(super::resource("/api/v1/tenant/portal").get_with_effects(own_portal));
 }
 
 /// Seed 000's `PortalRedirect`.

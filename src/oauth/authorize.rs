@@ -259,6 +259,20 @@ pub fn validate(
                 .into(),
         )));
     }
+    // RFC 8252 §8.1: another app may claim a private-use scheme too, so only PKCE keeps
+    // the code its own, whatever the client's type.
+    let to_native_app = client
+        .settings
+        .redirect_uris
+        .iter()
+        .any(|uri| uri.as_str() == reply.redirect_uri && uri.is_native_app());
+    if challenge.is_none() && to_native_app {
+        return Err(refuse(OAuthError::InvalidRequest(
+            "A redirect to a native app's private-use scheme needs PKCE: send code_challenge \
+             with code_challenge_method=S256."
+                .into(),
+        )));
+    }
     let scopes =
         grant_scopes(form.get("scope"), &client.settings.allowed_scopes).map_err(&refuse)?;
     // `tenant`, when sent, can only repeat the client's: a client signs users in to its

@@ -1,7 +1,8 @@
 //! Session and refresh token rows, in plain values (text ids, Unix milliseconds, scope
 //! as space-separated text): [`crate::sessions`] owns what they mean. Every write is a
 //! step of a [`WriteTx`] the sessions service composes. A refresh is one locked read
-//! ([`Store::presented_refresh_token`]), then one update and one insert
+//! ([`Store::presented_refresh_token`]), then one round trip that marks the token used,
+//! stores its successor and records the session's activity
 //! ([`Store::rotate_refresh_token`]); ending sessions writes each ended id on the
 //! change feed in the same transaction.
 
@@ -120,7 +121,10 @@ impl PresentedRow {
     }
 }
 
-/// The one read of a refresh: the token, its session and its tenant's idle timeout.
+/// The one read of a refresh: the token, its session and its tenant's idle timeout (on
+/// PostgreSQL the idle timeout as of the statement's start, not after a wait for the
+/// token's lock: a change of the timeout in those milliseconds applies from the next
+/// refresh).
 macro_rules! presented_select {
     () => {
         "SELECT t.token_hash, t.session_id, t.client_id, t.scope, t.created_at, t.expires_at, \
@@ -270,7 +274,16 @@ impl Store {
         sealed: Option<&str>,
         now: i64,
     ) -> anyhow::Result<()> {
-        debug_assert!(successor.used_at.is_none() && successor.successor_hash.is_none());
+        debug_assert!(
+            successor.used_at.is_none()
+                && successor.successor_hash.is_none()
+                && successor.successor_sealed.is_none(),
+            "a successor is stored unused"
+        );
+        // The parameters of `insert_successor!` and `touch_for_rotation!`, shared by the
+        // statements: $1 now, $2 the successor's hash, $3 it sealed, $4 the used token's
+        // hash, $5 the session, $6 the client, $7 the scope, $8 and $9 the successor's
+        // creation and expiry.
         macro_rules! rotate {
             ($conn:expr, $sql:expr) => {
                 sqlx::query($sql)

@@ -345,9 +345,57 @@ async fn native_apps_private_use_schemes_get_the_code(backend: Backend) {
     ] {
         assert_page(&browser.open(&query(refused)).await, 400);
     }
-    let approved = browser.code_for(&query(NATIVE)).await;
-    assert!(param(&approved, "code").is_some(), "{approved:?}");
-    assert_eq!(param(&approved, "iss"), Some(app.issuer.as_str()));
+    let signed_in = browser.sign_in(&query(NATIVE), USERNAME, PASSWORD).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let consent = browser.open(&query(NATIVE)).await;
+    let approved = browser
+        .post(
+            &query(NATIVE),
+            &[("action", "approve"), ("csrf_token", &consent.csrf_token())],
+        )
+        .await;
+    assert_eq!(approved.status, 303, "{}", approved.body);
+    let location = approved.location();
+    assert!(location.starts_with(&format!("{NATIVE}?")), "{location}");
+    let params = query_of(location);
+    assert_eq!(param(&params, "iss"), Some(app.issuer.as_str()));
+    let code = param(&params, "code").expect("a code");
+    // The app redeems it with its verifier (RFC 6749 §4.1.3, RFC 7636 §4.5).
+    let exchanged = crate::token_client::OAuthEndpoints::of(&app)
+        .post(
+            "/oauth/token",
+            None,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", NATIVE),
+                ("client_id", id),
+                ("code_verifier", &pkce.verifier),
+            ],
+        )
+        .await;
+    assert_eq!(exchanged.status(), 200);
+    let tokens: serde_json::Value = exchanged.json().await.unwrap();
+    assert!(tokens["access_token"].is_string(), "{tokens}");
+
+    // RFC 8252 §8.1: PKCE for a private-use redirect, even of a confidential client.
+    let confidential = app
+        .create_client(
+            "acme",
+            json!({"redirectUris": [NATIVE], "grantTypes": ["AUTHORIZATION_CODE"]}),
+        )
+        .await;
+    let without_pkce = authorize_query(
+        confidential["id"].as_str().unwrap(),
+        &[("redirect_uri", NATIVE)],
+    );
+    let answer = Browser::new(&app).open(&without_pkce).await;
+    assert_error_redirect(&app, &answer, NATIVE, "invalid_request");
+    assert!(
+        answer.location().contains("private-use"),
+        "{}",
+        answer.location()
+    );
 
     let clients_before = app.get_json("/api/v1/oauth-clients?tenantId=acme").await;
     let mut body = crate::helpers::client_body("acme");

@@ -57,9 +57,38 @@ async fn head_answers_as_get_does_without_a_body(backend: Backend) {
                 "{name} of HEAD {path}"
             );
         }
+        assert_eq!(
+            head.headers().get("content-length"),
+            get.headers().get("content-length"),
+            "content-length of HEAD {path}"
+        );
         assert!(!get.bytes().await.unwrap().is_empty());
         assert!(head.bytes().await.unwrap().is_empty(), "HEAD {path}");
     }
+    // A GET that issues or spends something has no HEAD, which a link scanner would
+    // send unseen: 405, and nothing issued.
+    for path in [
+        "/api/v1/tenants/acme/token",
+        "/api/v1/tenants/acme/portal",
+        "/portal?token=anything",
+    ] {
+        let head = app.admin(reqwest::Method::HEAD, path).send().await.unwrap();
+        assert_eq!(head.status(), 405, "HEAD {path}");
+        let allow = head.headers()["allow"].to_str().unwrap().to_owned();
+        assert!(
+            allow.starts_with("GET") && !allow.contains("HEAD"),
+            "{path}: {allow}"
+        );
+    }
+    let events = app.audit_events("").await;
+    assert!(!events.is_empty(), "the tenant's creation is there");
+    assert!(
+        events.iter().all(|event| {
+            let action = event["action"].as_str().expect("an action");
+            !action.ends_with(".issued")
+        }),
+        "{events:?}"
+    );
     // Without the credential GET needs, HEAD is refused as GET is.
     let response = app
         .client

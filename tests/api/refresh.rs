@@ -233,8 +233,7 @@ async fn grace_is_for_the_immediate_predecessor_of_its_own_client_only(backend: 
     world.refused(&successor).await;
 }
 
-/// The grace rule at its boundaries, with the clock passed in (the store path; the
-/// decision's own tests cover every boundary on a fake clock).
+/// A rotation stores the session's activity at its instant, and a later one stays.
 async fn a_rotation_records_the_sessions_activity_and_never_moves_it_back(backend: Backend) {
     let world = world(backend, 0, json!({})).await;
     let settings = world.app.settings.tokens.clone();
@@ -280,6 +279,8 @@ async fn a_rotation_records_the_sessions_activity_and_never_moves_it_back(backen
     );
 }
 
+/// The grace rule at its boundaries, with the clock passed in (the store path; the
+/// decision's own tests cover every boundary on a fake clock).
 async fn grace_boundaries_on_the_clock(backend: Backend) {
     let world = world(backend, 10, json!({})).await;
     let settings = world.app.settings.tokens.clone();

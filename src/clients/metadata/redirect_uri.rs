@@ -66,6 +66,13 @@ impl RedirectUri {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether this is a native app's private-use URI (`com.example.app:/callback`).
+    pub fn is_native_app(&self) -> bool {
+        self.0
+            .split_once(':')
+            .is_some_and(|(scheme, _)| is_private_use(&scheme.to_ascii_lowercase()))
+    }
 }
 
 /// A private-use scheme of RFC 7595 §3.8, as RFC 8252 §7.1 requires native apps to name
@@ -83,7 +90,8 @@ fn is_private_use(scheme: &str) -> bool {
 }
 
 /// A redirect URI's schema: a conservative part of what [`RedirectUri::parse`] accepts
-/// (an https URI with a DNS name, or http on a loopback host; a path and a query).
+/// (an https URI with a DNS name, http on a loopback host, or a reverse-domain
+/// private-use scheme with a path; a path and a query).
 impl utoipa::PartialSchema for RedirectUri {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -99,15 +107,19 @@ impl utoipa::PartialSchema for RedirectUri {
             })
             .collect::<Vec<_>>()
             .join("|");
+        let private_use = r"[a-z][a-z0-9-]*(\.[a-z0-9-]+)+:/([A-Za-z0-9._~!$&'()+,;=:@-][A-Za-z0-9._~!$&'()+,;=:@/-]*)?(\?[A-Za-z0-9._~!$&'()+,;=:@/?-]*)?";
         ObjectBuilder::new()
             .schema_type(Type::String)
             .format(Some(utoipa::openapi::SchemaFormat::Custom("uri".into())))
             .min_length(Some(1))
             .max_length(Some(MAX_REDIRECT_URI_LEN))
             .pattern(Some(format!(
-                "^(https://{dns_name}|http://({loopback})){port}{path}$"
+                "^((https://{dns_name}|http://({loopback})){port}{path}|{private_use})$"
             )))
-            .examples(["https://app.example.com/callback"])
+            .examples([
+                "https://app.example.com/callback",
+                "com.example.app:/callback",
+            ])
             .into()
     }
 }
