@@ -193,6 +193,7 @@ async fn obtain(
                 ApiError::BadCredentials(crate::login::REFUSED_CREDENTIALS.into())
             }
             PasswordSignInError::Forbidden => ApiError::Forbidden,
+            PasswordSignInError::Unavailable => ApiError::Unavailable,
             PasswordSignInError::Unexpected(error) => from_store(error),
         })?;
     Ok(token_reply(&req, &TokenResponse::from(tokens)))

@@ -15,6 +15,9 @@
 //!   account's and address's budget). Unknown user and wrong password are one refusal
 //!   at one cost ([`crate::users::verify_credentials`]). Right password but a disabled
 //!   user or no membership of the tenant: forbidden, no token.
+//! - While the change feed cannot be read, nothing is checked and no token issued (503):
+//!   the key that would sign it, or the client, may have been revoked elsewhere, as at
+//!   the token endpoint.
 //! - The session starts through [`crate::sessions::start`], in a transaction that
 //!   reads the user's state again under lock (`Store::lock_sign_in`), so a user
 //!   disabled, given a new password or removed meanwhile gets no session that outlives
@@ -59,6 +62,10 @@ pub enum PasswordSignInError {
     /// The password was right, but the user is disabled or not a member of the tenant.
     #[error("the user may not sign in to this tenant")]
     Forbidden,
+    /// The change feed cannot be read: the signing key or the client in memory may have
+    /// been revoked or disabled elsewhere, so no token is issued (503).
+    #[error("the server's state cannot be confirmed current")]
+    Unavailable,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -73,6 +80,9 @@ impl LoginService {
         source: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<UserTokens, PasswordSignInError> {
+        if !self.oauth.memory_is_current() {
+            return Err(PasswordSignInError::Unavailable);
+        }
         let named = match &request.client_id {
             Some(id) => Some(self.internal_client(id, request.tenant_id.as_ref()).await?),
             None => None,

@@ -31,6 +31,7 @@ crate::on_both_backends!(
     another_client_s_refresh_token_is_refused_here,
     the_builtin_client_is_outside_the_cap_and_useless_at_the_token_endpoint,
     a_disabled_builtin_client_signs_no_one_in,
+    sign_ins_fail_closed_while_the_change_feed_cannot_be_read,
 );
 
 const TOKENS: &str = "/api/v1/tokens";
@@ -684,4 +685,49 @@ async fn a_disabled_builtin_client_signs_no_one_in(backend: Backend) {
     assert_eq!(response.status(), 403);
     let body: Value = response.json().await.unwrap();
     assert!(body.get("accessToken").is_none(), "{body}");
+}
+
+/// Renames the change feed's table, so that the feed cannot be read (and nothing can
+/// be written to it) while the rest of the database answers.
+async fn rename_table(app: &TestApp, sql: &'static str) {
+    match &app.store {
+        tessera::store::Store::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+        tessera::store::Store::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+    }
+    .expect("the table is renamed");
+}
+
+async fn readyz(app: &TestApp) -> u16 {
+    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    response.status().as_u16()
+}
+
+/// While the change feed cannot be read, a password sign-in is 503 with `Retry-After`
+/// and starts nothing, though the database itself answers (the key that would sign its
+/// tokens may have been revoked elsewhere); once the feed is back, sign-ins work again.
+async fn sign_ins_fail_closed_while_the_change_feed_cannot_be_read(backend: Backend) {
+    let app = spawn_app(backend).await;
+    world(&app).await;
+    sign_in(&app, alice()).await;
+    let sessions_before = sessions_stored(&app).await;
+
+    rename_table(&app, "ALTER TABLE changes RENAME TO changes_away").await;
+    crate::helpers::eventually(Duration::from_secs(15), || async {
+        readyz(&app).await == 503
+    })
+    .await
+    .expect("the lapse of the feed is noticed");
+    let response = post(&app, TOKENS, &alice()).await;
+    assert!(response.headers().contains_key(RETRY_AFTER));
+    assert_api_error(response, 503).await;
+    assert_eq!(sessions_stored(&app).await, sessions_before);
+
+    rename_table(&app, "ALTER TABLE changes_away RENAME TO changes").await;
+    crate::helpers::eventually(Duration::from_secs(15), || async {
+        readyz(&app).await == 200
+    })
+    .await
+    .expect("the feed is read again");
+    sign_in(&app, alice()).await;
+    assert_eq!(sessions_stored(&app).await, sessions_before + 1);
 }
