@@ -459,6 +459,33 @@ start_sessions() {
     sed -i 1d "$file" # that chain moved on; wrk must not replay it
 }
 
+# The redirect URI the fixture's client has registered, and the PKCE verifier every stored
+# code is bound to (its S256 challenge is stored with the code).
+EXCHANGE_REDIRECT_URI=http://127.0.0.1/cb
+EXCHANGE_VERIFIER=bench-verifier-0123456789-abcdefghijklmnopqrstuvwxyz
+
+# store_codes SCENARIO COUNT FILE: COUNT authorization codes of the fixture's user for its
+# client, stored by bench_sessions straight on the database, and checked by redeeming the
+# first; FILE gets one live code a line.
+store_codes() {
+    local scenario=$1 count=$2 file=$3
+    DATABASE_URL=$SERVER_DATABASE_URL "$SESSIONS_BIN" "$REFRESH_CLIENT_ID" "$REFRESH_USER_ID" \
+        bench "$count" codes "$EXCHANGE_REDIRECT_URI" "$EXCHANGE_VERIFIER" \
+        >"$file" 2>"$WORK/sessions.err" || {
+        fail "$scenario" "bench_sessions failed: $(head -c 300 "$WORK/sessions.err")"
+        return 1
+    }
+    request POST /oauth/token "${FORM[@]}" -H "Authorization: $REFRESH_AUTH" \
+        --data-urlencode grant_type=authorization_code --data-urlencode "code=$(head -n1 "$file")" \
+        --data-urlencode "redirect_uri=$EXCHANGE_REDIRECT_URI" \
+        --data-urlencode "code_verifier=$EXCHANGE_VERIFIER"
+    if [[ $STATUS != 200 ]] || ! body_has 'isinstance(d.get("refresh_token"), str)'; then
+        fail "$scenario" "a code exchange answered $STATUS: $(head -c 300 "$BODY_FILE")"
+        return 1
+    fi
+    sed -i 1d "$file" # redeemed; wrk must not replay it
+}
+
 # wrk_refresh_start OUT SECONDS TOKENS_FILE [COUNT]: bench/refresh.lua in the background,
 # rotating the chains of TOKENS_FILE with the fixture's client; sets WRK_PID. COUNT=1
 # counts the statuses.

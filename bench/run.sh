@@ -23,6 +23,9 @@
 #   BENCH_MANY_CLIENTS=10000  clients the many_clients scenario creates and round-robins
 #   BENCH_REFRESH_SESSIONS=2000  sessions the refresh scenario refreshes in turn (each
 #                             run, warm-up and measurement, gets sessions of its own)
+#   BENCH_EXCHANGE_CODES=30000  codes the code_exchange scenario stores for its
+#                             measurement (each request redeems one; the warm-up gets a
+#                             fifth as many of its own)
 #   BENCH_SESSIONS_BIN        the bench_sessions fixture (bench/sessions.rs) to use
 #                             instead of building it
 #   BENCH_SERVER_ENV="..."    more NAME=VALUE settings for the server, space-separated,
@@ -69,6 +72,7 @@ SCENARIOS=(
     "flood              ES256 scenario_flood"
     "many_clients       ES256 scenario_many_clients"
     "refresh            ES256 scenario_refresh"
+    "code_exchange      ES256 scenario_code_exchange"
     "tokens_me          ES256 scenario_tokens_me"
     "introspect_user    ES256 scenario_introspect_user"
     "password_login     ES256 scenario_password_login"
@@ -85,7 +89,8 @@ FAILED=()
 
 build_tessera
 SESSIONS_BIN=""
-if [[ -n ${BENCH_SESSIONS_BIN:-} || " ${BENCH_SCENARIOS:-refresh} " == *" refresh "* ]]; then
+if [[ -n ${BENCH_SESSIONS_BIN:-} || " ${BENCH_SCENARIOS:-refresh} " == *" refresh "* ||
+    " ${BENCH_SCENARIOS:-} " == *" code_exchange "* ]]; then
     build_sessions_fixture
 fi
 check_tools "${DATABASES[@]}"
@@ -305,6 +310,49 @@ scenario_refresh() { # ALG
     parse "$name" "$out" || return 0
     record "$name" "$RPS" "$P50" "$P99" "$ERRORS" "$(mib "$(rss_kib VmHWM)")" \
         "$count sessions refreshed in turn; errors = refused refreshes"
+}
+
+# Issue 10: the authorization code exchange with PKCE, each request redeeming a code of
+# its own (bench/exchange.lua): the code locked and marked used, a session started, an
+# access and a refresh token issued. The codes are stored through the library
+# (bench_sessions ... codes), as the login page stores them once the user approves:
+# going through the page would measure argon2. BENCH_EXCHANGE_CODES codes for the
+# measurement (more than it redeems, or the rest show up as errors) and a fifth as many
+# for the warm-up.
+scenario_code_exchange() { # ALG
+    local name="code exchange $1" count=${BENCH_EXCHANGE_CODES:-30000}
+    if [[ -n $CLIENTS_MISSING ]]; then
+        skip "$name" "$CLIENTS_MISSING"
+        return 0
+    fi
+    refresh_fixture "$name" bench-exchange || return 0
+    local warm=$WORK/exchange-warm.codes codes=$WORK/exchange.codes
+    say "  $name: storing $((count + count / 5)) codes ..."
+    store_codes "$name" $((count / 5)) "$warm" || return 0
+    store_codes "$name" "$count" "$codes" || return 0
+    RUN=$((RUN + 1))
+    local out=$WORK/wrk-$RUN.txt run_file seconds
+    say "  $name: warm-up ${WARMUP_SECONDS}s, then ${SECONDS_PER_RUN}s ..."
+    for run_file in "$warm" "$codes"; do
+        seconds=$SECONDS_PER_RUN
+        if [[ $run_file == "$warm" ]]; then
+            ((WARMUP_SECONDS > 0)) || continue
+            seconds=$WARMUP_SECONDS
+        fi
+        BENCH_CODES_FILE=$run_file BENCH_AUTH=$REFRESH_AUTH BENCH_REDIRECT_URI=$EXCHANGE_REDIRECT_URI \
+            BENCH_VERIFIER=$EXCHANGE_VERIFIER timeout -k 5 $((seconds + 30)) \
+            wrk -t1 -c"$CONNECTIONS" -d"${seconds}s" --timeout "${WRK_TIMEOUT:-2s}" --latency \
+            -s "$BENCH_DIR/exchange.lua" "$BASE_URL/oauth/token" >"$out" 2>&1
+    done
+    parse "$name" "$out" || return 0
+    local redeemed
+    redeemed=$(awk -v r="$RPS" -v s="$SECONDS_PER_RUN" 'BEGIN {printf "%.0f", r * s}')
+    if ((redeemed >= count)); then
+        fail "$name" "the run redeemed about $redeemed codes of $count: raise BENCH_EXCHANGE_CODES"
+        return 0
+    fi
+    record "$name" "$RPS" "$P50" "$P99" "$ERRORS" "$(mib "$(rss_kib VmHWM)")" \
+        "each request redeems its own code (PKCE S256), starting a session with a refresh token"
 }
 
 # GET /api/v1/tokens/me: the token verified, its session checked, the user read.

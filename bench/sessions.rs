@@ -1,9 +1,20 @@
-//! Benchmark fixture for bench/run.sh's refresh scenario: starts COUNT sessions of one
-//! user through one client, straight through the library (`tessera::sessions::start`,
-//! what the code exchange calls; a login each would measure argon2, not refresh), and
-//! prints their refresh tokens, one a line. Only for a benchmark's throw-away database.
+//! Benchmark fixture for bench/run.sh's refresh and code-exchange scenarios, straight on
+//! the database through the library (a login each would measure argon2). Only for a
+//! benchmark's throw-away database.
 //!
-//!     DATABASE_URL=… bench_sessions CLIENT_ID USER_ID TENANT_ID COUNT > tokens.txt
+//! - Refresh: starts COUNT sessions of one user through one client
+//!   (`tessera::sessions::start`, what the code exchange calls) and prints their refresh
+//!   tokens, one a line:
+//!
+//!       DATABASE_URL=… bench_sessions CLIENT_ID USER_ID TENANT_ID COUNT > tokens.txt
+//!
+//! - Code exchange: stores COUNT authorization codes of one user for one client, as the
+//!   login page does once the user approves (`Store::insert_authorization_code`), bound
+//!   to REDIRECT_URI and to the S256 challenge of VERIFIER, valid for ten minutes, and
+//!   prints the codes, one a line:
+//!
+//!       DATABASE_URL=… bench_sessions CLIENT_ID USER_ID TENANT_ID COUNT \
+//!           codes REDIRECT_URI VERIFIER > codes.txt
 
 use std::sync::Arc;
 
@@ -13,15 +24,22 @@ use secrecy::SecretString;
 use tessera::auth::TenantScope;
 use tessera::clients::{self, ClientId};
 use tessera::sessions::{self, StartSession, UserId};
-use tessera::store::{DatabaseSettings, Store};
+use tessera::store::{CodeRecord, DatabaseSettings, Store};
 use tessera::tenants::TenantId;
-use tessera::tokens::TokenSettings;
+use tessera::tokens::{OpaqueToken, TokenSettings};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [client, user, tenant, count] = args.as_slice() else {
-        bail!("usage: bench_sessions CLIENT_ID USER_ID TENANT_ID COUNT (DATABASE_URL set)");
+    let (client, user, tenant, count, codes) = match args.as_slice() {
+        [client, user, tenant, count] => (client, user, tenant, count, None),
+        [client, user, tenant, count, mode, redirect_uri, verifier] if mode == "codes" => {
+            (client, user, tenant, count, Some((redirect_uri, verifier)))
+        }
+        _ => bail!(
+            "usage: bench_sessions CLIENT_ID USER_ID TENANT_ID COUNT [codes REDIRECT_URI \
+             VERIFIER] (DATABASE_URL set)"
+        ),
     };
     let url = std::env::var("DATABASE_URL").context("DATABASE_URL is not set")?;
     let store = Store::connect(&DatabaseSettings {
@@ -40,6 +58,21 @@ async fn main() -> anyhow::Result<()> {
     let user_id = UserId::parse(user).map_err(anyhow::Error::msg)?;
     let tenant_id = TenantId::parse(tenant).map_err(anyhow::Error::msg)?;
     let count: usize = count.parse().context("COUNT is a number")?;
+    if let Some((redirect_uri, verifier)) = codes {
+        let codes = store_codes(
+            &store,
+            &client,
+            &user_id,
+            &tenant_id,
+            count,
+            redirect_uri,
+            verifier,
+        )
+        .await?;
+        print!("{codes}");
+        store.close().await;
+        return Ok(());
+    }
     // The defaults: a 30-day family, grace as configured does not matter at start.
     let settings = TokenSettings {
         refresh_grace_seconds: 10,
@@ -70,4 +103,43 @@ async fn main() -> anyhow::Result<()> {
     print!("{tokens}");
     store.close().await;
     Ok(())
+}
+
+/// COUNT codes as the login page stores them, one a line in the answer (see the header).
+async fn store_codes(
+    store: &Store,
+    client: &clients::Client,
+    user: &UserId,
+    tenant: &TenantId,
+    count: usize,
+    redirect_uri: &str,
+    verifier: &str,
+) -> anyhow::Result<String> {
+    use base64::Engine;
+    let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
+    let mut codes = String::new();
+    for _ in 0..count {
+        let code = OpaqueToken::generate();
+        let now = Utc::now().timestamp_millis();
+        let record = CodeRecord {
+            code_hash: code.hash().as_str().to_owned(),
+            client_id: client.id.to_string(),
+            user_id: user.to_string(),
+            tenant_id: tenant.to_string(),
+            redirect_uri: redirect_uri.to_owned(),
+            redirect_uri_sent: true,
+            scope: String::new(),
+            code_challenge: Some(challenge.clone()),
+            auth_time: now,
+            created_at: now,
+            expires_at: now + 600_000,
+            used_at: None,
+            session_id: None,
+        };
+        store.insert_authorization_code(&record, 0).await?;
+        codes.push_str(code.expose());
+        codes.push('\n');
+    }
+    Ok(codes)
 }
