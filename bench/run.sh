@@ -275,6 +275,29 @@ scenario_many_clients() { # ALG
         "$count clients round-robin from a fresh start"
 }
 
+# warm_then_measure RUNNER OUT WARM_FILE FILE: RUNNER OUT SECONDS INPUT for the warm-up
+# on WARM_FILE (unless BENCH_WARMUP_SECONDS is 0), then for the measurement on FILE, whose
+# report OUT keeps. For the scenarios whose requests spend their input (tokens, codes).
+warm_then_measure() {
+    local runner=$1 out=$2 warm=$3 file=$4
+    if ((WARMUP_SECONDS > 0)); then
+        "$runner" "$out" "$WARMUP_SECONDS" "$warm"
+    fi
+    "$runner" "$out" "$SECONDS_PER_RUN" "$file"
+}
+
+wrk_refresh() { # wrk_refresh OUT SECONDS TOKENS_FILE
+    wrk_refresh_start "$@"
+    wrk_wait "$WRK_PID"
+}
+
+wrk_exchange() { # wrk_exchange OUT SECONDS CODES_FILE: bench/exchange.lua, to its end
+    BENCH_CODES_FILE=$3 BENCH_AUTH=$REFRESH_AUTH BENCH_REDIRECT_URI=$EXCHANGE_REDIRECT_URI \
+        BENCH_VERIFIER=$EXCHANGE_VERIFIER timeout -k 5 $(($2 + 30)) \
+        wrk -t1 -c"$CONNECTIONS" -d"$2s" --timeout "${WRK_TIMEOUT:-2s}" --latency \
+        -s "$BENCH_DIR/exchange.lua" "$BASE_URL/oauth/token" >"$1" 2>&1
+}
+
 # Issue 10: BENCH_REFRESH_SESSIONS sessions of one user, each refreshed in turn
 # (bench/refresh.lua carries every chain's latest token), on a client with the refresh
 # grant. Sessions start through the library (bench/sessions.rs): the login page would
@@ -296,17 +319,9 @@ scenario_refresh() { # ALG
     start_sessions "$name" "$count" "$warm" || return 0
     start_sessions "$name" "$count" "$tokens" || return 0
     RUN=$((RUN + 1))
-    local out=$WORK/wrk-$RUN.txt run_file seconds
+    local out=$WORK/wrk-$RUN.txt
     say "  $name: warm-up ${WARMUP_SECONDS}s, then ${SECONDS_PER_RUN}s ..."
-    for run_file in "$warm" "$tokens"; do
-        seconds=$SECONDS_PER_RUN
-        if [[ $run_file == "$warm" ]]; then
-            ((WARMUP_SECONDS > 0)) || continue
-            seconds=$WARMUP_SECONDS
-        fi
-        wrk_refresh_start "$out" "$seconds" "$run_file"
-        wrk_wait "$WRK_PID"
-    done
+    warm_then_measure wrk_refresh "$out" "$warm" "$tokens"
     parse "$name" "$out" || return 0
     record "$name" "$RPS" "$P50" "$P99" "$ERRORS" "$(mib "$(rss_kib VmHWM)")" \
         "$count sessions refreshed in turn; errors = refused refreshes"
@@ -331,19 +346,9 @@ scenario_code_exchange() { # ALG
     store_codes "$name" $((count / 5)) "$warm" || return 0
     store_codes "$name" "$count" "$codes" || return 0
     RUN=$((RUN + 1))
-    local out=$WORK/wrk-$RUN.txt run_file seconds
+    local out=$WORK/wrk-$RUN.txt
     say "  $name: warm-up ${WARMUP_SECONDS}s, then ${SECONDS_PER_RUN}s ..."
-    for run_file in "$warm" "$codes"; do
-        seconds=$SECONDS_PER_RUN
-        if [[ $run_file == "$warm" ]]; then
-            ((WARMUP_SECONDS > 0)) || continue
-            seconds=$WARMUP_SECONDS
-        fi
-        BENCH_CODES_FILE=$run_file BENCH_AUTH=$REFRESH_AUTH BENCH_REDIRECT_URI=$EXCHANGE_REDIRECT_URI \
-            BENCH_VERIFIER=$EXCHANGE_VERIFIER timeout -k 5 $((seconds + 30)) \
-            wrk -t1 -c"$CONNECTIONS" -d"${seconds}s" --timeout "${WRK_TIMEOUT:-2s}" --latency \
-            -s "$BENCH_DIR/exchange.lua" "$BASE_URL/oauth/token" >"$out" 2>&1
-    done
+    warm_then_measure wrk_exchange "$out" "$warm" "$codes"
     parse "$name" "$out" || return 0
     local redeemed
     redeemed=$(awk -v r="$RPS" -v s="$SECONDS_PER_RUN" 'BEGIN {printf "%.0f", r * s}')

@@ -249,31 +249,56 @@ async fn pkce_is_s256_only_and_required_of_public_clients(backend: Backend) {
     assert_eq!(answer.status, 200);
 }
 
-async fn loopback_ips_match_on_any_port_and_localhost_only_exactly(backend: Backend) {
-    let app = spawn_app(backend).await;
-    set_up(&app, json!({})).await;
-    let native = app
-        .create_client(
-            "acme",
-            json!({
-                "redirectUris": ["http://127.0.0.1/cb", "http://[::1]:8080/cb", "http://localhost:12345/cb"],
-                "grantTypes": ["AUTHORIZATION_CODE"],
-                "type": "PUBLIC",
-            }),
-        )
-        .await;
-    let id = native["id"].as_str().unwrap();
-    let pkce = Pkce::new();
-    let query = |redirect: &str| {
+/// A public client of `acme` for the code grant (a native app), and its PKCE pair.
+struct NativeApp {
+    id: String,
+    pkce: Pkce,
+}
+
+impl NativeApp {
+    async fn register(app: &TestApp, redirect_uris: &[&str]) -> Self {
+        let client = app
+            .create_client(
+                "acme",
+                json!({
+                    "redirectUris": redirect_uris,
+                    "grantTypes": ["AUTHORIZATION_CODE"],
+                    "type": "PUBLIC",
+                }),
+            )
+            .await;
+        NativeApp {
+            id: client["id"].as_str().unwrap().to_owned(),
+            pkce: Pkce::new(),
+        }
+    }
+
+    /// The authorization request's query with `redirect_uri` and the S256 challenge.
+    fn query(&self, redirect_uri: &str) -> String {
         authorize_query(
-            id,
+            &self.id,
             &[
-                ("redirect_uri", redirect),
-                ("code_challenge", &pkce.challenge),
+                ("redirect_uri", redirect_uri),
+                ("code_challenge", &self.pkce.challenge),
                 ("code_challenge_method", "S256"),
             ],
         )
-    };
+    }
+}
+
+async fn loopback_ips_match_on_any_port_and_localhost_only_exactly(backend: Backend) {
+    let app = spawn_app(backend).await;
+    set_up(&app, json!({})).await;
+    let native = NativeApp::register(
+        &app,
+        &[
+            "http://127.0.0.1/cb",
+            "http://[::1]:8080/cb",
+            "http://localhost:12345/cb",
+        ],
+    )
+    .await;
+    let query = |redirect: &str| native.query(redirect);
     let mut browser = Browser::new(&app);
     for accepted in [
         "http://127.0.0.1/cb",
@@ -312,28 +337,8 @@ async fn native_apps_private_use_schemes_get_the_code(backend: Backend) {
     const NATIVE: &str = "com.example.app:/oauth2redirect/example-provider";
     let app = spawn_app(backend).await;
     set_up(&app, json!({})).await;
-    let native = app
-        .create_client(
-            "acme",
-            json!({
-                "redirectUris": [NATIVE],
-                "grantTypes": ["AUTHORIZATION_CODE"],
-                "type": "PUBLIC",
-            }),
-        )
-        .await;
-    let id = native["id"].as_str().unwrap();
-    let pkce = Pkce::new();
-    let query = |redirect: &str| {
-        authorize_query(
-            id,
-            &[
-                ("redirect_uri", redirect),
-                ("code_challenge", &pkce.challenge),
-                ("code_challenge_method", "S256"),
-            ],
-        )
-    };
+    let native = NativeApp::register(&app, &[NATIVE]).await;
+    let query = |redirect: &str| native.query(redirect);
     let mut browser = Browser::new(&app);
     let page = browser.open(&query(NATIVE)).await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -369,8 +374,8 @@ async fn native_apps_private_use_schemes_get_the_code(backend: Backend) {
                 ("grant_type", "authorization_code"),
                 ("code", code),
                 ("redirect_uri", NATIVE),
-                ("client_id", id),
-                ("code_verifier", &pkce.verifier),
+                ("client_id", &native.id),
+                ("code_verifier", &native.pkce.verifier),
             ],
         )
         .await;
