@@ -233,6 +233,7 @@ impl Application {
                         settings.admin.portal_link_seconds as i64,
                     ),
                     revocations: tenant_tokens,
+                    freshness: freshness.clone(),
                 },
                 store.clone(),
                 clients.clone(),

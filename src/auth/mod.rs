@@ -167,6 +167,11 @@ impl Authenticator {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<(Tenant, i64), AuthError> {
+        // A revocation of the token's chain, or of its tenant's tokens, may have been
+        // made elsewhere and not read yet.
+        if !self.freshness.is_current() {
+            return Err(AuthError::Unavailable);
+        }
         let verified = self
             .tenant_tokens
             .verify(token, now)

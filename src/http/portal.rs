@@ -99,6 +99,7 @@ async fn open(state: &AppState, token: &str) -> HttpResponse {
             "A portal link opens once, within a minute of being issued, and this one was \
              used already or is too old. Ask for a new link.",
         ),
+        Err(OpenError::Unavailable) => try_again_shortly(),
         Err(OpenError::Unexpected(error)) => {
             tracing::error!(error = format!("{error:#}"), "cannot open a portal link");
             unavailable()
@@ -181,7 +182,7 @@ async fn show(req: &HttpRequest, state: &AppState) -> HttpResponse {
             );
             unavailable()
         }
-        Err(AuthError::Unavailable) => unavailable(),
+        Err(AuthError::Unavailable) => try_again_shortly(),
     }
 }
 
@@ -349,6 +350,17 @@ fn unavailable() -> HttpResponse {
         StatusCode::INTERNAL_SERVER_ERROR,
         "Something went wrong",
         "The portal cannot be opened now. Please try again in a moment.",
+    )
+}
+
+/// 503: the server cannot confirm what it holds is current (the change feed cannot be
+/// read); nothing was spent, and the same request will work again shortly.
+fn try_again_shortly() -> HttpResponse {
+    message_page(
+        AT_PORTAL,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The portal cannot be opened now",
+        "Please try again in a moment.",
     )
 }
 

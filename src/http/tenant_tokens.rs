@@ -96,6 +96,7 @@ fn issue_error(error: IssueError) -> ApiError {
             token_presented: true,
         },
         IssueError::TenantMissing(tenant) => tenant_not_found(&tenant),
+        IssueError::Unavailable => ApiError::Unavailable,
         IssueError::Unexpected(error) => from_store(error),
     }
 }

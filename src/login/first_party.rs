@@ -143,6 +143,10 @@ impl LoginService {
             ),
         };
         let scope = client.settings.allowed_scopes.clone();
+        // Again after the password check's tens of milliseconds, just before signing.
+        if !self.oauth.memory_is_current() {
+            return Err(PasswordSignInError::Unavailable);
+        }
         let mut tx = self.store.begin_write().await?;
         let state = Store::lock_sign_in(&mut tx, user.id.as_str(), tenant.as_str()).await?;
         let auth_time = authenticated.auth_time;

@@ -19,7 +19,7 @@ use super::server::{unavailable, unavailable_or_server_error, OAuthServer};
 use super::{Form, OAuthError};
 use crate::clients::AuthenticatedClient;
 use crate::store::PresentedRows;
-use crate::tokens::{AccessClaims, Audience, Purpose, TokenError};
+use crate::tokens::{AccessClaims, Audience, IdlePolicy, Purpose, TokenError};
 
 /// RFC 7662 §2.2's answer: `{"active": false}` and nothing more for a token that is not
 /// active (or not the caller's tenant's), else the token's claims. An access token's
@@ -190,7 +190,11 @@ impl OAuthServer {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Introspection>, OAuthError> {
-        let Some(PresentedRows { token, session, .. }) = self.stored_refresh_token(token).await?
+        let Some(PresentedRows {
+            token,
+            session,
+            idle_timeout,
+        }) = self.stored_refresh_token(token).await?
         else {
             return Ok(None);
         };
@@ -203,10 +207,11 @@ impl OAuthServer {
         if !live {
             return Ok(None);
         }
-        let idle = match self.verifier.sessions().policy(&session.tenant_id).await {
-            Ok(policy) => policy.is_some_and(|policy| policy.is_idle(session.last_active_at, now)),
-            Err(error) => return Err(unavailable_or_server_error(error)),
-        };
+        // The tenant's idle timeout as read with the token, in the same statement.
+        let idle = idle_timeout
+            .as_ref()
+            .and_then(IdlePolicy::of)
+            .is_some_and(|policy| policy.is_idle(session.last_active_at, now));
         if idle {
             return Ok(None);
         }

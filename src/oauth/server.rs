@@ -96,16 +96,16 @@ impl OAuthServer {
         }
     }
 
-    /// 503 unless this process's memory is known to be current: a cached client or
-    /// token may have been revoked elsewhere since the change feed was last read.
     /// Whether what this process holds in memory (clients, keys, ended sessions) is
     /// known to be current: false while the change feed cannot be read.
     pub fn memory_is_current(&self) -> bool {
         self.freshness.is_current()
     }
 
+    /// 503 unless this process's memory is known to be current: a cached client or
+    /// token may have been revoked elsewhere since the change feed was last read.
     pub(super) fn require_current_memory(&self) -> Result<(), OAuthError> {
-        if self.freshness.is_current() {
+        if self.memory_is_current() {
             Ok(())
         } else {
             Err(unavailable())

@@ -100,6 +100,9 @@ pub enum OpenError {
     /// answer for all.
     #[error("the portal link cannot be used")]
     Unusable,
+    /// See [`IssueError::Unavailable`]; the link is not spent.
+    #[error("the server's state cannot be confirmed current")]
+    Unavailable,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -137,6 +140,7 @@ impl TenantTokenService {
         audit: &AuditContext,
         now: DateTime<Utc>,
     ) -> Result<PortalLink, IssueError> {
+        self.require_current()?;
         let token = OpaqueToken::generate();
         let record = PortalLinkRecord {
             token_hash: token.hash().as_str().to_owned(),
@@ -166,6 +170,10 @@ impl TenantTokenService {
     ) -> Result<PortalSession, OpenError> {
         if !OpaqueToken::is_well_formed(presented) {
             return Err(OpenError::Malformed);
+        }
+        // Before the link is spent: it still opens once the feed is read again.
+        if self.require_current().is_err() {
+            return Err(OpenError::Unavailable);
         }
         let hash = OpaqueToken::presented(presented).hash();
         let mut tx = self.store.begin_write().await?;

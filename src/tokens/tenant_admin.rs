@@ -69,6 +69,10 @@ pub enum IssueError {
     TenantMissing(TenantId),
     #[error("not a valid tenant admin token")]
     Invalid(#[from] TenantTokenError),
+    /// The change feed cannot be read: the signing key, or a revocation of the chain,
+    /// may have changed elsewhere, so nothing is issued (503).
+    #[error("the server's state cannot be confirmed current")]
+    Unavailable,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -88,6 +92,8 @@ pub struct TenantTokenService {
     pub portal_link_lifetime: Duration,
     /// Shared with the change feed, which keeps it current from other processes.
     pub revocations: Arc<TenantTokenRevocations>,
+    /// Whether the change feed, and so the keys and revocations in memory, is current.
+    pub freshness: Arc<crate::changes::Freshness>,
 }
 
 impl TenantTokenService {
@@ -98,6 +104,7 @@ impl TenantTokenService {
         audit: &AuditContext,
         now: DateTime<Utc>,
     ) -> Result<String, IssueError> {
+        self.require_current()?;
         if self.store.tenant(tenant).await?.is_none() {
             return Err(IssueError::TenantMissing(tenant.clone()));
         }
@@ -112,11 +119,21 @@ impl TenantTokenService {
         audit: &AuditContext,
         now: DateTime<Utc>,
     ) -> Result<(TenantId, String), IssueError> {
+        self.require_current()?;
         let verified = self.verify(token, now).await?;
         let renewed = self
             .issue_in(&verified.tenant, &verified.chain, audit, now)
             .await?;
         Ok((verified.tenant, renewed))
+    }
+
+    /// Nothing is issued from memory that may be stale: see [`IssueError::Unavailable`].
+    pub(super) fn require_current(&self) -> Result<(), IssueError> {
+        if self.freshness.is_current() {
+            Ok(())
+        } else {
+            Err(IssueError::Unavailable)
+        }
     }
 
     async fn issue_in(

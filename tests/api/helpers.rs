@@ -381,6 +381,26 @@ impl TestApp {
     }
 
     /// The items of the first page of `GET /api/v1/audit-events?{query}`.
+    /// Runs one statement on the app's database, as it is (a test's own SQL).
+    pub async fn execute_sql(&self, sql: &'static str) {
+        match &self.store {
+            Store::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+            Store::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+        }
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    }
+
+    /// Makes the change feed unreadable (its table renamed away) while the rest of the
+    /// database answers, or readable again.
+    pub async fn hide_change_feed(&self, hidden: bool) {
+        self.execute_sql(if hidden {
+            "ALTER TABLE changes RENAME TO changes_hidden"
+        } else {
+            "ALTER TABLE changes_hidden RENAME TO changes"
+        })
+        .await;
+    }
+
     pub async fn audit_events(&self, query: &str) -> Vec<serde_json::Value> {
         let response = self
             .admin(

@@ -13,6 +13,7 @@ crate::on_both_backends!(
     a_client_token_never_acts_as_a_tenant_admin,
     only_tessera_keys_and_living_tenants_make_tenant_admins,
     a_tenant_token_is_not_the_admin_key,
+    tenant_admin_tokens_and_portal_links_fail_closed_while_the_feed_cannot_be_read,
 );
 
 async fn the_admin_gets_a_token_for_an_existing_tenant(backend: Backend) {
@@ -246,4 +247,58 @@ async fn only_tessera_keys_and_living_tenants_make_tenant_admins(backend: Backen
     assert_api_error(renew(&before_deletion).await.unwrap(), 401).await;
     let fresh = tenant_token(&app, "acme").await;
     assert_eq!(renew(&fresh).await.unwrap().status(), 200);
+}
+
+/// While the change feed cannot be read, a revocation made elsewhere may not have been
+/// read: tenant admin tokens are neither honoured nor issued nor renewed, and portal
+/// links neither issued nor opened (503, the link not spent); everything works again
+/// once the feed is read.
+async fn tenant_admin_tokens_and_portal_links_fail_closed_while_the_feed_cannot_be_read(
+    backend: Backend,
+) {
+    use crate::portal_links::{admin_link, open, opened, COOKIE};
+    let app = spawn_app(backend).await;
+    let token = tenant_token(&app, "acme").await;
+    let link = admin_link(&app, "acme").await;
+    let session = opened(&app.address, &admin_link(&app, "acme").await).await;
+    let renew = || async {
+        app.client
+            .get(app.url("/api/v1/tenant/token"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+    };
+
+    app.hide_change_feed(true).await;
+    crate::helpers::eventually(std::time::Duration::from_secs(15), || async {
+        renew().await.status() == 503
+    })
+    .await
+    .expect("renewals are refused once the feed cannot be read");
+    let as_tenant_admin = app
+        .client
+        .get(app.url("/api/v1/oauth-clients"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_api_error(as_tenant_admin, 503).await;
+    for path in ["/api/v1/tenants/acme/token", "/api/v1/tenants/acme/portal"] {
+        let response = app.admin(Method::GET, path).send().await.unwrap();
+        assert_api_error(response, 503).await;
+    }
+    let opening = open(&app.address, &link).await;
+    assert_eq!(opening.status(), 503);
+    assert!(opening.headers().get("set-cookie").is_none());
+    let (status, _, _) = crate::portal_links::page(&app.address, Some((COOKIE, &session))).await;
+    assert_eq!(status, 503, "the portal page of an open session");
+
+    app.hide_change_feed(false).await;
+    crate::helpers::eventually(std::time::Duration::from_secs(15), || async {
+        renew().await.status() == 200
+    })
+    .await
+    .expect("renewals work again once the feed is read");
+    opened(&app.address, &link).await;
 }
