@@ -9,6 +9,8 @@
 --   BENCH_REDIRECT_URI the redirect URI the codes are bound to
 --   BENCH_VERIFIER     the PKCE verifier of their challenge
 --   BENCH_COUNT_STATUS when set, count responses per status code (bench/status_count.lua)
+-- One wrk thread (-t1): each thread reads the whole file, so two would redeem each code
+-- twice.
 
 local codes, next_code = {}, 1
 local auth = os.getenv("BENCH_AUTH") or ""
@@ -21,7 +23,9 @@ local fixed = "grant_type=authorization_code&redirect_uri=" .. escape(os.getenv(
   .. "&code_verifier=" .. escape(os.getenv("BENCH_VERIFIER") or "") .. "&code="
 
 function init(args)
-  for line in io.lines(os.getenv("BENCH_CODES_FILE")) do
+  local file = os.getenv("BENCH_CODES_FILE")
+  assert(file and file ~= "", "BENCH_CODES_FILE names the codes' file")
+  for line in io.lines(file) do
     if line ~= "" then
       codes[#codes + 1] = line
     end

@@ -8,10 +8,12 @@
 //!
 //!       DATABASE_URL=… bench_sessions CLIENT_ID USER_ID TENANT_ID COUNT > tokens.txt
 //!
-//! - Code exchange: stores COUNT authorization codes of one user for one client, as the
-//!   login page does once the user approves (`Store::insert_authorization_code`), bound
-//!   to REDIRECT_URI and to the S256 challenge of VERIFIER, valid for ten minutes, and
-//!   prints the codes, one a line:
+//! - Code exchange: stores COUNT authorization codes of one user for one client through
+//!   the store call the login page makes once the user approves
+//!   (`Store::insert_authorization_code`), bound to REDIRECT_URI and to the S256
+//!   challenge of VERIFIER, and prints the codes, one a line. They are valid for ten
+//!   minutes, not the server's `tokens.authorization_code_ttl_seconds`, so that storing
+//!   them all before the run leaves none expired:
 //!
 //!       DATABASE_URL=… bench_sessions CLIENT_ID USER_ID TENANT_ID COUNT \
 //!           codes REDIRECT_URI VERIFIER > codes.txt

@@ -298,7 +298,6 @@ async fn loopback_ips_match_on_any_port_and_localhost_only_exactly(backend: Back
         ],
     )
     .await;
-    let query = |redirect: &str| native.query(redirect);
     let mut browser = Browser::new(&app);
     for accepted in [
         "http://127.0.0.1/cb",
@@ -308,7 +307,7 @@ async fn loopback_ips_match_on_any_port_and_localhost_only_exactly(backend: Back
         "http://[::1]:65000/cb",
         "http://localhost:12345/cb",
     ] {
-        let answer = browser.open(&query(accepted)).await;
+        let answer = browser.open(&native.query(accepted)).await;
         assert_eq!(answer.status, 200, "{accepted}: {}", answer.body);
     }
     for refused in [
@@ -320,13 +319,15 @@ async fn loopback_ips_match_on_any_port_and_localhost_only_exactly(backend: Back
         "http://127.0.0.1.evil.example/cb",
         "https://127.0.0.1:51004/cb",
     ] {
-        let answer = browser.open(&query(refused)).await;
+        let answer = browser.open(&native.query(refused)).await;
         assert_page(&answer, 400);
     }
-    let answer = browser.open(&query("http://127.0.0.1:5/cb?x")).await;
+    let answer = browser.open(&native.query("http://127.0.0.1:5/cb?x")).await;
     assert_page(&answer, 400);
     // The answer goes to the port the request named.
-    let params = browser.code_for(&query("http://127.0.0.1:5/cb")).await;
+    let params = browser
+        .code_for(&native.query("http://127.0.0.1:5/cb"))
+        .await;
     assert!(param(&params, "code").is_some());
 }
 
@@ -338,9 +339,8 @@ async fn native_apps_private_use_schemes_get_the_code(backend: Backend) {
     let app = spawn_app(backend).await;
     set_up(&app, json!({})).await;
     let native = NativeApp::register(&app, &[NATIVE]).await;
-    let query = |redirect: &str| native.query(redirect);
     let mut browser = Browser::new(&app);
-    let page = browser.open(&query(NATIVE)).await;
+    let page = browser.open(&native.query(NATIVE)).await;
     assert_eq!(page.status, 200, "{}", page.body);
     let csp = page.headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("form-action 'self' com.example.app:"), "{csp}");
@@ -348,14 +348,16 @@ async fn native_apps_private_use_schemes_get_the_code(backend: Backend) {
         "com.example.app:/oauth2redirect/other",
         "com.example.evil:/oauth2redirect/example-provider",
     ] {
-        assert_page(&browser.open(&query(refused)).await, 400);
+        assert_page(&browser.open(&native.query(refused)).await, 400);
     }
-    let signed_in = browser.sign_in(&query(NATIVE), USERNAME, PASSWORD).await;
+    let signed_in = browser
+        .sign_in(&native.query(NATIVE), USERNAME, PASSWORD)
+        .await;
     assert_eq!(signed_in.status, 303, "{}", signed_in.body);
-    let consent = browser.open(&query(NATIVE)).await;
+    let consent = browser.open(&native.query(NATIVE)).await;
     let approved = browser
         .post(
-            &query(NATIVE),
+            &native.query(NATIVE),
             &[("action", "approve"), ("csrf_token", &consent.csrf_token())],
         )
         .await;
