@@ -41,7 +41,7 @@ use crate::oauth::Form;
 use crate::tokens::portal_link::{self, OpenError, PortalSession};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/portal").get_with_effects(portal));
+    cfg.service(super::resource("/portal").get(portal).post(open_link));
     cfg.service(super::resource("/portal/logout").post(logout));
     cfg.service(super::resource("/portal/signed-out").get(signed_out));
     cfg.service(super::resource("/portal/assets/login.css").get(stylesheet));
@@ -69,8 +69,64 @@ async fn portal(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         .collect();
     match tokens.as_slice() {
         [] => show(&req, &state).await,
-        [token] => open(&state, token).await,
+        [token] => confirm(&state, token).await,
         _ => not_a_link(),
+    }
+}
+
+/// `GET /portal?token=…`: a page whose button opens the link (a POST), and nothing
+/// spent — mail and chat scanners fetch links before people do, and a link of someone
+/// else's tenant must not sign a browser in by being visited. A link already used or
+/// expired says so at once.
+async fn confirm(state: &AppState, token: &str) -> HttpResponse {
+    let waiting = state
+        .auth
+        .tenant_tokens()
+        .portal_link_waiting(token, Utc::now())
+        .await;
+    match waiting {
+        Ok(true) => match (OpenPage { token }).render() {
+            Ok(html) => secured(HttpResponse::Ok())
+                .content_type("text/html; charset=utf-8")
+                .body(html),
+            Err(error) => {
+                tracing::error!(error = %error, "cannot render the portal page");
+                unavailable()
+            }
+        },
+        Ok(false) => link_spent(),
+        Err(OpenError::Malformed) => not_a_link(),
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "cannot look a portal link up");
+            unavailable()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal_open.html")]
+struct OpenPage<'a> {
+    token: &'a str,
+}
+
+/// `POST /portal`, the button of [`confirm`]'s page: from this origin (`Sec-Fetch-Site`,
+/// where the browser sends it), with the link's `token`, opens it.
+async fn open_link(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if header("sec-fetch-site").is_some_and(|site| site != "same-origin") {
+        return message_page(
+            AT_PORTAL,
+            StatusCode::FORBIDDEN,
+            "This portal link was not opened",
+            "A portal link opens only from its own page. Open the link itself.",
+        );
+    }
+    let form = Form::parse(&body)
+        .ok()
+        .filter(|_| super::oauth::is_form(&req));
+    match form.as_ref().and_then(|form| form.get("token")) {
+        Some(token) => open(&state, token).await,
+        None => not_a_link(),
     }
 }
 
@@ -92,13 +148,7 @@ async fn open(state: &AppState, token: &str) -> HttpResponse {
                 .finish()
         }
         Err(OpenError::Malformed) => not_a_link(),
-        Err(OpenError::Unusable) => message_page(
-            AT_PORTAL,
-            StatusCode::GONE,
-            "This portal link no longer works",
-            "A portal link opens once, within a minute of being issued, and this one was \
-             used already or is too old. Ask for a new link.",
-        ),
+        Err(OpenError::Unusable) => link_spent(),
         Err(OpenError::Unavailable) => try_again_shortly(),
         Err(OpenError::Unexpected(error)) => {
             tracing::error!(error = format!("{error:#}"), "cannot open a portal link");
@@ -350,6 +400,17 @@ fn unavailable() -> HttpResponse {
         StatusCode::INTERNAL_SERVER_ERROR,
         "Something went wrong",
         "The portal cannot be opened now. Please try again in a moment.",
+    )
+}
+
+/// 410: a link used already or expired.
+fn link_spent() -> HttpResponse {
+    message_page(
+        AT_PORTAL,
+        StatusCode::GONE,
+        "This portal link no longer works",
+        "A portal link opens once, within a minute of being issued, and this one was \
+         used already or is too old. Ask for a new link.",
     )
 }
 

@@ -161,6 +161,22 @@ impl TenantTokenService {
         )))
     }
 
+    /// Whether the link whose token is `presented` can still be opened (nothing spent).
+    pub async fn portal_link_waiting(
+        &self,
+        presented: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, OpenError> {
+        if !OpaqueToken::is_well_formed(presented) {
+            return Err(OpenError::Malformed);
+        }
+        let hash = OpaqueToken::presented(presented).hash();
+        Ok(self
+            .store
+            .portal_link_waiting(hash.as_str(), now.timestamp_millis())
+            .await?)
+    }
+
     /// Opens the link whose token is `presented`: once only, before it expires.
     pub async fn open_portal_link(
         &self,

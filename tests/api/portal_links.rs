@@ -22,6 +22,7 @@ crate::on_both_backends!(
     callers_and_links_are_checked,
     revoking_the_tenants_tokens_ends_sessions_and_unopened_links,
     an_https_issuer_makes_the_cookie_secure,
+    fetching_a_link_spends_nothing_and_only_its_own_page_opens_it,
 );
 
 pub(crate) const COOKIE: &str = "tessera_portal";
@@ -59,10 +60,31 @@ pub(crate) fn token_of(link: &str) -> String {
     token.to_owned()
 }
 
-/// Opens the link's token at the server at `base`, not following the redirect.
+/// Opens the link's token at the server at `base` as a person does: its page, then the
+/// page's button (a POST of the token), not following the redirect. A page that is not
+/// the one with the button (a link used, expired or malformed) is the answer.
 pub(crate) async fn open(base: &str, link: &str) -> reqwest::Response {
+    let token = token_of(link);
+    let page = no_redirects()
+        .get(format!("{base}/portal?token={token}"))
+        .send()
+        .await
+        .unwrap();
+    if page.status() != 200 {
+        return page;
+    }
+    assert!(
+        page.headers().get("set-cookie").is_none(),
+        "the page spends nothing"
+    );
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(r#"<form method="post" action="portal""#),
+        "{html}"
+    );
     no_redirects()
-        .get(format!("{base}/portal?token={}", token_of(link)))
+        .post(format!("{base}/portal"))
+        .form(&[("token", token.as_str())])
         .send()
         .await
         .unwrap()
@@ -136,6 +158,47 @@ pub(crate) async fn actions(app: &TestApp, action: &str) -> Vec<Value> {
         .into_iter()
         .filter(|event| event["action"] == action)
         .collect()
+}
+
+/// A mail or chat scanner fetches a link (GET, HEAD) before its person does: that spends
+/// nothing. A POST of the token from another site (`Sec-Fetch-Site`) is refused, so a
+/// link of someone else's tenant cannot sign a browser in unasked; the page's own
+/// button opens it.
+async fn fetching_a_link_spends_nothing_and_only_its_own_page_opens_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let link = admin_link(&app, "acme").await;
+    let token = token_of(&link);
+    let url = format!("{}/portal?token={token}", app.address);
+    for _ in 0..3 {
+        let fetched = no_redirects().get(&url).send().await.unwrap();
+        assert_eq!(fetched.status(), 200);
+        assert!(set_cookie(fetched.headers(), COOKIE).is_none());
+        assert_page_headers(fetched.headers());
+        let head = no_redirects().head(&url).send().await.unwrap();
+        assert_eq!(head.status(), 200);
+    }
+    for site in ["cross-site", "same-site", "none"] {
+        let forged = no_redirects()
+            .post(format!("{}/portal", app.address))
+            .header("sec-fetch-site", site)
+            .form(&[("token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 403, "{site}");
+        assert!(set_cookie(forged.headers(), COOKIE).is_none());
+    }
+    let opened = no_redirects()
+        .post(format!("{}/portal", app.address))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 303);
+    assert!(set_cookie(opened.headers(), COOKIE).is_some());
+    // Spent: its page says so at once.
+    assert_gone(no_redirects().get(&url).send().await.unwrap()).await;
 }
 
 async fn a_link_opens_once_into_a_portal_session(backend: Backend) {
