@@ -395,7 +395,7 @@ pub(super) fn page_headers(mut response: HttpResponseBuilder, csp: &str) -> Http
 /// What a `form-action` source names of a redirect URI: `https://app.example.com` of
 /// `https://app.example.com/cb?x`; the scheme, `com.example.app:`, of a native app's
 /// private-use URI, which has no origin (CSP's scheme-source).
-fn origin_of(uri: &str) -> String {
+pub(super) fn origin_of(uri: &str) -> String {
     match url::Url::parse(uri) {
         Ok(url) if url.origin().is_tuple() => url.origin().ascii_serialization(),
         Ok(url) => format!("{}:", url.scheme()),

@@ -1,6 +1,10 @@
 //! `/portal`: the tenant portal. `GET /portal?token=` (a portal link, see
-//! [`crate::tokens::portal_link`]) opens the link and answers 303 to `portal` (the same
-//! path, without the token) with the portal session's cookie; `GET /portal` shows the
+//! [`crate::tokens::portal_link`]) shows a page whose button posts the token to
+//! `POST /portal`, which opens the link and answers 303 to `portal` (the same path,
+//! without the token) with the portal session's cookie. Fetching a link spends nothing
+//! (scanners fetch links before people do); the press must come from this origin and
+//! with the cookie the page set, bound to the link (`SameSite=Strict`, so another site
+//! cannot post a link of its own tenant into a browser). `GET /portal` shows the
 //! portal's page for the session in the cookie (`templates/portal.html`: a shell its
 //! script fills through the API, with the cookie and the session's CSRF token, see
 //! [`crate::auth::Authenticator::portal_caller`]), or a page saying to open a portal link
@@ -39,6 +43,7 @@ use crate::auth::AuthError;
 use crate::metrics::TokenGrant;
 use crate::oauth::Form;
 use crate::tokens::portal_link::{self, OpenError, PortalSession};
+use crate::tokens::tenant_admin::TenantTokenService;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/portal").get(portal).post(open_link));
@@ -85,8 +90,14 @@ async fn confirm(state: &AppState, token: &str) -> HttpResponse {
         .portal_link_waiting(token, Utc::now())
         .await;
     match waiting {
-        Ok(true) => match (OpenPage { token }).render() {
+        Ok(Some(tenant)) => match (OpenPage {
+            token,
+            tenant: tenant.as_str(),
+        })
+        .render()
+        {
             Ok(html) => secured(HttpResponse::Ok())
+                .cookie(opener_cookie(state, Some(token)))
                 .content_type("text/html; charset=utf-8")
                 .body(html),
             Err(error) => {
@@ -94,8 +105,9 @@ async fn confirm(state: &AppState, token: &str) -> HttpResponse {
                 unavailable()
             }
         },
-        Ok(false) => link_spent(),
+        Ok(None) => link_spent(),
         Err(OpenError::Malformed) => not_a_link(),
+        Err(OpenError::Unavailable) => try_again_shortly(),
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "cannot look a portal link up");
             unavailable()
@@ -107,27 +119,75 @@ async fn confirm(state: &AppState, token: &str) -> HttpResponse {
 #[template(path = "portal_open.html")]
 struct OpenPage<'a> {
     token: &'a str,
+    tenant: &'a str,
 }
 
-/// `POST /portal`, the button of [`confirm`]'s page: from this origin (`Sec-Fetch-Site`,
-/// where the browser sends it), with the link's `token`, opens it.
+/// `POST /portal`, the button of [`confirm`]'s page, with the link's `token`: opens it
+/// if the post comes with the cookie that page set for this link, and not from another
+/// origin (`Sec-Fetch-Site` and `Origin`, where the browser sends them).
 async fn open_link(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    if header("sec-fetch-site").is_some_and(|site| site != "same-origin") {
-        return message_page(
+    let form = Form::parse(&body)
+        .ok()
+        .filter(|_| super::oauth::is_form(&req));
+    let Some(token) = form.as_ref().and_then(|form| form.get("token")) else {
+        return not_a_link();
+    };
+    let from_its_page = req
+        .cookie(opener_cookie_name(&state))
+        .is_some_and(|cookie| {
+            crate::tokens::constant_time_eq(
+                cookie.value().as_bytes(),
+                TenantTokenService::opener_binding(token).as_bytes(),
+            )
+        });
+    let own_origin = super::authorize::origin_of(&state.issuer);
+    let foreign = header("sec-fetch-site").is_some_and(|site| site != "same-origin")
+        || header("origin").is_some_and(|origin| origin != "null" && origin != own_origin);
+    if !from_its_page || foreign {
+        let mut refused = message_page(
             AT_PORTAL,
             StatusCode::FORBIDDEN,
             "This portal link was not opened",
             "A portal link opens only from its own page. Open the link itself.",
         );
+        let _ = refused.add_cookie(&opener_cookie(&state, None));
+        return refused;
     }
-    let form = Form::parse(&body)
-        .ok()
-        .filter(|_| super::oauth::is_form(&req));
-    match form.as_ref().and_then(|form| form.get("token")) {
-        Some(token) => open(&state, token).await,
-        None => not_a_link(),
+    let mut opened = open(&state, token).await;
+    let _ = opened.add_cookie(&opener_cookie(&state, None));
+    opened
+}
+
+fn opener_cookie_name(state: &AppState) -> &'static str {
+    if is_https(state) {
+        "__Host-tessera_portal_open"
+    } else {
+        "tessera_portal_open"
     }
+}
+
+/// The cookie of a link's page (`token`'s binding, for a minute: a link lives no
+/// longer), or its removal (`None`).
+fn opener_cookie(state: &AppState, token: Option<&str>) -> Cookie<'static> {
+    let mut cookie = Cookie::build(
+        opener_cookie_name(state),
+        token
+            .map(TenantTokenService::opener_binding)
+            .unwrap_or_default(),
+    )
+    .http_only(true)
+    .same_site(SameSite::Strict)
+    .secure(is_https(state))
+    .path("/")
+    .max_age(actix_web::cookie::time::Duration::seconds(
+        crate::config::MAX_PORTAL_LINK_SECONDS as i64,
+    ))
+    .finish();
+    if token.is_none() {
+        cookie.make_removal();
+    }
+    cookie
 }
 
 async fn open(state: &AppState, token: &str) -> HttpResponse {

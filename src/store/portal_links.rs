@@ -58,20 +58,21 @@ impl Store {
         Ok(stored)
     }
 
-    /// Whether a link with this hash is there and unexpired at `now_millis` (it may be
-    /// taken by the time it is opened: only [`Store::take_portal_link`] decides).
+    /// The tenant of the link with this hash, if it is there and unexpired at
+    /// `now_millis` (it may be taken by the time it is opened: only
+    /// [`Store::take_portal_link`] decides).
     pub async fn portal_link_waiting(
         &self,
         token_hash: &str,
         now_millis: i64,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<Option<String>> {
         Ok(on_pool!(self, pool => {
-            sqlx::query_scalar::<_, bool>(
-                "SELECT EXISTS (SELECT 1 FROM portal_links WHERE token_hash = $1 AND expires_at > $2)",
+            sqlx::query_scalar::<_, String>(
+                "SELECT tenant_id FROM portal_links WHERE token_hash = $1 AND expires_at > $2",
             )
             .bind(token_hash)
             .bind(now_millis)
-            .fetch_one(pool)
+            .fetch_optional(pool)
             .await
         })?)
     }

@@ -161,20 +161,43 @@ impl TenantTokenService {
         )))
     }
 
-    /// Whether the link whose token is `presented` can still be opened (nothing spent).
+    /// The tenant of the link whose token is `presented`, if it can still be opened
+    /// (nothing spent).
     pub async fn portal_link_waiting(
         &self,
         presented: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool, OpenError> {
+    ) -> Result<Option<TenantId>, OpenError> {
         if !OpaqueToken::is_well_formed(presented) {
             return Err(OpenError::Malformed);
         }
+        if self.require_current().is_err() {
+            return Err(OpenError::Unavailable);
+        }
         let hash = OpaqueToken::presented(presented).hash();
-        Ok(self
+        let tenant = self
             .store
             .portal_link_waiting(hash.as_str(), now.timestamp_millis())
-            .await?)
+            .await?;
+        tenant
+            .map(|tenant| {
+                TenantId::parse(&tenant)
+                    .map_err(|error| anyhow::anyhow!("a stored tenant id is invalid: {error}"))
+            })
+            .transpose()
+            .map_err(OpenError::from)
+    }
+
+    /// What the cookie set with a link's page holds, binding the browser that fetched the
+    /// page to the link: its press must come with it. (Not the token itself: the cookie
+    /// jar is no place for a credential.)
+    pub fn opener_binding(presented: &str) -> String {
+        use base64::Engine;
+        let digest = ring::digest::digest(
+            &SHA256,
+            format!("tessera portal opener\0{presented}").as_bytes(),
+        );
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
     }
 
     /// Opens the link whose token is `presented`: once only, before it expires.

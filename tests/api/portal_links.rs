@@ -73,8 +73,9 @@ pub(crate) async fn open(base: &str, link: &str) -> reqwest::Response {
     if page.status() != 200 {
         return page;
     }
+    let opener = opener_cookie(page.headers()).expect("the page binds the browser to the link");
     assert!(
-        page.headers().get("set-cookie").is_none(),
+        session_cookie_set(page.headers()).is_none(),
         "the page spends nothing"
     );
     let html = page.text().await.unwrap();
@@ -82,12 +83,47 @@ pub(crate) async fn open(base: &str, link: &str) -> reqwest::Response {
         html.contains(r#"<form method="post" action="portal""#),
         "{html}"
     );
-    no_redirects()
+    press(base, &token, Some(&opener), &[]).await
+}
+
+/// The press of a link page's button: a POST of `token`, with the page's cookie
+/// (`name=value`) if given, and `headers`.
+pub(crate) async fn press(
+    base: &str,
+    token: &str,
+    opener: Option<&str>,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = no_redirects()
         .post(format!("{base}/portal"))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .unwrap()
+        .form(&[("token", token)]);
+    if let Some(opener) = opener {
+        request = request.header("cookie", opener);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+/// The `name=value` of the cookie a link's page sets (`tessera_portal_open`, or with
+/// `__Host-` under an https issuer), if it sets one with a value.
+pub(crate) fn opener_cookie(headers: &HeaderMap) -> Option<String> {
+    ["tessera_portal_open", "__Host-tessera_portal_open"]
+        .into_iter()
+        .find_map(|name| {
+            set_cookie(headers, name)
+                .filter(|(value, _)| !value.is_empty())
+                .map(|(value, _)| format!("{name}={value}"))
+        })
+}
+
+/// The session cookie a response sets, with a value, under either name.
+fn session_cookie_set(headers: &HeaderMap) -> Option<String> {
+    [COOKIE, "__Host-tessera_portal"]
+        .into_iter()
+        .find_map(|name| set_cookie(headers, name).filter(|(value, _)| !value.is_empty()))
+        .map(|(value, _)| value)
 }
 
 /// The `name=value` cookie the response sets, and its attributes.
@@ -161,43 +197,72 @@ pub(crate) async fn actions(app: &TestApp, action: &str) -> Vec<Value> {
 }
 
 /// A mail or chat scanner fetches a link (GET, HEAD) before its person does: that spends
-/// nothing. A POST of the token from another site (`Sec-Fetch-Site`) is refused, so a
-/// link of someone else's tenant cannot sign a browser in unasked; the page's own
-/// button opens it.
+/// nothing. The press must come with the cookie the link's page set (`SameSite=Strict`,
+/// so never with a post another site makes) and not from another origin, so a link of
+/// someone else's tenant cannot sign a browser in unasked; the page's own press opens it.
 async fn fetching_a_link_spends_nothing_and_only_its_own_page_opens_it(backend: Backend) {
     let app = spawn_app(backend).await;
     let link = admin_link(&app, "acme").await;
     let token = token_of(&link);
     let url = format!("{}/portal?token={token}", app.address);
+    let mut opener = String::new();
     for _ in 0..3 {
         let fetched = no_redirects().get(&url).send().await.unwrap();
         assert_eq!(fetched.status(), 200);
-        assert!(set_cookie(fetched.headers(), COOKIE).is_none());
+        assert!(session_cookie_set(fetched.headers()).is_none());
         assert_page_headers(fetched.headers());
+        opener = opener_cookie(fetched.headers()).expect("the page's cookie");
+        assert!(fetched.text().await.unwrap().contains("<code>acme</code>"));
         let head = no_redirects().head(&url).send().await.unwrap();
         assert_eq!(head.status(), 200);
+        assert!(session_cookie_set(head.headers()).is_none());
+        assert!(head.bytes().await.unwrap().is_empty());
     }
-    for site in ["cross-site", "same-site", "none"] {
-        let forged = no_redirects()
-            .post(format!("{}/portal", app.address))
-            .header("sec-fetch-site", site)
-            .form(&[("token", token.as_str())])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(forged.status(), 403, "{site}");
-        assert!(set_cookie(forged.headers(), COOKIE).is_none());
-    }
-    let opened = no_redirects()
-        .post(format!("{}/portal", app.address))
-        .header("sec-fetch-site", "same-origin")
-        .form(&[("token", token.as_str())])
+    let other = admin_link(&app, "acme").await;
+    let other_page = no_redirects()
+        .get(format!("{}/portal?token={}", app.address, token_of(&other)))
         .send()
         .await
         .unwrap();
+    let others_opener = opener_cookie(other_page.headers()).unwrap();
+    for (why, cookie, headers) in [
+        ("no cookie (a post from another site)", None, vec![]),
+        (
+            "another link's cookie",
+            Some(others_opener.as_str()),
+            vec![],
+        ),
+        (
+            "cross-site",
+            Some(opener.as_str()),
+            vec![("sec-fetch-site", "cross-site")],
+        ),
+        (
+            "same-site",
+            Some(opener.as_str()),
+            vec![("sec-fetch-site", "same-site")],
+        ),
+        (
+            "another origin",
+            Some(opener.as_str()),
+            vec![("origin", "http://evil.example")],
+        ),
+    ] {
+        let forged = press(&app.address, &token, cookie, &headers).await;
+        assert_eq!(forged.status(), 403, "{why}");
+        assert!(session_cookie_set(forged.headers()).is_none(), "{why}");
+    }
+    let opened = press(
+        &app.address,
+        &token,
+        Some(&opener),
+        &[("sec-fetch-site", "same-origin"), ("origin", "null")],
+    )
+    .await;
     assert_eq!(opened.status(), 303);
-    assert!(set_cookie(opened.headers(), COOKIE).is_some());
-    // Spent: its page says so at once.
+    assert!(session_cookie_set(opened.headers()).is_some());
+    // Spent: pressed again, and its page, say so.
+    assert_gone(press(&app.address, &token, Some(&opener), &[]).await).await;
     assert_gone(no_redirects().get(&url).send().await.unwrap()).await;
 }
 
