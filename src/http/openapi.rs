@@ -260,6 +260,12 @@ shared_error_responses! {
         "400" => BadRequest, "401" => Unauthorized, "403" => Forbidden,
         "429" => TooManyRequests, "500" => InternalError, "503" => ServiceUnavailable,
     }
+    /// What an operation of the token API may answer: as [`ApiErrors`], but no 403 (its
+    /// credential is a user's own token, or none).
+    TokenApiErrors {
+        "400" => BadRequest, "401" => Unauthorized, "429" => TooManyRequests,
+        "500" => InternalError, "503" => ServiceUnavailable,
+    }
     /// What any OAuth endpoint that authenticates its client may answer (RFC 6749 §5.2).
     OAuthErrors {
         "400" => OAuthBadRequest, "401" => OAuthUnauthorized, "429" => OAuthTooManyRequests,

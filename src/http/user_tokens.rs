@@ -183,11 +183,7 @@ fn seconds(at: i64) -> String {
     params(MeQuery),
     responses(
         (status = 200, description = "The token's session.", body = TokenInfo, headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::ServiceUnavailable),
+        doc::TokenApiErrors,
     ),
     security(("userAccessToken" = [])),
 )]
@@ -234,11 +230,7 @@ async fn me(
     params(MeQuery),
     responses(
         (status = 200, description = "The token is valid."),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 429, response = doc::TooManyRequests),
-        (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::ServiceUnavailable),
+        doc::TokenApiErrors,
     ),
     security(("userAccessToken" = [])),
 )]

@@ -24,7 +24,7 @@ use super::pkce::CodeChallenge;
 use super::scope::grant_scopes;
 use super::server::OAuthServer;
 use super::{Form, OAuthError};
-use crate::clients::{scope_string, Client, ClientType, GrantType, ScopeToken};
+use crate::clients::{scope_string, Client, ClientType, GrantType, RedirectUri, ScopeToken};
 use crate::ids::UserId;
 use crate::store::{to_millis, CodeRecord};
 use crate::tenants::TenantId;
@@ -261,12 +261,7 @@ pub fn validate(
     }
     // RFC 8252 §8.1: another app may claim a private-use scheme too, so only PKCE keeps
     // the code its own, whatever the client's type.
-    let to_native_app = client
-        .settings
-        .redirect_uris
-        .iter()
-        .any(|uri| uri.as_str() == reply.redirect_uri && uri.is_native_app());
-    if challenge.is_none() && to_native_app {
+    if challenge.is_none() && RedirectUri::is_native_app(&reply.redirect_uri) {
         return Err(refuse(OAuthError::InvalidRequest(
             "A redirect to a native app's private-use scheme needs PKCE: send code_challenge \
              with code_challenge_method=S256."

@@ -67,10 +67,10 @@ impl RedirectUri {
         &self.0
     }
 
-    /// Whether this is a native app's private-use URI (`com.example.app:/callback`).
-    pub fn is_native_app(&self) -> bool {
-        self.0
-            .split_once(':')
+    /// Whether `uri`, one registered, is a native app's private-use URI
+    /// (`com.example.app:/callback`).
+    pub fn is_native_app(uri: &str) -> bool {
+        uri.split_once(':')
             .is_some_and(|(scheme, _)| is_private_use(&scheme.to_ascii_lowercase()))
     }
 }
