@@ -15,17 +15,20 @@
 //!   `tokens.refresh_grace_seconds` of its rotation: it gets the same successor again
 //!   (its holder lost the response), which only it can unseal (see `seal.rs`).
 //!
-//! [`refresh`] loads, decides and stores in one [`crate::store::WriteTx`]: for a rotation one locked
-//! read (the token, its session and the tenant's idle timeout), one round trip that
-//! marks it used, stores the successor and records the session's activity, then the
-//! commit.
+//! [`refresh`] reads the token, its session and the tenant's idle timeout, decides,
+//! and for a rotation (nearly every refresh) stores it in one step on the condition
+//! that nothing it was decided on has changed: it marks the token used, stores the
+//! successor and records the session's activity. Everything else is decided again
+//! in a write transaction, on the token's row locked.
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::{end, seal, EndReason, Ending, SessionId, UserId};
 use crate::clients::Client;
 use crate::clients::ScopeToken;
-use crate::store::{from_millis, PresentedRows, RefreshTokenRecord, Store};
+use crate::store::{
+    from_millis, PresentedRows, RefreshTokenRecord, Rotation, SessionRecord, Store,
+};
 use crate::tenants::TenantId;
 use crate::tokens::{IdlePolicy, OpaqueToken, TokenHash, TokenSettings};
 
@@ -162,9 +165,15 @@ pub struct RefreshRequest<'a> {
     pub scope: Option<&'a [ScopeToken]>,
 }
 
-/// Presents a refresh token: rotation, grace or reuse per [`decide`], loaded, decided
-/// and stored in one write transaction. A reuse is committed (the family revoked)
-/// before it is reported.
+/// Presents a refresh token: rotation, grace or reuse per [`decide`]. A reuse is
+/// committed (the family revoked) before it is reported.
+///
+/// Most presentations rotate an unused token. That is decided on an unlocked read and
+/// stored on the condition that the token is still unused and its session live, in
+/// one step ([`Store::rotate_unused_refresh_token`]), so the write lock is held for
+/// the writing only. Everything else — a used token, an idle session, a rotation that
+/// lost a race to another presentation or to an ending — is decided again in one
+/// write transaction, on the token's row locked ([`decided_under_lock`]).
 #[tracing::instrument(skip_all, fields(client_id = %request.client.id))]
 pub async fn refresh(
     store: &Store,
@@ -173,33 +182,63 @@ pub async fn refresh(
     now: DateTime<Utc>,
 ) -> Result<Refreshed, RefreshError> {
     let hash = request.token.hash();
-    let mut tx = store.begin_write().await?;
-    let Some(PresentedRows {
-        token,
-        session,
-        idle_timeout,
-    }) = Store::presented_refresh_token(&mut tx, hash.as_str()).await?
-    else {
+    // A token that is not stored now never will be: successors are stored before
+    // anyone learns them.
+    let Some(rows) = store.refresh_token(hash.as_str()).await? else {
         return Err(RefreshError::Refused(None));
     };
+    if rows.token.used_at.is_none() {
+        let (stored, family) = decision_inputs(&rows, None);
+        match decide(
+            &stored,
+            family,
+            request.client.id.as_str(),
+            settings.refresh_grace(),
+            now,
+        ) {
+            Decision::Rotate => {
+                let scope = narrowed(&rows.token.scope, request.scope)?;
+                let next = Successor::new(&request, &rows.token, family, settings, now);
+                if store
+                    .rotate_unused_refresh_token(&next.rotation(&rows.token, now))
+                    .await?
+                {
+                    return refreshed(&rows.session, scope, next.token, next.expires_at, now);
+                }
+                tracing::debug!("an unlocked rotation lost a race; deciding under lock");
+            }
+            // What refuses a token without consequence never reverts (an ending, an
+            // expiry, the client): no lock needed to say so.
+            Decision::Refuse(refusal) if refusal != Refusal::Idle => {
+                tracing::info!(?refusal, "refresh token refused");
+                return Err(RefreshError::Refused(Some(refusal)));
+            }
+            Decision::Refuse(_) | Decision::Grace | Decision::Reuse => {}
+        }
+    }
+    decided_under_lock(store, request, settings, now).await
+}
+
+/// [`refresh`] in one write transaction: the token's row locked, its successor read
+/// (a used token's), decided, and what the decision writes committed.
+async fn decided_under_lock(
+    store: &Store,
+    request: RefreshRequest<'_>,
+    settings: &TokenSettings,
+    now: DateTime<Utc>,
+) -> Result<Refreshed, RefreshError> {
+    let hash = request.token.hash();
+    let mut tx = store.begin_write().await?;
+    let Some(rows) = Store::presented_refresh_token(&mut tx, hash.as_str()).await? else {
+        return Err(RefreshError::Refused(None));
+    };
+    let token = &rows.token;
     let successor = match (&token.used_at, &token.successor_hash) {
         (Some(_), Some(successor)) => Store::refresh_token_in(&mut tx, successor).await?,
         _ => None,
     };
-    let stored = StoredToken {
-        client_id: token.client_id.clone(),
-        expires_at: from_millis(token.expires_at),
-        used_at: token.used_at.map(from_millis),
-        successor_sealed: token.successor_sealed.is_some(),
-        successor_used: successor.as_ref().is_none_or(|next| next.used_at.is_some()),
-    };
-    let idle = idle_timeout.as_ref().and_then(IdlePolicy::of);
-    let family = Family {
-        ended: session.ended_at.is_some(),
-        expires_at: from_millis(session.family_expires_at),
-        idle_expires_at: idle.map(|policy| policy.expires_at(session.last_active_at)),
-    };
-    let session_id = parse_stored(SessionId::parse(&session.id))?;
+    let (stored, family) = decision_inputs(&rows, successor.as_ref());
+    let session_id = parse_stored(SessionId::parse(&rows.session.id))?;
     let decision = decide(
         &stored,
         family,
@@ -239,50 +278,120 @@ pub async fn refresh(
         Decision::Grace | Decision::Rotate => {}
     }
     let scope = narrowed(&token.scope, request.scope)?;
-    let (refresh_token, expires_at) = if decision == Decision::Grace {
-        // Nothing to write: the successor was stored at the rotation.
-        let (Some(sealed), Some(next)) = (&token.successor_sealed, &successor) else {
-            return Err(RefreshError::Refused(None));
-        };
-        if from_millis(next.expires_at) <= now {
-            return Err(RefreshError::Refused(Some(Refusal::Expired)));
-        }
-        let next_hash = TokenHash::stored(next.token_hash.clone());
-        let opened = seal::open(request.token, sealed, &next_hash).ok_or_else(|| {
-            anyhow::anyhow!("a sealed successor does not open with its predecessor")
-        })?;
-        tracing::info!("refresh token presented again within the grace period");
-        (opened, from_millis(next.expires_at))
-    } else {
-        let next = OpaqueToken::generate();
+    if decision == Decision::Rotate {
+        let next = Successor::new(&request, token, family, settings, now);
+        Store::rotate_refresh_token(&mut tx, &next.rotation(token, now)).await?;
+        tx.commit().await?;
+        return refreshed(&rows.session, scope, next.token, next.expires_at, now);
+    }
+    // Grace: nothing to write, the successor was stored at the rotation.
+    let (Some(sealed), Some(next)) = (&token.successor_sealed, &successor) else {
+        return Err(RefreshError::Refused(None));
+    };
+    if from_millis(next.expires_at) <= now {
+        return Err(RefreshError::Refused(Some(Refusal::Expired)));
+    }
+    let next_hash = TokenHash::stored(next.token_hash.clone());
+    let opened = seal::open(request.token, sealed, &next_hash)
+        .ok_or_else(|| anyhow::anyhow!("a sealed successor does not open with its predecessor"))?;
+    tracing::info!("refresh token presented again within the grace period");
+    refreshed(
+        &rows.session,
+        scope,
+        opened,
+        from_millis(next.expires_at),
+        now,
+    )
+}
+
+/// What [`decide`] reads of the stored rows: the token (with its `successor`, if it
+/// was used and the successor is still stored) and its family.
+fn decision_inputs(
+    rows: &PresentedRows,
+    successor: Option<&RefreshTokenRecord>,
+) -> (StoredToken, Family) {
+    let PresentedRows {
+        token,
+        session,
+        idle_timeout,
+    } = rows;
+    let stored = StoredToken {
+        client_id: token.client_id.clone(),
+        expires_at: from_millis(token.expires_at),
+        used_at: token.used_at.map(from_millis),
+        successor_sealed: token.successor_sealed.is_some(),
+        successor_used: successor.is_none_or(|next| next.used_at.is_some()),
+    };
+    let idle = idle_timeout.as_ref().and_then(IdlePolicy::of);
+    let family = Family {
+        ended: session.ended_at.is_some(),
+        expires_at: from_millis(session.family_expires_at),
+        idle_expires_at: idle.map(|policy| policy.expires_at(session.last_active_at)),
+    };
+    (stored, family)
+}
+
+/// The successor a rotation stores: a new token, in clear for the client, and its row.
+struct Successor {
+    token: OpaqueToken,
+    expires_at: DateTime<Utc>,
+    record: RefreshTokenRecord,
+    /// The successor sealed for its predecessor, for the grace period (if there is one).
+    sealed: Option<String>,
+}
+
+impl Successor {
+    fn new(
+        request: &RefreshRequest<'_>,
+        used: &RefreshTokenRecord,
+        family: Family,
+        settings: &TokenSettings,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let token = OpaqueToken::generate();
         let expires_at = token_expiry(request.client, family.expires_at, now);
-        let sealed = (settings.refresh_grace_seconds > 0).then(|| seal::seal(request.token, &next));
-        let successor = RefreshTokenRecord {
-            token_hash: next.hash().as_str().to_owned(),
-            session_id: token.session_id.clone(),
-            client_id: token.client_id.clone(),
+        let sealed =
+            (settings.refresh_grace_seconds > 0).then(|| seal::seal(request.token, &token));
+        let record = RefreshTokenRecord {
+            token_hash: token.hash().as_str().to_owned(),
+            session_id: used.session_id.clone(),
+            client_id: used.client_id.clone(),
             // RFC 6749 §6: a new refresh token has the scope of the one it replaces,
             // whatever the access token was narrowed to.
-            scope: token.scope.clone(),
+            scope: used.scope.clone(),
             created_at: now.timestamp_millis(),
             expires_at: expires_at.timestamp_millis(),
             used_at: None,
             successor_hash: None,
             successor_sealed: None,
         };
-        Store::rotate_refresh_token(
-            &mut tx,
-            &token.token_hash,
-            &successor,
-            sealed.as_deref(),
-            now.timestamp_millis(),
-        )
-        .await?;
-        tx.commit().await?;
-        (next, expires_at)
-    };
+        Successor {
+            token,
+            expires_at,
+            record,
+            sealed,
+        }
+    }
+
+    fn rotation<'a>(&'a self, used: &'a RefreshTokenRecord, now: DateTime<Utc>) -> Rotation<'a> {
+        Rotation {
+            used_hash: &used.token_hash,
+            successor: &self.record,
+            sealed: self.sealed.as_deref(),
+            now: now.timestamp_millis(),
+        }
+    }
+}
+
+fn refreshed(
+    session: &SessionRecord,
+    scope: Vec<ScopeToken>,
+    refresh_token: OpaqueToken,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Refreshed, RefreshError> {
     Ok(Refreshed {
-        session_id,
+        session_id: parse_stored(SessionId::parse(&session.id))?,
         user_id: parse_stored(UserId::parse(&session.user_id))?,
         tenant_id: parse_stored(TenantId::parse(&session.tenant_id))?,
         auth_time: from_millis(session.auth_time),

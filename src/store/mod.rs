@@ -34,6 +34,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -51,7 +52,7 @@ pub use idle_timeouts::IdleTimeoutRecord;
 pub use keys::{KeyChanges, StoredKey};
 pub use portal_links::PortalLinkRecord;
 pub use secrets::{InsertSecret, NewSecretRecord, OwnedSecretRecord, SecretRecord};
-pub use sessions::{PresentedRows, RefreshTokenRecord, SessionFilter, SessionRecord};
+pub use sessions::{PresentedRows, RefreshTokenRecord, Rotation, SessionFilter, SessionRecord};
 pub use tenant_tokens::TenantTokenRevocationRows;
 pub use tenants::{TenantRecord, UpsertOutcome};
 pub use users::{InsertUser, MemberRecord, SignInState, UserRecord};
@@ -72,6 +73,10 @@ pub struct DatabaseSettings {
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long a PostgreSQL connection may sit idle in the pool and still be lent without
+/// a ping first.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// A handle on the database; cheap to clone (it is a pool).
 #[derive(Clone, Debug)]
@@ -120,6 +125,10 @@ impl Store {
             let pool = SqlitePoolOptions::new()
                 .max_connections(settings.max_connections)
                 .acquire_timeout(acquire_timeout)
+                // A file cannot hang up: the ping sqlx sends before lending a connection
+                // would only be one more hand-off to its worker thread, inside the
+                // writer's turn for every write.
+                .test_before_acquire(false)
                 .connect_with(options)
                 .await
                 .with_context(|| format!("cannot open the SQLite database {}", file.display()))?;
@@ -128,11 +137,25 @@ impl Store {
             can_write(&pool)
                 .await
                 .with_context(|| cannot_write(&file))?;
+            SqliteWriter::opened(&pool);
             Ok(Store::Sqlite(pool))
         } else {
             let pool = PgPoolOptions::new()
                 .max_connections(settings.max_connections)
                 .acquire_timeout(acquire_timeout)
+                // sqlx pings every connection it lends, one round trip more per
+                // transaction. A connection that broke in use is closed when it comes
+                // back (sqlx pings it then); only one that sat idle long enough for
+                // the server to go away is worth the ping before use.
+                .test_before_acquire(false)
+                .before_acquire(|connection, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= PING_AFTER_IDLE {
+                            sqlx::Connection::ping(connection).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect(url)
                 .await
                 .context("cannot connect to PostgreSQL")?;
@@ -273,14 +296,74 @@ pub(crate) trait BeginWrite {
 /// Other processes on the same file still meet the busy timeout.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-static SQLITE_WRITERS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+static SQLITE_WRITERS: LazyLock<Mutex<HashMap<PathBuf, Arc<SqliteWriter>>>> =
     LazyLock::new(Default::default);
+
+/// What this process keeps for writing one SQLite database file.
+pub(crate) struct SqliteWriter {
+    /// Whose turn it is to write.
+    turn: Arc<tokio::sync::Mutex<()>>,
+    /// Where writes that must not be cancelled half-way run: the runtime that opened
+    /// the database (the server's, not an HTTP worker's, whose queue of requests would
+    /// delay each step while the turn is held). The last opening's, as an earlier one
+    /// may have ended (tests run each in a runtime of its own).
+    runtime: Mutex<tokio::runtime::Handle>,
+    /// Refresh rotations waiting to be stored together (`sessions.rs`).
+    pub(crate) rotations: Mutex<Vec<sessions::QueuedRotation>>,
+}
+
+impl SqliteWriter {
+    /// The writer of the database behind `pool`, made on first use.
+    pub(crate) fn of(pool: &SqlitePool) -> Arc<SqliteWriter> {
+        let file = pool.connect_options().get_filename().to_path_buf();
+        SQLITE_WRITERS
+            .lock()
+            .expect("not poisoned")
+            .entry(file)
+            .or_insert_with(|| {
+                Arc::new(SqliteWriter {
+                    turn: Arc::default(),
+                    runtime: Mutex::new(tokio::runtime::Handle::current()),
+                    rotations: Mutex::default(),
+                })
+            })
+            .clone()
+    }
+
+    /// The writer of the database `pool` has just opened, running its writes on the
+    /// current runtime from now on.
+    fn opened(pool: &SqlitePool) {
+        let writer = Self::of(pool);
+        *writer.runtime.lock().expect("not poisoned") = tokio::runtime::Handle::current();
+    }
+
+    /// This process's turn to write, after the writers ahead of it.
+    pub(crate) async fn turn(&self) -> sqlx::Result<WriterTurn> {
+        // As long as SQLite's own busy timeout: a turn that never comes is an error, not
+        // a hang.
+        let turn = tokio::time::timeout(SQLITE_BUSY_TIMEOUT, self.turn.clone().lock_owned())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?;
+        Ok(WriterTurn(turn))
+    }
+
+    /// Runs `work` to its end on the writer's runtime, even if the caller stops waiting.
+    pub(crate) fn run<F>(&self, work: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        drop(self.runtime.lock().expect("not poisoned").spawn(work));
+    }
+}
+
+/// A process's turn to write a SQLite database.
+pub(crate) struct WriterTurn(#[allow(dead_code)] tokio::sync::OwnedMutexGuard<()>);
 
 /// A SQLite write transaction holding this process's writer turn until it ends.
 /// Dereferences to the connection, like `sqlx::Transaction`.
 pub struct SqliteWrite {
     tx: sqlx::Transaction<'static, sqlx::Sqlite>,
-    _turn: tokio::sync::OwnedMutexGuard<()>,
+    _turn: WriterTurn,
 }
 
 impl SqliteWrite {
@@ -313,35 +396,62 @@ impl BeginWrite for SqlitePool {
     type Write = SqliteWrite;
 
     async fn begin_write(&self) -> sqlx::Result<SqliteWrite> {
-        let file = self.connect_options().get_filename().to_path_buf();
-        let queue = SQLITE_WRITERS
-            .lock()
-            .expect("not poisoned")
-            .entry(file)
-            .or_default()
-            .clone();
-        // As long as SQLite's own busy timeout: a turn that never comes is an error, not a
-        // hang.
-        let turn = tokio::time::timeout(SQLITE_BUSY_TIMEOUT, queue.lock_owned())
-            .await
-            .map_err(|_| sqlx::Error::PoolTimedOut)?;
-        // SQLite ends a transaction by itself on some errors (a full disk, an I/O error);
-        // sqlx's ROLLBACK then fails, and its connection believes a transaction is still
-        // open and refuses every BEGIN from then on. Such a connection is closed, not
-        // used: otherwise writes would keep failing after the disk has room again.
-        for _ in 0..=self.options().get_max_connections() {
-            let mut connection = self.acquire().await?;
-            if sqlx::Connection::is_in_transaction(&*connection) {
-                tracing::warn!("closing a SQLite connection whose transaction SQLite ended");
-                connection.close_on_drop();
-                continue;
-            }
-            let begin = sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE");
-            let tx = sqlx::Transaction::begin(connection, Some(begin)).await?;
-            return Ok(SqliteWrite { tx, _turn: turn });
-        }
-        Err(sqlx::Error::PoolTimedOut)
+        let turn = SqliteWriter::of(self).turn().await?;
+        let connection = usable_connection(self).await?;
+        let begin = sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE");
+        let tx = sqlx::Transaction::begin(connection, Some(begin)).await?;
+        Ok(SqliteWrite { tx, _turn: turn })
     }
+}
+
+/// A connection of `pool` that is not inside a transaction.
+async fn usable_connection(pool: &SqlitePool) -> sqlx::Result<PoolConnection<sqlx::Sqlite>> {
+    // SQLite ends a transaction by itself on some errors (a full disk, an I/O error);
+    // sqlx's ROLLBACK then fails, and its connection believes a transaction is still
+    // open and refuses every BEGIN from then on. Such a connection is closed, not
+    // used: otherwise writes would keep failing after the disk has room again.
+    for _ in 0..=pool.options().get_max_connections() {
+        let mut connection = pool.acquire().await?;
+        if sqlx::Connection::is_in_transaction(&*connection) {
+            tracing::warn!("closing a SQLite connection whose transaction SQLite ended");
+            connection.close_on_drop();
+            continue;
+        }
+        return Ok(connection);
+    }
+    Err(sqlx::Error::PoolTimedOut)
+}
+
+/// Runs `statements`, a whole write transaction (`BEGIN IMMEDIATE; …; COMMIT`), in one
+/// hand-off to the SQLite thread of a connection: a transaction through [`SqliteWrite`]
+/// takes one per statement, two context switches each. Returns the rows the
+/// statements return, together (not the rows they changed: SQLite counts again, for
+/// `BEGIN` and `COMMIT`, the changes of the statement before them, even of an earlier
+/// transaction). On an error the transaction is rolled back. Not to be cancelled
+/// half-way (see [`SqliteWriter::run`]): the transaction would stay open on a
+/// connection back in the pool.
+pub(crate) async fn write_at_once(
+    pool: &SqlitePool,
+    _turn: &WriterTurn,
+    statements: sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+) -> sqlx::Result<Vec<sqlx::sqlite::SqliteRow>> {
+    let mut connection = usable_connection(pool).await?;
+    // fetch_all, not fetch_optional: a fetch that stops at its first row would leave
+    // the statements after it, COMMIT among them, unrun.
+    let done = statements.fetch_all(&mut *connection).await;
+    if done.is_err() {
+        // The transaction may be open (a statement after BEGIN failed) or not (BEGIN
+        // failed, or SQLite rolled back by itself): if ROLLBACK fails, the connection
+        // goes.
+        if sqlx::raw_sql("ROLLBACK")
+            .execute(&mut *connection)
+            .await
+            .is_err()
+        {
+            connection.close_on_drop();
+        }
+    }
+    done
 }
 
 impl BeginWrite for PgPool {

@@ -8,7 +8,10 @@
 
 use super::changes::record_change;
 use super::Change;
-use super::{for_update, on_pool, on_tx, IdleTimeoutRecord, Store, WriteTx};
+use super::{
+    for_update, on_pool, on_tx, write_at_once, IdleTimeoutRecord, SqliteWriter, Store, WriteTx,
+    WriterTurn,
+};
 use crate::ids::SessionId;
 
 macro_rules! session_columns {
@@ -57,6 +60,82 @@ pub struct PresentedRows {
     pub token: RefreshTokenRecord,
     pub session: SessionRecord,
     pub idle_timeout: Option<IdleTimeoutRecord>,
+}
+
+/// A rotation: the token `used_hash` dies at `now`, naming its `successor` (stored
+/// unused) and, for the grace period, the successor `sealed` for it.
+#[derive(Debug, Clone, Copy)]
+pub struct Rotation<'a> {
+    pub used_hash: &'a str,
+    pub successor: &'a RefreshTokenRecord,
+    pub sealed: Option<&'a str>,
+    pub now: i64,
+}
+
+impl<'a> Rotation<'a> {
+    /// How many parameters [`Rotation::bind`] binds.
+    const PARAMETERS: usize = 9;
+
+    /// Binds the parameters every rotation statement shares: $1 now, $2 the
+    /// successor's hash, $3 it sealed, $4 the used token's hash, $5 the session, $6 the
+    /// client, $7 the scope, $8 and $9 the successor's creation and expiry.
+    fn bind<'q, DB: sqlx::Database>(
+        &self,
+        query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+    where
+        i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+        &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+        Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    {
+        let successor = self.successor;
+        debug_assert!(
+            successor.used_at.is_none()
+                && successor.successor_hash.is_none()
+                && successor.successor_sealed.is_none(),
+            "a successor is stored unused"
+        );
+        query
+            .bind(self.now)
+            .bind(successor.token_hash.as_str())
+            .bind(self.sealed)
+            .bind(self.used_hash)
+            .bind(successor.session_id.as_str())
+            .bind(successor.client_id.as_str())
+            .bind(successor.scope.as_str())
+            .bind(successor.created_at)
+            .bind(successor.expires_at)
+    }
+}
+
+impl Rotation<'_> {
+    fn owned(self) -> OwnedRotation {
+        OwnedRotation {
+            used_hash: self.used_hash.to_owned(),
+            successor: self.successor.clone(),
+            sealed: self.sealed.map(str::to_owned),
+            now: self.now,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct OwnedRotation {
+    used_hash: String,
+    successor: RefreshTokenRecord,
+    sealed: Option<String>,
+    now: i64,
+}
+
+impl OwnedRotation {
+    fn borrowed(&self) -> Rotation<'_> {
+        Rotation {
+            used_hash: &self.used_hash,
+            successor: &self.successor,
+            sealed: self.sealed.as_deref(),
+            now: self.now,
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -142,21 +221,176 @@ macro_rules! presented_select {
     };
 }
 
-/// The successor of a rotation, in [`Store::rotate_refresh_token`]'s parameters.
+/// The successor of a rotation, in the parameters of [`Store::rotate_refresh_token`]
+/// and [`Store::rotate_unused_refresh_token`] (followed by the values or the `SELECT`
+/// that gives them).
 macro_rules! insert_successor {
     () => {
         "INSERT INTO refresh_tokens (token_hash, session_id, client_id, scope, created_at, \
-           expires_at, used_at, successor_hash, successor_sealed) \
-         VALUES ($2, $5, $6, $7, $8, $9, NULL, NULL, NULL)"
+           expires_at, used_at, successor_hash, successor_sealed) "
     };
 }
 
-/// The session's activity at a rotation, in [`Store::rotate_refresh_token`]'s
-/// parameters: as [`Store::touch_session`], a later instant already stored is kept.
+/// The successor's values, in those parameters.
+macro_rules! successor_values {
+    () => {
+        "$2, $5, $6, $7, $8, $9, NULL, NULL, NULL"
+    };
+}
+
+/// Marks the presented token used, in those parameters.
+macro_rules! mark_used {
+    () => {
+        "UPDATE refresh_tokens SET used_at = $1, successor_hash = $2, successor_sealed = $3 \
+         WHERE token_hash = $4"
+    };
+}
+
+/// The condition under which a rotation decided on an unlocked read still holds: the
+/// token unused, its session not ended (in those parameters, after [`mark_used!`]).
+macro_rules! still_unused {
+    () => {
+        " AND used_at IS NULL \
+         AND EXISTS (SELECT 1 FROM sessions WHERE id = $5 AND ended_at IS NULL)"
+    };
+}
+
+/// The session's activity at a rotation, in those parameters: as
+/// [`Store::touch_session`], a later instant already stored is kept.
 macro_rules! touch_for_rotation {
     () => {
         "UPDATE sessions SET last_active_at = $1 WHERE id = $5 AND last_active_at < $1"
     };
+}
+
+/// A rotation waiting for the SQLite writer, and where its outcome goes.
+#[derive(Debug)]
+pub(crate) struct QueuedRotation {
+    rotation: OwnedRotation,
+    reply: tokio::sync::oneshot::Sender<sqlx::Result<bool>>,
+}
+
+/// The most rotations stored in one transaction. A transaction stores a power of two
+/// of them, so that each connection prepares (and keeps) at most five texts.
+const ROTATIONS_PER_TRANSACTION: usize = 16;
+
+/// One conditional rotation, in the parameters of [`Rotation::bind`]: the token marked
+/// used if still unused with its session live; the successor stored (and returned) if
+/// it was; the session's activity recorded if it was.
+macro_rules! conditional_rotation {
+    () => {
+        concat!(
+            mark_used!(),
+            still_unused!(),
+            "; ",
+            insert_successor!(),
+            "SELECT ",
+            successor_values!(),
+            " WHERE EXISTS (SELECT 1 FROM refresh_tokens \
+               WHERE token_hash = $4 AND successor_hash = $2) RETURNING token_hash; ",
+            touch_for_rotation!(),
+            " AND EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = $2); "
+        )
+    };
+}
+
+/// Takes its turn to write and stores the rotations waiting then (the oldest, up to
+/// [`ROTATIONS_PER_TRANSACTION`]) in one transaction (a group commit: what the turn
+/// costs, and the commit, is shared by all). Every queued rotation runs one of these,
+/// so each is stored by its own or by an earlier one. Should that transaction fail,
+/// each rotation is tried alone, so that each gets its own outcome.
+async fn store_queued_rotations(pool: sqlx::SqlitePool, writer: std::sync::Arc<SqliteWriter>) {
+    let turn = writer.turn().await;
+    let batch: Vec<QueuedRotation> = {
+        let mut queue = writer.rotations.lock().expect("not poisoned");
+        let taken = match queue.len().min(ROTATIONS_PER_TRANSACTION) {
+            0 => 0,
+            waiting => 1 << waiting.ilog2(),
+        };
+        queue.drain(..taken).collect()
+    };
+    let turn = match turn {
+        Ok(turn) => turn,
+        Err(error) => {
+            for queued in batch {
+                let _ = queued.reply.send(Err(sqlx::Error::PoolTimedOut));
+            }
+            tracing::warn!(%error, "no turn to store refresh rotations");
+            return;
+        }
+    };
+    if batch.is_empty() {
+        return;
+    }
+    let stored = match store_rotations(&pool, &turn, &batch).await {
+        Err(_) if batch.len() > 1 => None,
+        outcome => Some(outcome),
+    };
+    let Some(stored) = stored else {
+        for queued in batch {
+            let outcome = store_rotations(&pool, &turn, std::slice::from_ref(&queued)).await;
+            let _ = queued.reply.send(outcome.map(|stored| !stored.is_empty()));
+        }
+        return;
+    };
+    match stored {
+        Ok(stored) => {
+            for queued in batch {
+                let applied = stored.contains(&queued.rotation.successor.token_hash);
+                let _ = queued.reply.send(Ok(applied));
+            }
+        }
+        Err(error) => {
+            let queued = batch.into_iter().next().expect("one rotation");
+            let _ = queued.reply.send(Err(error));
+        }
+    }
+}
+
+/// Stores `batch` in one transaction: the hashes of the successors stored.
+async fn store_rotations(
+    pool: &sqlx::SqlitePool,
+    turn: &WriterTurn,
+    batch: &[QueuedRotation],
+) -> sqlx::Result<Vec<String>> {
+    let mut sql = String::from("BEGIN IMMEDIATE; ");
+    for (index, _) in batch.iter().enumerate() {
+        sql.push_str(&renumbered(
+            conditional_rotation!(),
+            index * Rotation::PARAMETERS,
+        ));
+    }
+    sql.push_str("COMMIT");
+    let mut statements = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for queued in batch {
+        statements = queued.rotation.borrowed().bind(statements);
+    }
+    let rows = write_at_once(pool, turn, statements).await?;
+    rows.iter()
+        .map(|row| sqlx::Row::try_get::<String, _>(row, 0))
+        .collect()
+}
+
+/// `sql` with every parameter `$N` moved up by `offset`, for the statements of
+/// several rows in one query.
+fn renumbered(sql: &str, offset: usize) -> String {
+    if offset == 0 {
+        return sql.to_owned();
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match rest[..digits].parse::<usize>() {
+            Ok(number) => out.push_str(&(number + offset).to_string()),
+            Err(_) => out.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Which sessions to end.
@@ -265,66 +499,92 @@ impl Store {
 
     /// Marks the token `used_hash` used at `now`, naming its successor (and, for the
     /// grace period, the successor sealed), stores the successor (unused), and records
-    /// the session's activity at `now`: one round trip, as it runs under the write lock
-    /// (on SQLite, three statements in one query; on PostgreSQL, one statement).
+    /// the session's activity at `now`, in `tx`: one round trip, as it runs under the
+    /// write lock (on SQLite, three statements in one query; on PostgreSQL, one
+    /// statement).
     pub async fn rotate_refresh_token(
         tx: &mut WriteTx,
-        used_hash: &str,
-        successor: &RefreshTokenRecord,
-        sealed: Option<&str>,
-        now: i64,
+        rotation: &Rotation<'_>,
     ) -> anyhow::Result<()> {
-        debug_assert!(
-            successor.used_at.is_none()
-                && successor.successor_hash.is_none()
-                && successor.successor_sealed.is_none(),
-            "a successor is stored unused"
-        );
-        // The parameters of `insert_successor!` and `touch_for_rotation!`, shared by the
-        // statements: $1 now, $2 the successor's hash, $3 it sealed, $4 the used token's
-        // hash, $5 the session, $6 the client, $7 the scope, $8 and $9 the successor's
-        // creation and expiry.
-        macro_rules! rotate {
-            ($conn:expr, $sql:expr) => {
-                sqlx::query($sql)
-                    .bind(now)
-                    .bind(&successor.token_hash)
-                    .bind(sealed)
-                    .bind(used_hash)
-                    .bind(&successor.session_id)
-                    .bind(&successor.client_id)
-                    .bind(&successor.scope)
-                    .bind(successor.created_at)
-                    .bind(successor.expires_at)
-                    .execute($conn)
-                    .await
-                    .map(drop)
-            };
-        }
         match tx {
-            WriteTx::Sqlite(tx) => rotate!(
-                &mut **tx,
-                concat!(
-                    "UPDATE refresh_tokens SET used_at = $1, successor_hash = $2, \
-                       successor_sealed = $3 WHERE token_hash = $4; ",
-                    insert_successor!(),
+            WriteTx::Sqlite(tx) => rotation
+                .bind(sqlx::query(concat!(
+                    mark_used!(),
                     "; ",
+                    insert_successor!(),
+                    "VALUES (",
+                    successor_values!(),
+                    "); ",
                     touch_for_rotation!()
-                )
-            ),
-            WriteTx::Postgres(tx) => rotate!(
-                &mut **tx,
-                concat!(
-                    "WITH used AS (UPDATE refresh_tokens SET used_at = $1, successor_hash = $2, \
-                       successor_sealed = $3 WHERE token_hash = $4), \
-                     touched AS (",
+                )))
+                .execute(&mut **tx)
+                .await
+                .map(drop),
+            WriteTx::Postgres(tx) => rotation
+                .bind(sqlx::query(concat!(
+                    "WITH used AS (",
+                    mark_used!(),
+                    "), touched AS (",
                     touch_for_rotation!(),
                     ") ",
-                    insert_successor!()
-                )
-            ),
+                    insert_successor!(),
+                    "VALUES (",
+                    successor_values!(),
+                    ")"
+                )))
+                .execute(&mut **tx)
+                .await
+                .map(drop),
         }?;
         Ok(())
+    }
+
+    /// [`Store::rotate_refresh_token`] as a transaction of its own, on the condition
+    /// that the token is still unused and its session not ended: the rotation of a
+    /// refresh decided on an unlocked read ([`Store::refresh_token`]). Whether it was
+    /// applied; when it was not (another presentation or an ending came first), it
+    /// wrote nothing. On PostgreSQL it is one statement. On SQLite, where one
+    /// transaction writes at a time, the rotations waiting are stored together, in one
+    /// transaction and one hand-off to SQLite's thread ([`store_queued_rotations`]).
+    pub async fn rotate_unused_refresh_token(
+        &self,
+        rotation: &Rotation<'_>,
+    ) -> anyhow::Result<bool> {
+        match self {
+            Store::Sqlite(pool) => {
+                let writer = SqliteWriter::of(pool);
+                let (reply, applied) = tokio::sync::oneshot::channel();
+                writer
+                    .rotations
+                    .lock()
+                    .expect("not poisoned")
+                    .push(QueuedRotation {
+                        rotation: rotation.owned(),
+                        reply,
+                    });
+                writer.run(store_queued_rotations(pool.clone(), writer.clone()));
+                let applied = applied
+                    .await
+                    .map_err(|_| anyhow::anyhow!("the queued rotation was dropped unanswered"))?;
+                Ok(applied?)
+            }
+            Store::Postgres(pool) => Ok(rotation
+                .bind(sqlx::query(concat!(
+                    "WITH used AS (",
+                    mark_used!(),
+                    still_unused!(),
+                    " RETURNING session_id), touched AS (",
+                    touch_for_rotation!(),
+                    " AND id IN (SELECT session_id FROM used)) ",
+                    insert_successor!(),
+                    "SELECT ",
+                    successor_values!(),
+                    " FROM used RETURNING token_hash"
+                )))
+                .fetch_optional(pool)
+                .await?
+                .is_some()),
+        }
     }
 
     /// Ends the sessions `filter` names that have not ended, at `now` for `reason`, and
@@ -585,5 +845,20 @@ impl Store {
             .map(drop)
         })?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::renumbered;
+
+    #[test]
+    fn parameters_move_up_and_nothing_else_changes() {
+        assert_eq!(
+            renumbered("UPDATE t SET a = $1 WHERE b = $10 AND c = '$'", 9),
+            "UPDATE t SET a = $10 WHERE b = $19 AND c = '$'"
+        );
+        assert_eq!(renumbered("x = $2", 0), "x = $2");
+        assert_eq!(renumbered("$9$1", 18), "$27$19");
     }
 }

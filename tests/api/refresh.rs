@@ -29,6 +29,7 @@ crate::on_both_backends!(
     tokens_work_only_for_their_client_until_they_or_their_family_expire,
     parallel_refreshes_without_grace_give_one_success,
     parallel_refreshes_with_grace_give_the_same_successor,
+    refreshes_of_many_sessions_at_once_each_get_their_own_successor,
     sessions_end_when_the_user_is_disabled_deleted_or_given_a_new_password,
     removing_a_membership_ends_the_sessions_in_that_tenant_only,
     refresh_tokens_are_introspected_and_revoked_with_their_family,
@@ -474,6 +475,58 @@ async fn parallel_refreshes_with_grace_give_the_same_successor(backend: Backend)
     }
     let successor = successors.into_iter().next().unwrap();
     world.refreshed(&successor, &[]).await;
+}
+
+/// Refreshes of many sessions at once (stored together on SQLite, several rotations a
+/// transaction), some tokens presented twice in the same burst: every presentation
+/// succeeds, the two of one token get one successor, the sessions' successors all
+/// differ, and each works in the next burst.
+async fn refreshes_of_many_sessions_at_once_each_get_their_own_successor(backend: Backend) {
+    const SESSIONS: usize = 24;
+    const TWICE: usize = 4;
+    let world = world(backend, 10, json!({})).await;
+    let mut tokens = Vec::new();
+    for _ in 0..SESSIONS {
+        tokens.push(raw(&world.start(&[]).await));
+    }
+    for _burst in 0..3 {
+        let mut tasks = tokio::task::JoinSet::new();
+        let presented = tokens
+            .iter()
+            .enumerate()
+            .chain(tokens.iter().enumerate().take(TWICE));
+        for (session, token) in presented {
+            let (oauth, client, token) = (world.oauth.clone(), world.client.clone(), token.clone());
+            tasks.spawn(async move {
+                let params = [
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", token.as_str()),
+                ];
+                let response = oauth
+                    .post("/oauth/token", Some(&client.basic()), &params)
+                    .await;
+                let status = response.status().as_u16();
+                (session, status, response.json::<Value>().await.unwrap())
+            });
+        }
+        let mut successors: Vec<BTreeSet<String>> = vec![BTreeSet::new(); SESSIONS];
+        for (session, status, body) in tasks.join_all().await {
+            assert_eq!(status, 200, "{body}");
+            successors[session].insert(text(&body, "refresh_token"));
+        }
+        let next: Vec<String> = successors
+            .into_iter()
+            .map(|one| {
+                assert_eq!(one.len(), 1, "one successor per session: {one:?}");
+                one.into_iter().next().unwrap()
+            })
+            .collect();
+        assert_eq!(next.iter().collect::<BTreeSet<_>>().len(), SESSIONS);
+        tokens = next;
+    }
+    for token in &tokens {
+        assert!(world.refresh_token_active(token).await);
+    }
 }
 
 /// 20 refreshes of `token` sent at once, each on a task of its own.
