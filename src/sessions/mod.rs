@@ -6,7 +6,7 @@
 //! This module owns starting a session ([`start`]), ending sessions ([`end`]: one, all
 //! of a user's, or a user's in one tenant) and the refresh rules: what a presented
 //! refresh token gets is a pure decision in [`refresh`]; [`refresh::refresh`] loads,
-//! decides and stores in one write transaction; [`switch`] moves a session to another
+//! decides and stores (a rotation conditionally, the rest under lock); [`switch`] moves a session to another
 //! tenant; [`idle_timeout`] is a tenant's idle token timeout (what it does to sessions
 //! is checked where their tokens are, [`crate::tokens::session_state`]). Rows live in
 //! `store/sessions.rs`.

@@ -198,12 +198,14 @@ pub async fn refresh(
         ) {
             Decision::Rotate => {
                 let scope = narrowed(&rows.token.scope, request.scope)?;
+                // A corrupt row fails before anything is written, not after.
+                let owner = Owner::of(&rows.session)?;
                 let next = Successor::new(&request, &rows.token, family, settings, now);
                 if store
                     .rotate_unused_refresh_token(&next.rotation(&rows.token, now))
                     .await?
                 {
-                    return refreshed(&rows.session, scope, next.token, next.expires_at, now);
+                    return Ok(owner.refreshed(scope, next.token, next.expires_at, now));
                 }
                 tracing::debug!("an unlocked rotation lost a race; deciding under lock");
             }
@@ -278,11 +280,12 @@ async fn decided_under_lock(
         Decision::Grace | Decision::Rotate => {}
     }
     let scope = narrowed(&token.scope, request.scope)?;
+    let owner = Owner::of(&rows.session)?;
     if decision == Decision::Rotate {
         let next = Successor::new(&request, token, family, settings, now);
         Store::rotate_refresh_token(&mut tx, &next.rotation(token, now)).await?;
         tx.commit().await?;
-        return refreshed(&rows.session, scope, next.token, next.expires_at, now);
+        return Ok(owner.refreshed(scope, next.token, next.expires_at, now));
     }
     // Grace: nothing to write, the successor was stored at the rotation.
     let (Some(sealed), Some(next)) = (&token.successor_sealed, &successor) else {
@@ -295,13 +298,7 @@ async fn decided_under_lock(
     let opened = seal::open(request.token, sealed, &next_hash)
         .ok_or_else(|| anyhow::anyhow!("a sealed successor does not open with its predecessor"))?;
     tracing::info!("refresh token presented again within the grace period");
-    refreshed(
-        &rows.session,
-        scope,
-        opened,
-        from_millis(next.expires_at),
-        now,
-    )
+    Ok(owner.refreshed(scope, opened, from_millis(next.expires_at), now))
 }
 
 /// What [`decide`] reads of the stored rows: the token (with its `successor`, if it
@@ -383,22 +380,41 @@ impl Successor {
     }
 }
 
-fn refreshed(
-    session: &SessionRecord,
-    scope: Vec<ScopeToken>,
-    refresh_token: OpaqueToken,
-    expires_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<Refreshed, RefreshError> {
-    Ok(Refreshed {
-        session_id: parse_stored(SessionId::parse(&session.id))?,
-        user_id: parse_stored(UserId::parse(&session.user_id))?,
-        tenant_id: parse_stored(TenantId::parse(&session.tenant_id))?,
-        auth_time: from_millis(session.auth_time),
-        scope,
-        refresh_token,
-        refresh_expires_in: super::seconds_until(expires_at, now),
-    })
+/// Whose session a refresh continues, read off its row.
+struct Owner {
+    session_id: SessionId,
+    user_id: UserId,
+    tenant_id: TenantId,
+    auth_time: DateTime<Utc>,
+}
+
+impl Owner {
+    fn of(session: &SessionRecord) -> Result<Self, RefreshError> {
+        Ok(Owner {
+            session_id: parse_stored(SessionId::parse(&session.id))?,
+            user_id: parse_stored(UserId::parse(&session.user_id))?,
+            tenant_id: parse_stored(TenantId::parse(&session.tenant_id))?,
+            auth_time: from_millis(session.auth_time),
+        })
+    }
+
+    fn refreshed(
+        self,
+        scope: Vec<ScopeToken>,
+        refresh_token: OpaqueToken,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Refreshed {
+        Refreshed {
+            session_id: self.session_id,
+            user_id: self.user_id,
+            tenant_id: self.tenant_id,
+            auth_time: self.auth_time,
+            scope,
+            refresh_token,
+            refresh_expires_in: super::seconds_until(expires_at, now),
+        }
+    }
 }
 
 /// The scopes of the refreshed access token: those asked for, each of which the token

@@ -535,7 +535,7 @@ pub fn is_unavailable(error: &anyhow::Error) -> bool {
 
 /// A write refused for want of disk space: SQLite's `SQLITE_FULL` (13), PostgreSQL's
 /// `disk_full` (53100). Nothing was written; once there is room again, writes work.
-fn is_out_of_space(error: &dyn sqlx::error::DatabaseError) -> bool {
+pub(crate) fn is_out_of_space(error: &dyn sqlx::error::DatabaseError) -> bool {
     matches!(error.code().as_deref(), Some("13" | "53100"))
 }
 

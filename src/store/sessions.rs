@@ -1,10 +1,12 @@
 //! Session and refresh token rows, in plain values (text ids, Unix milliseconds, scope
 //! as space-separated text): [`crate::sessions`] owns what they mean. Every write is a
-//! step of a [`WriteTx`] the sessions service composes. A refresh is one locked read
-//! ([`Store::presented_refresh_token`]), then one round trip that marks the token used,
-//! stores its successor and records the session's activity
-//! ([`Store::rotate_refresh_token`]); ending sessions writes each ended id on the
-//! change feed in the same transaction.
+//! step of a [`WriteTx`] the sessions service composes, but the rotation of a refresh:
+//! one unlocked read ([`Store::refresh_token`]), then one conditional write that marks
+//! the token used, stores its successor and records the session's activity
+//! ([`Store::rotate_unused_refresh_token`]; on SQLite, the rotations waiting are stored
+//! together). What that cannot decide goes through a locked read
+//! ([`Store::presented_refresh_token`]) and [`Store::rotate_refresh_token`]. Ending
+//! sessions writes each ended id on the change feed in the same transaction.
 
 use super::changes::record_change;
 use super::Change;
@@ -247,7 +249,9 @@ macro_rules! mark_used {
 }
 
 /// The condition under which a rotation decided on an unlocked read still holds: the
-/// token unused, its session not ended (in those parameters, after [`mark_used!`]).
+/// token unused, its session not ended (in those parameters, after [`mark_used!`]). On
+/// PostgreSQL the session as of the statement's snapshot: an ending committed during
+/// the statement orders after the rotation, whose successor it then ends.
 macro_rules! still_unused {
     () => {
         " AND used_at IS NULL \
@@ -294,12 +298,17 @@ macro_rules! conditional_rotation {
     };
 }
 
-/// Takes its turn to write and stores the rotations waiting then (the oldest, up to
+/// Queues `queued`, takes its turn to write and stores the rotations waiting then (the oldest, up to
 /// [`ROTATIONS_PER_TRANSACTION`]) in one transaction (a group commit: what the turn
 /// costs, and the commit, is shared by all). Every queued rotation runs one of these,
-/// so each is stored by its own or by an earlier one. Should that transaction fail,
-/// each rotation is tried alone, so that each gets its own outcome.
-async fn store_queued_rotations(pool: sqlx::SqlitePool, writer: std::sync::Arc<SqliteWriter>) {
+/// so each is stored by one of these tasks. Should that transaction fail, every rotation
+/// in it gets the error.
+async fn store_queued_rotations(
+    pool: sqlx::SqlitePool,
+    writer: std::sync::Arc<SqliteWriter>,
+    queued: QueuedRotation,
+) {
+    writer.rotations.lock().expect("not poisoned").push(queued);
     let turn = writer.turn().await;
     let batch: Vec<QueuedRotation> = {
         let mut queue = writer.rotations.lock().expect("not poisoned");
@@ -322,28 +331,37 @@ async fn store_queued_rotations(pool: sqlx::SqlitePool, writer: std::sync::Arc<S
     if batch.is_empty() {
         return;
     }
-    let stored = match store_rotations(&pool, &turn, &batch).await {
-        Err(_) if batch.len() > 1 => None,
-        outcome => Some(outcome),
-    };
-    let Some(stored) = stored else {
-        for queued in batch {
-            let outcome = store_rotations(&pool, &turn, std::slice::from_ref(&queued)).await;
-            let _ = queued.reply.send(outcome.map(|stored| !stored.is_empty()));
-        }
-        return;
-    };
-    match stored {
+    match store_rotations(&pool, &turn, &batch).await {
         Ok(stored) => {
             for queued in batch {
                 let applied = stored.contains(&queued.rotation.successor.token_hash);
                 let _ = queued.reply.send(Ok(applied));
             }
         }
+        // What fails a batch is the database (busy, full, gone), not one rotation: the
+        // conditions make each one a no-op rather than an error. Trying each alone would
+        // hold the turn through as many failures.
         Err(error) => {
-            let queued = batch.into_iter().next().expect("one rotation");
-            let _ = queued.reply.send(Err(error));
+            tracing::warn!(%error, rotations = batch.len(), "refresh rotations not stored");
+            for queued in batch {
+                let _ = queued.reply.send(Err(same_kind(&error)));
+            }
         }
+    }
+}
+
+/// An error for each waiter of a failed batch, telling as the original whether the
+/// database is unavailable (see [`super::is_unavailable`]): `sqlx::Error` cannot be
+/// cloned.
+fn same_kind(error: &sqlx::Error) -> sqlx::Error {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            sqlx::Error::PoolTimedOut
+        }
+        sqlx::Error::Database(database) if super::is_out_of_space(database.as_ref()) => {
+            sqlx::Error::PoolTimedOut
+        }
+        other => sqlx::Error::Protocol(format!("refresh rotations not stored: {other}")),
     }
 }
 
@@ -546,6 +564,9 @@ impl Store {
     /// wrote nothing. On PostgreSQL it is one statement. On SQLite, where one
     /// transaction writes at a time, the rotations waiting are stored together, in one
     /// transaction and one hand-off to SQLite's thread ([`store_queued_rotations`]).
+    /// Not to be called inside a [`WriteTx`] on SQLite: it waits for the writer turn
+    /// that transaction holds. Once queued, a rotation is stored even if the caller
+    /// stops waiting (the grace period covers a response so lost).
     pub async fn rotate_unused_refresh_token(
         &self,
         rotation: &Rotation<'_>,
@@ -554,15 +575,13 @@ impl Store {
             Store::Sqlite(pool) => {
                 let writer = SqliteWriter::of(pool);
                 let (reply, applied) = tokio::sync::oneshot::channel();
-                writer
-                    .rotations
-                    .lock()
-                    .expect("not poisoned")
-                    .push(QueuedRotation {
-                        rotation: rotation.owned(),
-                        reply,
-                    });
-                writer.run(store_queued_rotations(pool.clone(), writer.clone()));
+                let queued = QueuedRotation {
+                    rotation: rotation.owned(),
+                    reply,
+                };
+                // Queued by the task itself: a task that never runs (its runtime gone)
+                // drops the reply, and this call fails instead of waiting for ever.
+                writer.run(store_queued_rotations(pool.clone(), writer.clone(), queued));
                 let applied = applied
                     .await
                     .map_err(|_| anyhow::anyhow!("the queued rotation was dropped unanswered"))?;
@@ -788,8 +807,8 @@ impl Store {
         })?)
     }
 
-    /// The refresh token with this hash and its session, unlocked (introspection,
-    /// revocation).
+    /// The refresh token with this hash and its session, unlocked (a refresh's first
+    /// read, introspection, revocation).
     pub async fn refresh_token(&self, token_hash: &str) -> anyhow::Result<Option<PresentedRows>> {
         let row: Option<PresentedRow> = on_pool!(self, pool => {
             sqlx::query_as(presented_select!())

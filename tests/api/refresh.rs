@@ -30,6 +30,7 @@ crate::on_both_backends!(
     parallel_refreshes_without_grace_give_one_success,
     parallel_refreshes_with_grace_give_the_same_successor,
     refreshes_of_many_sessions_at_once_each_get_their_own_successor,
+    conditional_rotations_apply_only_to_unused_tokens_of_live_sessions,
     sessions_end_when_the_user_is_disabled_deleted_or_given_a_new_password,
     removing_a_membership_ends_the_sessions_in_that_tenant_only,
     refresh_tokens_are_introspected_and_revoked_with_their_family,
@@ -526,6 +527,82 @@ async fn refreshes_of_many_sessions_at_once_each_get_their_own_successor(backend
     }
     for token in &tokens {
         assert!(world.refresh_token_active(token).await);
+    }
+}
+
+/// The store's conditional rotation itself (which the refresh tries before any lock),
+/// many at once so that SQLite stores them together: each unused token of a live
+/// session rotates; a token rotated twice at once rotates once; a token of an ended
+/// session does not, and nothing of a refused one is stored.
+async fn conditional_rotations_apply_only_to_unused_tokens_of_live_sessions(backend: Backend) {
+    use tessera::store::{RefreshTokenRecord, Rotation};
+    let world = world(backend, 10, json!({})).await;
+    let ended = world.start(&[]).await;
+    world
+        .end(Ending::Session(&ended.session_id), EndReason::Logout)
+        .await;
+    let mut presented = vec![raw(&ended)];
+    for _ in 0..10 {
+        presented.push(raw(&world.start(&[]).await));
+    }
+    let twice = presented[1].clone();
+    presented.push(twice);
+    let store = world.app.store.clone();
+    let now = millis_now().timestamp_millis();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, token) in presented.into_iter().enumerate() {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let used_hash = OpaqueToken::presented(&token).hash().as_str().to_owned();
+            let rows = store
+                .refresh_token(&used_hash)
+                .await
+                .unwrap()
+                .expect("stored");
+            let successor = RefreshTokenRecord {
+                token_hash: OpaqueToken::generate().hash().as_str().to_owned(),
+                used_at: None,
+                successor_hash: None,
+                successor_sealed: None,
+                created_at: now,
+                ..rows.token
+            };
+            let rotation = Rotation {
+                used_hash: &used_hash,
+                successor: &successor,
+                sealed: None,
+                now,
+            };
+            let applied = store.rotate_unused_refresh_token(&rotation).await.unwrap();
+            let stored = store.refresh_token(&successor.token_hash).await.unwrap();
+            assert_eq!(
+                stored.is_some(),
+                applied,
+                "a successor is stored iff applied"
+            );
+            (index, used_hash, applied)
+        });
+    }
+    let mut outcomes = tasks.join_all().await;
+    outcomes.sort();
+    assert!(!outcomes[0].2, "the ended session's token does not rotate");
+    let twice: Vec<bool> = outcomes
+        .iter()
+        .filter(|(index, ..)| [1, 11].contains(index))
+        .map(|o| o.2)
+        .collect();
+    assert_eq!(
+        twice.iter().filter(|applied| **applied).count(),
+        1,
+        "{twice:?}"
+    );
+    assert!(
+        outcomes[2..11].iter().all(|(.., applied)| *applied),
+        "{outcomes:?}"
+    );
+    for (index, used_hash, _) in &outcomes {
+        let rows = store.refresh_token(used_hash).await.unwrap().unwrap();
+        assert_eq!(rows.token.used_at.is_some(), *index != 0, "token {index}");
     }
 }
 
